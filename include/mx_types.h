@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * mx_types.h - every type shared by the BPF programs and userspace.
+ *
+ * Declared once here, never re-declared elsewhere.  The BPF side gets its
+ * __u32 & co. from vmlinux.h, userspace from <linux/types.h>.
+ *
+ * Addresses: both families live in one 128-bit space.  IPv4 a.b.c.d is
+ * stored as the IPv4-mapped IPv6 address ::ffff:a.b.c.d (RFC 4291 2.5.5.2),
+ * so one LPM trie, one key type and one code path serve both families.
+ * Prefix lengths are in that space too: an IPv4 /24 is plen 96 + 24 = 120.
+ * Address words are in network byte order.
+ */
+#ifndef MX_TYPES_H
+#define MX_TYPES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "mx_stats.h"
+
+/* An IPv4 prefix length p is 96 + p in the shared address space. */
+#define MX_V4_PLEN_BASE 96
+/* Interfaces one set of pinned maps can serve; also the stats rows. */
+#define MX_MAX_IFACES 64
+/* Stats row for socket events (tracepoint, iterator): not an interface. */
+#define MX_STATS_ROW_SOCK 0
+/* Pending-SYN time slots; a pending SYN expires 3/4 to 4/4 of the timeout
+ * after admission (see mx_limits.h). */
+#define MX_PEND_SLOTS 4
+/* Policy generations: the LPM and config are double-buffered so a reload
+ * flips from one complete policy to the next in a single store. */
+#define MX_GENERATIONS 2
+/* Bytes of a reason word kept with a block or penalty ("rcpt", "manual"). */
+#define MX_REASON_LEN 16
+/* Bytes of an interface name (IFNAMSIZ). */
+#define MX_IFNAME_LEN 16
+
+/* What a refused SYN gets. */
+enum mx_action {
+	MX_ACTION_DROP = 0,  /* XDP_DROP: the client retransmits, then times out */
+	MX_ACTION_RESET = 1, /* XDP_TX of a TCP RST: the client fails at once */
+};
+
+/* A counted source or prefix: a counter's key. */
+struct mx_key {
+	__u32 addr[4]; /* masked to plen */
+	__u32 plen;    /* prefix length in the shared space (0..128) */
+};
+
+/* Policy LPM key.  prefixlen counts the 32 generation bits plus the
+ * address bits; the generation is always matched in full. */
+struct mx_policy_key {
+	__u32 prefixlen;
+	__u32 gen;
+	__u32 addr[4];
+};
+
+/* Sanction (block / penalty) LPM key. */
+struct mx_sanction_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+/* mx_rule.flags */
+#define MX_RULE_CONC_SHARED (1u << 0) /* explicit entry: one counter for all it matches */
+#define MX_RULE_RATE_SHARED (1u << 1)
+#define MX_RULE_ALLOW       (1u << 2) /* an explicit 0 matched: never sanctioned by a verdict */
+#define MX_RULE_CONC_SET    (1u << 3) /* some lookup of [concurrency] matched (else unlimited) */
+#define MX_RULE_RATE_SET    (1u << 4)
+
+/*
+ * The limits for a source, as the policy LPM returns them.  Userspace merges
+ * every section's lookups into one trie, so one lookup answers for all
+ * kernel sections.  A limit of 0 means unlimited.
+ */
+struct mx_rule {
+	__u32 flags;
+	__u32 conc_rule;   /* index of the [concurrency] lookup that matched */
+	__u32 rate_rule;   /* index of the [rate_conn] lookup that matched */
+	__u32 conc_limit;  /* concurrent connections; 0 = unlimited */
+	__u32 conc_plen;   /* counter key: source masked to this length */
+	__u32 rate_limit;  /* new connections per period; 0 = unlimited */
+	__u32 rate_plen;
+	__u32 _pad;
+	__u64 rate_period_ns;
+	__u64 rate_emission_ns;  /* GCRA emission interval: period / limit */
+	__u64 rate_tolerance_ns; /* GCRA burst tolerance: period - emission */
+};
+
+/* mx_config.flags */
+#define MX_CFG_BAD_CONC (1u << 0) /* [concurrency_history] bad applies to penalized sources */
+#define MX_CFG_BAD_RATE (1u << 1) /* [rate_conn_history] bad applies to penalized sources */
+
+/* One policy generation's global settings. */
+struct mx_config {
+	__u64 ports[1024];        /* bitmap of subject TCP destination ports */
+	__u32 gen;                /* generation this config belongs to */
+	__u32 action;             /* enum mx_action */
+	__u32 v4_plen;            /* `default` aggregation, shared space (96 + ipv4_prefix) */
+	__u32 v6_plen;            /* `default` aggregation for IPv6 */
+	__u64 pending_timeout_ns; /* admitted SYN counts this long without handshake */
+	__u64 pending_slot_ns;    /* pending_timeout_ns / MX_PEND_SLOTS */
+	__u32 flags;              /* MX_CFG_* */
+	__u32 bad_conc_limit;     /* limit while penalized (tier), 0 = refuse */
+	__u32 bad_rate_limit;
+	__u32 _pad;
+	__u64 bad_rate_period_ns;
+	__u64 bad_rate_emission_ns;
+	__u64 bad_rate_tolerance_ns;
+};
+
+/* The single control word: which generation is live, and a clock offset
+ * added to bpf_ktime_get_ns() so tests move time without sleeping. */
+struct mx_ctl {
+	__u32 gen;
+	__u32 _pad;
+	__u64 clock_offset_ns;
+};
+
+/* Sanction penalty_limit special values. */
+#define MX_PENALTY_REFUSE 0xffffffffu /* refuse every new connection */
+#define MX_PENALTY_TIER   0xfffffffeu /* apply the config's "bad" tier */
+
+/* mx_sanction.flags: which parts the entry's own prefix carries (the rest
+ * is inherited from enclosing prefixes, merged in by userspace). */
+#define MX_SANCTION_OWN_BLOCK   (1u << 0)
+#define MX_SANCTION_OWN_PENALTY (1u << 1)
+
+/*
+ * A block and/or penalty for a prefix.  Times are CLOCK_MONOTONIC ns
+ * (bpf_ktime_get_ns).  The datapath reads only the effective fields;
+ * userspace keeps the own_* fields to recompute them when nested prefixes
+ * change.
+ */
+struct mx_sanction {
+	__u64 block_until_ns;     /* effective: 0 or expiry */
+	__u64 penalty_until_ns;   /* effective */
+	__u32 penalty_limit;      /* effective: cap, or MX_PENALTY_* */
+	__u32 flags;              /* MX_SANCTION_OWN_* */
+	__u64 own_block_until_ns;
+	__u64 own_penalty_until_ns;
+	__u32 own_penalty_limit;
+	__u32 _pad;
+	char block_reason[MX_REASON_LEN];
+	char penalty_reason[MX_REASON_LEN];
+};
+
+/* Concurrency state of one counted source.  Only `established` is exact
+ * by construction; `pend` holds admitted SYNs not yet established, in
+ * time slots of (epoch << 32 | count). */
+struct mx_conc {
+	__u32 established;
+	__u32 rule;         /* conc_rule of the last event, for display */
+	__u64 last_ns;      /* last admit/open/close, for garbage collection */
+	__u64 pend[MX_PEND_SLOTS];
+};
+
+/* GCRA state of one rate-limited source. */
+struct mx_rate {
+	__u64 tat_ns; /* theoretical arrival time */
+};
+
+/* A TCP flow, client side first.  netns is the socket's network
+ * namespace inode in connection records, 0 in pending records (XDP cannot
+ * see it). */
+struct mx_flow_key {
+	__u32 saddr[4]; /* client (remote) */
+	__u32 daddr[4]; /* server (local) */
+	__u16 sport;    /* client port, network order */
+	__u16 dport;    /* server port, network order */
+	__u32 netns;
+};
+
+/* An admitted SYN waiting for its handshake. */
+struct mx_pending {
+	struct mx_key key; /* the counter it reserved a slot in */
+	__u32 epoch;       /* pending time slot it was counted in */
+	__u32 rule;
+};
+
+/* A counted (established) connection. */
+struct mx_conn {
+	struct mx_key key; /* the counter it incremented */
+	__u32 rule;
+	__u64 since_ns;
+};
+
+/* mx_iface.mode */
+enum mx_xdp_mode {
+	MX_MODE_AUTO = 0,
+	MX_MODE_NATIVE = 1,
+	MX_MODE_GENERIC = 2,
+};
+
+/* An attached interface (row index = its stats row, 1..MX_MAX_IFACES-1). */
+struct mx_iface {
+	__u32 ifindex; /* 0: free row */
+	__u32 netns;   /* netns inode the interface lives in */
+	__u32 mode;    /* enum mx_xdp_mode actually in use */
+	__u32 prog_id;
+	__u64 attached_ns;
+	char name[MX_IFNAME_LEN];
+};
+
+#endif /* MX_TYPES_H */

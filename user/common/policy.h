@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * policy.h - limit.ini (haraka-plugin-limit format) read, validated and
+ * compiled.  The contract is ../shared/DESIGN.md "Policy file".
+ *
+ *   struct mx_policy pol;
+ *   if (mx_policy_load("limit.ini", &pol) < 0)  // errors already reported
+ *           return 2;                            // as "PROG: FILE:LINE: msg"
+ *   ...
+ *   mx_policy_free(&pol);
+ *
+ * mx_policy_load reports every error and warning through log.h and fails
+ * on the first file with any error; it never half-fills `out` on failure
+ * (out is zeroed and freed).
+ */
+#ifndef MX_POLICY_H
+#define MX_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "mx_types.h"
+#include "proxy_conf.h"
+
+#define MX_NS_PER_SEC 1000000000ULL
+
+/* Defaults of [main] (DESIGN.md). */
+#define MX_DEFAULT_PORTS "25,465,587,143,993,110,995"
+#define MX_DEFAULT_IPV4_PREFIX 32
+#define MX_DEFAULT_IPV6_PREFIX 64
+#define MX_DEFAULT_PERIOD_NS (60 * MX_NS_PER_SEC)
+/* SYN-to-handshake allowance: longer than a few SYN-ACK retransmits on a
+ * slow path, short enough that spoofed SYNs free their slots quickly. */
+#define MX_DEFAULT_PENDING_TIMEOUT_NS (4 * MX_NS_PER_SEC)
+
+enum mx_lookup_kind {
+	MX_LOOKUP_DEFAULT, /* "default" (or "max" in [concurrency] / [recipients] ...) */
+	MX_LOOKUP_PREFIX,  /* address, haraka partial, or CIDR */
+	MX_LOOKUP_NAME,    /* hostname, domain or mail address (proxy sections) */
+};
+
+/* One "lookup = limit[/time]" line. */
+struct mx_lookup {
+	enum mx_lookup_kind kind;
+	mx_prefix prefix;  /* MX_LOOKUP_PREFIX */
+	char *text;        /* as written, lowercased for names */
+	uint32_t limit;    /* 0 = unlimited (allowlist entry) */
+	uint64_t period_ns;/* rate sections: time (default 60 s); else 0 */
+	int line;
+};
+
+/* A limit section such as [concurrency] or [rate_rcpt_sender]. */
+struct mx_section {
+	bool present;     /* the header appeared */
+	bool enabled;     /* enabled = true (or a section that needs no switch) */
+	int line;         /* of the header */
+	struct mx_lookup *lookups;
+	size_t n_lookups;
+};
+
+/* A haraka history tier value ("bad = 1/15m"). */
+struct mx_tier {
+	bool set;
+	uint32_t limit;
+	uint64_t period_ns; /* rate tiers only */
+};
+
+/* The proxy-side limits that [penalty] can name. */
+enum mx_violation {
+	MX_VIOL_RECIPIENTS,
+	MX_VIOL_UNRECOGNIZED_COMMANDS,
+	MX_VIOL_ERRORS,
+	MX_VIOL_RATE_RCPT_HOST,
+	MX_VIOL_RATE_RCPT_SENDER,
+	MX_VIOL_RATE_RCPT,
+	MX_VIOL_RATE_RCPT_NULL,
+	MX_VIOL_MAX_CLIENTS,
+	MX_VIOL__COUNT
+};
+/* "recipients", "unrecognized_commands", ... (the [penalty] keys) */
+const char *mx_violation_name(enum mx_violation v);
+
+enum mx_verdict_verb { MX_VERDICT_NONE, MX_VERDICT_BLOCK, MX_VERDICT_PENALIZE };
+
+/* "block 10m", "penalize 1h", "penalize 1h limit=1" */
+struct mx_penalty {
+	enum mx_verdict_verb verb;
+	uint64_t duration_ns;
+	uint32_t limit; /* penalize only; 0 = none given */
+	int line;
+};
+
+struct mx_policy {
+	char *path;
+
+	/* [main] */
+	uint64_t ports[1024];  /* bitmap as in mx_config */
+	unsigned ipv4_prefix;  /* 1..32, native */
+	unsigned ipv6_prefix;  /* 1..128 */
+	enum mx_action action;
+	uint64_t tarpit_delay_ns;
+	uint64_t pending_timeout_ns;
+	uint64_t gc_idle_ns;   /* idle counters older than this may be collected */
+	/* map sizes, applied when the maps are first created */
+	uint32_t max_sources;      /* concurrency counters */
+	uint32_t max_connections;  /* counted connections */
+	uint32_t max_rate_sources; /* rate buckets (LRU) */
+	uint32_t max_pending;      /* pending SYN records (LRU) */
+	uint32_t max_sanctions;    /* blocks and penalties */
+	uint32_t max_rules;        /* merged policy prefixes per generation */
+
+	/* kernel sections */
+	struct mx_section concurrency;
+	struct mx_section rate_conn;
+	struct mx_tier concurrency_bad; /* [concurrency_history] bad */
+	struct mx_tier rate_conn_bad;   /* [rate_conn_history] bad */
+
+	/* proxy sections */
+	struct mx_section recipients;
+	struct mx_section unrecognized_commands;
+	struct mx_section errors;
+	struct mx_section rate_rcpt_host;
+	struct mx_section rate_rcpt_sender;
+	struct mx_section rate_rcpt;
+	struct mx_section rate_rcpt_null;
+	struct mx_tier recipients_bad;  /* [recipients_history] bad */
+	struct mx_penalty penalty[MX_VIOL__COUNT];
+	struct mx_proxy_conf proxy;     /* [proxy], see proxy_conf.h */
+};
+
+int mx_policy_load(const char *path, struct mx_policy *out);
+/* Same, from a buffer; `name` is used in messages as the file name. */
+int mx_policy_load_buf(const char *name, const char *buf, size_t len, struct mx_policy *out);
+void mx_policy_free(struct mx_policy *pol);
+
+bool mx_policy_port(const struct mx_policy *pol, unsigned port);
+
+/*
+ * Lookups for the proxy's sections (haraka order: longest prefix, then
+ * default).  Returns the matching lookup or NULL when none matches (no
+ * default).  mx_section_match_name tries the full mail address, then the
+ * domain, then each parent domain ("a.b.example.com" -> "b.example.com"
+ * -> "example.com" -> "com"), then default.
+ */
+const struct mx_lookup *mx_section_match_addr(const struct mx_section *s, const mx_prefix *addr);
+const struct mx_lookup *mx_section_match_name(const struct mx_section *s, const char *name);
+
+/*
+ * The kernel's view: the merged policy LPM entries for [concurrency] and
+ * [rate_conn] plus the global config of one generation.
+ *
+ * Every lookup prefix of either section becomes an entry; an entry's
+ * concurrency part is the longest [concurrency] lookup containing it and
+ * its rate part the longest [rate_conn] lookup containing it, so a single
+ * LPM match answers both sections.  `default` becomes ::ffff:0:0/96 (IPv4)
+ * and ::/0 (IPv6) with per-source counting at ipv4_prefix / ipv6_prefix.
+ */
+struct mx_compiled_rule {
+	mx_prefix prefix;
+	struct mx_rule rule;
+};
+
+struct mx_compiled {
+	struct mx_config config;  /* gen left 0; the loader sets it */
+	struct mx_compiled_rule *rules;
+	size_t n_rules;
+};
+
+int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out);
+void mx_compiled_free(struct mx_compiled *c);
+
+/* Print the compiled policy (`mxlimit check`): human text or JSON. */
+void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, void *file);
+
+/* "10m" "1h" "30" (s) "2D"; 0 and overflow are errors for durations that must be > 0 */
+int mx_parse_duration(const char *s, uint64_t *ns);
+
+#endif
