@@ -1,0 +1,152 @@
+# mxlimit - XDP connection limiter for mail servers.
+#
+#   make deps    install the Debian packages the build and tests need
+#   make         build BPF objects, skeletons, mxlimit and mxlimit-proxy
+#   make test    build and run every test; ends with "N passed, N failed"
+#   make asan    the same suite under AddressSanitizer + UBSan
+#   make bench   micro-benchmarks and side-by-side ratios
+#   make demo    a namespace lab: smtp-sink behind mxlimit, good and abusive clients
+#   make install DESTDIR=... PREFIX=/usr/local
+
+BUILD     ?= build
+SAN       ?=
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iuser/common -I$(BUILD)
+ifneq ($(SAN),)
+CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=address,undefined
+endif
+LIBS_BPF  := -lbpf -lelf -lz
+LIBS_NL   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
+CFLAGS_NL := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -Ibpf -Ivmlinux
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+COMMON_SRCS := $(wildcard user/common/*.c)
+COMMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(COMMON_SRCS))
+MXLIMIT_SRCS := $(wildcard user/mxlimit/*.c)
+MXLIMIT_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(MXLIMIT_SRCS))
+PROXY_SRCS  := $(wildcard user/proxy/*.c)
+PROXY_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(PROXY_SRCS))
+USER_HDRS   := $(wildcard user/*/*.h) $(wildcard include/*.h)
+
+# Loader objects (everything in user/mxlimit but main.c) form a library
+# the BPF tests link against.
+LOADER_OBJS := $(filter-out $(BUILD)/obj/mxlimit/main.o,$(MXLIMIT_OBJS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+
+BINS := $(BUILD)/mxlimit
+ifneq ($(PROXY_SRCS),)
+BINS += $(BUILD)/mxlimit-proxy
+endif
+
+.PHONY: all deps test test-unit asan bench demo soak install clean tests-build check-headers
+.DELETE_ON_ERROR:
+
+all: $(BINS) $(BPF_OBJS)
+
+deps:
+	scripts/deps.sh
+
+vmlinux/vmlinux.h:
+	@mkdir -p vmlinux
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: user/%.c $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CFLAGS_NL) -c $< -o $@
+
+# Only the controller's objects include the skeletons.
+$(MXLIMIT_OBJS): $(SKELS)
+
+$(BUILD)/libmxcommon.a: $(COMMON_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libmxloader.a: $(LOADER_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmxcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmxcommon.a $(LIBS_BPF) $(LIBS_NL)
+
+$(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxcommon.a
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libmxcommon.a $(USER_HDRS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmxcommon.a -lcmocka $(LDFLAGS)
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a \
+		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmxcommon.a $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmxcommon.a $(LDFLAGS) -lpthread
+
+tests-build: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
+
+# The one test command (README, .ci/run).
+test: tests-build
+	BUILD=$(BUILD) scripts/run-tests.sh
+
+test-unit: $(UNIT_BINS)
+	BUILD=$(BUILD) scripts/run-tests.sh unit
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 test
+
+bench: all $(TOOL_BINS) $(BUILD)/bench
+	BUILD=$(BUILD) scripts/bench.sh
+
+$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a $(SKELS) $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a \
+		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS) -lm
+
+demo:
+	scripts/demo.sh
+
+soak: tests-build
+	BUILD=$(BUILD) MXLIMIT_SOAK=1 scripts/run-tests.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/mxlimit
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
+	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	for m in docs/*.5; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man5/; done; true
+	[ -f $(DESTDIR)/etc/mxlimit/limit.ini ] || install -m 0644 config/limit.ini $(DESTDIR)/etc/mxlimit/limit.ini
+
+clean:
+	rm -rf build vmlinux/vmlinux.h

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Run mxlimit's test suite and print "N passed, N failed" last.
+#
+# Every test program speaks TAP: cmocka binaries (CMOCKA_MESSAGE_OUTPUT=TAP)
+# in $BUILD/tests/{unit,bpf}, shell tests tests/{integration,proxy}/test_*.sh
+# through tests/lib.sh.  A program that exits non-zero without reporting a
+# failure counts as one failure, so a crash is never silent.
+#   scripts/run-tests.sh [GROUP...]   groups: unit bpf integration proxy fuzz
+set -u
+BUILD=${BUILD:-build}
+export BUILD
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy integration)
+
+passed=0 failed=0 skipped=0
+failures=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_one() { # name, command...
+	local name=$1; shift
+	local start rc p f s
+	start=$(date +%s)
+	timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+	rc=$?
+	p=$(grep -cE '^ok ' "$log" | head -1)
+	s=$(grep -cE '^ok .*# (SKIP|skip)' "$log" | head -1)
+	f=$(grep -cE '^not ok ' "$log" | head -1)
+	p=$((p - s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name exited with status $rc" >>"$log"
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" \
+		$(( $(date +%s) - start ))
+	if [ "$f" -ne 0 ]; then
+		failures+=("$name")
+		sed 's/^/    | /' "$log" | tail -n 80
+	elif [ -n "${VERBOSE:-}" ]; then
+		sed 's/^/    | /' "$log"
+	fi
+}
+
+for g in "${groups[@]}"; do
+	case $g in
+	unit|bpf)
+		for t in "$BUILD"/tests/"$g"/test_*; do
+			[ -x "$t" ] || continue
+			run_one "$g/$(basename "$t")" "$t"
+		done ;;
+	integration|proxy|fuzz)
+		for t in tests/"$g"/test_*.sh; do
+			[ -f "$t" ] || continue
+			run_one "$g/$(basename "$t" .sh)" bash "$t"
+		done ;;
+	*) echo "run-tests: unknown group $g" >&2; exit 2 ;;
+	esac
+done
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
