@@ -14,10 +14,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 #define MX_PROXY_MAX_LISTEN 8
 #define MX_PROXY_MAX_TRUSTED 32
 
 enum mx_proxy_protocol { MX_PP_NONE = 0, MX_PP_V1 = 1, MX_PP_V2 = 2 };
+/* accept_proxy: which PROXY header a trusted upstream must send.  ANY
+ * takes v1 or v2 (their signatures cannot be confused); untrusted peers
+ * never get their first bytes read as a header. */
+enum mx_proxy_accept { MX_PA_NONE = 0, MX_PA_V1 = 1, MX_PA_V2 = 2, MX_PA_ANY = 3 };
+
+/* Defaults (DESIGN.md [proxy]; RFC 5321 4.5.3.2 for the SMTP timeouts). */
+#define MX_PROXY_DEFAULT_MAX_CLIENTS 1000
+#define MX_PROXY_DEFAULT_CONNECT_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define MX_PROXY_DEFAULT_IDLE_TIMEOUT_NS (300ULL * 1000000000ULL)
+/* A slow-drip client gets a minute per command line, far above any real one. */
+#define MX_PROXY_DEFAULT_LINE_TIMEOUT_NS (60ULL * 1000000000ULL)
+#define MX_PROXY_DEFAULT_DATA_TIMEOUT_NS (180ULL * 1000000000ULL)
+/* Tarpit delays stay far below the 5-minute client timeouts. */
+#define MX_PROXY_DEFAULT_TARPIT_MAX_NS (30ULL * 1000000000ULL)
+#define MX_PROXY_DEFAULT_VERDICT_SOCKET "/run/mxlimit/verdict.sock"
 
 struct mx_sockaddr {
 	struct sockaddr_storage ss;
@@ -36,8 +53,25 @@ struct mx_proxy_conf {
 	uint64_t idle_timeout_ns;     /* RFC 5321 4.5.3.2.7: 5 min */
 	uint64_t line_timeout_ns;     /* time to complete one command line */
 	uint64_t data_timeout_ns;     /* RFC 5321: 3 min per data block */
-	char verdict_socket[108];     /* sun_path */
+	char verdict_socket[108];     /* sun_path; "" = verdicts off */
+	/* incoming PROXY header (from load balancers) */
+	enum mx_proxy_accept accept_proxy;
+	mx_prefix trusted[MX_PROXY_MAX_TRUSTED]; /* trusted_proxies */
+	size_t n_trusted;
+	/* tarpit: cap per reply, and sessions tarpitted at once (0 = max_clients / 4) */
+	uint64_t tarpit_max_ns;
+	uint32_t tarpit_max_sessions;
+	/* name in the proxy's own replies; "" = gethostname() */
+	char hostname[256];
 };
+
+/* "192.0.2.1:25", "[2001:db8::1]:25" (numeric only: no DNS in a config).
+ * Returns 0, or -1 with a short reason in *why (static string). */
+int mx_sockaddr_parse(const char *s, struct mx_sockaddr *out, const char **why);
+/* "192.0.2.1:25" / "[2001:db8::1]:25"; returns buf. */
+char *mx_sockaddr_format(const struct mx_sockaddr *a, char *buf, size_t len);
+/* Is a peer address within trusted_proxies? */
+bool mx_proxy_conf_trusted(const struct mx_proxy_conf *c, const mx_prefix *peer);
 
 /* Defaults before any key is set. */
 void mx_proxy_conf_init(struct mx_proxy_conf *c);

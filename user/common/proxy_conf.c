@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * proxy_conf.c - the [proxy] section of limit.ini, one key at a time.
+ *
+ * policy.c hands every key of [proxy] here, so `mxlimit check` and
+ * mxlimit-proxy judge a file the same way.  Every value is checked when it
+ * is set, with the file and line of the key in the message.
+ */
+#include "proxy_conf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "policy.h"
+
+/* Longest "ADDR:PORT" we accept: "[v6]:65535" fits well within it. */
+#define SOCKADDR_TEXT_MAX 64
+
+void mx_proxy_conf_init(struct mx_proxy_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->proxy_protocol = MX_PP_NONE;
+	c->max_clients = MX_PROXY_DEFAULT_MAX_CLIENTS;
+	c->connect_timeout_ns = MX_PROXY_DEFAULT_CONNECT_TIMEOUT_NS;
+	c->idle_timeout_ns = MX_PROXY_DEFAULT_IDLE_TIMEOUT_NS;
+	c->line_timeout_ns = MX_PROXY_DEFAULT_LINE_TIMEOUT_NS;
+	c->data_timeout_ns = MX_PROXY_DEFAULT_DATA_TIMEOUT_NS;
+	c->tarpit_max_ns = MX_PROXY_DEFAULT_TARPIT_MAX_NS;
+	snprintf(c->verdict_socket, sizeof(c->verdict_socket), "%s",
+		 MX_PROXY_DEFAULT_VERDICT_SOCKET);
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int mx_sockaddr_parse(const char *s, struct mx_sockaddr *out, const char **why)
+{
+	char host[SOCKADDR_TEXT_MAX];
+	const char *colon, *h = s;
+	size_t hl;
+	uint16_t port;
+
+	memset(out, 0, sizeof(*out));
+	*why = "expected ADDR:PORT or [IPV6]:PORT";
+	if (strlen(s) >= sizeof(host))
+		return -1;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -1; /* a bare IPv6 address needs brackets */
+		hl = (size_t)(colon - s);
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (parse_port(colon + 1, &port) < 0) {
+		*why = "bad port (1..65535)";
+		return -1;
+	}
+	if (*s != '[') {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+			*why = "bad IPv4 address (IPv6 goes in brackets)";
+			return -1;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		out->len = sizeof(*sin);
+		return 0;
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+		*why = "bad IPv6 address";
+		return -1;
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	out->len = sizeof(*sin6);
+	return 0;
+}
+
+char *mx_sockaddr_format(const struct mx_sockaddr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+bool mx_proxy_conf_trusted(const struct mx_proxy_conf *c, const mx_prefix *peer)
+{
+	for (size_t i = 0; i < c->n_trusted; i++)
+		if (mx_prefix_contains(&c->trusted[i], peer))
+			return true;
+	return false;
+}
+
+/* Split a comma-separated value in place; calls fn on each trimmed item. */
+typedef int (*item_fn)(struct mx_proxy_conf *c, const char *file, int line, const char *item);
+
+static int each_item(struct mx_proxy_conf *c, const char *file, int line, const char *value,
+		     item_fn fn)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	int rc = 0, n = 0;
+
+	if (!copy) {
+		mx_log_at(MX_LOG_ERROR, file, line, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+
+		while (isspace((unsigned char)*tok))
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!*tok)
+			continue;
+		n++;
+		if ((rc = fn(c, file, line, tok)) < 0)
+			break;
+	}
+	free(copy);
+	if (rc == 0 && n == 0) {
+		mx_log_at(MX_LOG_ERROR, file, line, "empty list");
+		return -1;
+	}
+	return rc;
+}
+
+static int add_listen(struct mx_proxy_conf *c, const char *file, int line, const char *item)
+{
+	const char *why;
+
+	if (c->n_listen >= MX_PROXY_MAX_LISTEN) {
+		mx_log_at(MX_LOG_ERROR, file, line, "more than %d listen addresses",
+			  MX_PROXY_MAX_LISTEN);
+		return -1;
+	}
+	if (mx_sockaddr_parse(item, &c->listen[c->n_listen], &why) < 0) {
+		mx_log_at(MX_LOG_ERROR, file, line, "bad listen address \"%s\": %s", item, why);
+		return -1;
+	}
+	c->n_listen++;
+	return 0;
+}
+
+static int add_trusted(struct mx_proxy_conf *c, const char *file, int line, const char *item)
+{
+	const char *why = "bad prefix";
+
+	if (c->n_trusted >= MX_PROXY_MAX_TRUSTED) {
+		mx_log_at(MX_LOG_ERROR, file, line, "more than %d trusted_proxies",
+			  MX_PROXY_MAX_TRUSTED);
+		return -1;
+	}
+	if (mx_prefix_parse(item, false, &c->trusted[c->n_trusted], &why) < 0) {
+		mx_log_at(MX_LOG_ERROR, file, line, "bad trusted_proxies entry \"%s\": %s", item,
+			  why);
+		return -1;
+	}
+	c->n_trusted++;
+	return 0;
+}
+
+static int set_u32(const char *file, int line, const char *key, const char *value,
+		   uint32_t min, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
+	if (!isdigit((unsigned char)*value) || errno || *end || v < min || v > UINT32_MAX) {
+		mx_log_at(MX_LOG_ERROR, file, line, "%s: expected a number >= %u, got \"%s\"", key,
+			  min, value);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int set_duration(const char *file, int line, const char *key, const char *value,
+			uint64_t *out)
+{
+	if (mx_parse_duration(value, out) < 0 || *out == 0) {
+		mx_log_at(MX_LOG_ERROR, file, line, "%s: bad duration \"%s\"", key, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_enum(const char *file, int line, const char *key, const char *value,
+		    const char *const *names, int *out)
+{
+	for (int i = 0; names[i]; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	mx_log_at(MX_LOG_ERROR, file, line, "%s: unknown value \"%s\"", key, value);
+	return -1;
+}
+
+static int set_string(const char *file, int line, const char *key, const char *value, char *out,
+		      size_t len)
+{
+	if (strlen(value) >= len) {
+		mx_log_at(MX_LOG_ERROR, file, line, "%s: value longer than %zu bytes", key,
+			  len - 1);
+		return -1;
+	}
+	memcpy(out, value, strlen(value) + 1);
+	return 0;
+}
+
+static const char *const pp_names[] = { "none", "v1", "v2", NULL };
+static const char *const pa_names[] = { "none", "v1", "v2", "any", NULL };
+
+int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const char *key,
+		      const char *value)
+{
+	int e;
+
+	c->present = true;
+	if (strcmp(key, "listen") == 0)
+		return each_item(c, file, line, value, add_listen);
+	if (strcmp(key, "trusted_proxies") == 0)
+		return each_item(c, file, line, value, add_trusted);
+	if (strcmp(key, "backend") == 0) {
+		const char *why;
+
+		if (mx_sockaddr_parse(value, &c->backend, &why) < 0) {
+			mx_log_at(MX_LOG_ERROR, file, line, "bad backend \"%s\": %s", value, why);
+			return -1;
+		}
+		c->backend_set = true;
+		return 0;
+	}
+	if (strcmp(key, "proxy_protocol") == 0) {
+		if (set_enum(file, line, key, value, pp_names, &e) < 0)
+			return -1;
+		c->proxy_protocol = (enum mx_proxy_protocol)e;
+		return 0;
+	}
+	if (strcmp(key, "accept_proxy") == 0) {
+		if (set_enum(file, line, key, value, pa_names, &e) < 0)
+			return -1;
+		c->accept_proxy = (enum mx_proxy_accept)e;
+		return 0;
+	}
+	if (strcmp(key, "max_clients") == 0)
+		return set_u32(file, line, key, value, 1, &c->max_clients);
+	if (strcmp(key, "tarpit_max_sessions") == 0)
+		return set_u32(file, line, key, value, 0, &c->tarpit_max_sessions);
+	if (strcmp(key, "connect_timeout") == 0)
+		return set_duration(file, line, key, value, &c->connect_timeout_ns);
+	if (strcmp(key, "idle_timeout") == 0)
+		return set_duration(file, line, key, value, &c->idle_timeout_ns);
+	if (strcmp(key, "line_timeout") == 0)
+		return set_duration(file, line, key, value, &c->line_timeout_ns);
+	if (strcmp(key, "data_timeout") == 0)
+		return set_duration(file, line, key, value, &c->data_timeout_ns);
+	if (strcmp(key, "tarpit_max") == 0)
+		return set_duration(file, line, key, value, &c->tarpit_max_ns);
+	if (strcmp(key, "verdict_socket") == 0) {
+		if (strcasecmp(value, "none") == 0) {
+			c->verdict_socket[0] = '\0';
+			return 0;
+		}
+		if (value[0] != '/') {
+			mx_log_at(MX_LOG_ERROR, file, line,
+				  "verdict_socket: expected an absolute path or none");
+			return -1;
+		}
+		return set_string(file, line, key, value, c->verdict_socket,
+				  sizeof(c->verdict_socket));
+	}
+	if (strcmp(key, "hostname") == 0)
+		return set_string(file, line, key, value, c->hostname, sizeof(c->hostname));
+	mx_log_at(MX_LOG_ERROR, file, line, "unknown key \"%s\" in [proxy]", key);
+	return -1;
+}
+
+int mx_proxy_conf_finish(struct mx_proxy_conf *c, const char *file, int section_line)
+{
+	if (!c->present)
+		return 0; /* no [proxy]: only mxlimit-proxy itself needs one */
+	if (c->accept_proxy != MX_PA_NONE && c->n_trusted == 0) {
+		mx_log_at(MX_LOG_ERROR, file, section_line,
+			  "accept_proxy needs trusted_proxies (the load balancers allowed to send it)");
+		return -1;
+	}
+	if (c->n_trusted && c->accept_proxy == MX_PA_NONE)
+		mx_log_at(MX_LOG_WARN, file, section_line,
+			  "trusted_proxies is ignored while accept_proxy = none");
+	if (c->tarpit_max_ns >= c->idle_timeout_ns) {
+		mx_log_at(MX_LOG_ERROR, file, section_line,
+			  "tarpit_max must stay below idle_timeout, or clients time out in the tarpit");
+		return -1;
+	}
+	if (c->tarpit_max_sessions == 0)
+		c->tarpit_max_sessions = c->max_clients / 4 ? c->max_clients / 4 : 1;
+	return 0;
+}
