@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * mx_account.h - concurrency from the kernel's own view of connections.
+ *
+ * A connection counts from the moment its socket reaches ESTABLISHED after
+ * SYN_RECV (an inbound handshake completed: spoofed packets never get
+ * here) until the socket leaves ESTABLISHED by any path.  Both edges go
+ * through one connection record: the count moves up only when the record
+ * is inserted (NOEXIST) and down only when it is deleted, so each
+ * connection is counted exactly once whichever program (tracepoint,
+ * seeding iterator, an old and a new tracepoint during replacement) sees
+ * it first.
+ */
+#ifndef MX_ACCOUNT_H
+#define MX_ACCOUNT_H
+
+#include "mx_limits.h"
+
+static __always_inline __u32 mx_sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* The flow key as XDP saw the SYN: client first.  Returns -1 for a
+ * family we do not count. */
+static __always_inline int mx_sock_flow(const struct sock *sk, struct mx_flow_key *fk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family == AF_INET_) {
+		mx_map_v4(fk->saddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		mx_map_v4(fk->daddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+	} else if (family == AF_INET6_) {
+		/* v4 clients of a dual-stack listener are already ::ffff:a.b.c.d */
+		BPF_CORE_READ_INTO(&fk->saddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&fk->daddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+	} else {
+		return -1;
+	}
+	fk->sport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	fk->dport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	fk->netns = 0;
+	return 0;
+}
+
+static __always_inline const struct mx_config *mx_live_config(const struct mx_ctl **ctlp)
+{
+	__u32 zero = 0, gen;
+	const struct mx_ctl *ctl = bpf_map_lookup_elem(&mx_ctl, &zero);
+
+	if (!ctl)
+		return 0;
+	*ctlp = ctl;
+	gen = ctl->gen & (MX_GENERATIONS - 1);
+	return bpf_map_lookup_elem(&mx_config, &gen);
+}
+
+static __always_inline __u64 mx_now(const struct mx_ctl *ctl)
+{
+	return bpf_ktime_get_ns() + ctl->clock_offset_ns;
+}
+
+/*
+ * An inbound connection reached ESTABLISHED (or exists at seeding time).
+ * `seeding` marks the iterator, which finds no pending record by design.
+ */
+static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
+{
+	struct mx_stats *s = mx_stats_row(MX_STATS_ROW_SOCK);
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+	struct mx_flow_key fk = {};
+	struct mx_conn conn = {};
+	struct mx_pending *pend;
+	struct mx_conc *c;
+	__u32 netns, pend_epoch = 0;
+	int have_pend = 0;
+	__u64 now;
+
+	if (!cfg || !ctl)
+		return;
+	if (!mx_port_subject(cfg, BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return;
+	netns = mx_sock_netns(sk);
+	if (!bpf_map_lookup_elem(&mx_netns, &netns))
+		return;
+	if (mx_sock_flow(sk, &fk))
+		return;
+	now = mx_now(ctl);
+
+	pend = bpf_map_lookup_elem(&mx_pending, &fk); /* netns 0: as XDP wrote it */
+	if (pend) {
+		conn.key = pend->key;
+		conn.rule = pend->rule;
+		pend_epoch = pend->epoch;
+		have_pend = 1;
+	} else {
+		struct mx_rule *r = mx_rule_lookup(cfg->gen, fk.saddr);
+
+		if (!r)
+			return; /* no policy loaded */
+		mx_make_key(&conn.key, fk.saddr, r->conc_plen);
+		conn.rule = r->conc_rule;
+		if (!seeding)
+			MX_STAT_INC(s, pending_lost);
+	}
+	conn.since_ns = now;
+
+	c = mx_conc_get(&conn.key, now);
+	if (!c) {
+		MX_STAT_INC(s, conc_map_full);
+	} else {
+		fk.netns = netns;
+		if (bpf_map_update_elem(&mx_conns, &fk, &conn, BPF_NOEXIST) == 0) {
+			__sync_fetch_and_add(&c->established, 1);
+			c->last_ns = now;
+			c->rule = conn.rule;
+			if (seeding)
+				MX_STAT_INC(s, conn_seeded);
+			else
+				MX_STAT_INC(s, conn_open);
+		} else if (!bpf_map_lookup_elem(&mx_conns, &fk)) {
+			MX_STAT_INC(s, conn_map_full);
+		}
+		fk.netns = 0;
+	}
+	/* Established now counts it: release the pending slot (after the
+	 * increment, so the total never dips below the truth). */
+	if (have_pend && bpf_map_delete_elem(&mx_pending, &fk) == 0 && c)
+		mx_pend_release(c, pend_epoch, s);
+}
+
+/* A socket left ESTABLISHED.  Counted only if we hold its record. */
+static __always_inline void mx_conn_close(const struct sock *sk)
+{
+	struct mx_flow_key fk = {};
+	struct mx_conn *conn;
+	struct mx_stats *s;
+	struct mx_conc *c;
+	struct mx_key key;
+
+	if (mx_sock_flow(sk, &fk))
+		return;
+	fk.netns = mx_sock_netns(sk);
+	conn = bpf_map_lookup_elem(&mx_conns, &fk);
+	if (!conn)
+		return;
+	key = conn->key;
+	if (bpf_map_delete_elem(&mx_conns, &fk))
+		return; /* another program deleted it and decremented */
+	s = mx_stats_row(MX_STATS_ROW_SOCK);
+	c = bpf_map_lookup_elem(&mx_conc, &key);
+	if (!c) {
+		MX_STAT_INC(s, underflow);
+		return;
+	}
+	mx_conc_dec(c, s);
+	MX_STAT_INC(s, conn_close);
+	{
+		const struct mx_ctl *ctl = 0;
+
+		if (mx_live_config(&ctl) && ctl)
+			c->last_ns = mx_now(ctl);
+	}
+}
+
+#endif

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * mx_limits.h - the limit arithmetic shared by XDP and the socket-state
+ * programs: counter keys, policy and sanction lookups, the GCRA rate check
+ * and the concurrency counter with its pending-SYN slots.
+ *
+ * Concurrency = established (exact, moved only by the tracepoint on a
+ * successful insert/delete of a connection record) + pending (SYNs XDP
+ * admitted whose handshake has not completed).  Pending SYNs are counted in
+ * MX_PEND_SLOTS time slots of pending_timeout / MX_PEND_SLOTS each; a slot
+ * whose epoch is MX_PEND_SLOTS or more behind the current one no longer
+ * counts, so an admitted SYN that never completes stops counting 3/4 to 4/4
+ * of the timeout after admission.  XDP reserves its slot first and checks
+ * the total after, so concurrent SYNs on different CPUs see each other and
+ * a burst cannot overshoot the limit (see README "Accounting").
+ */
+#ifndef MX_LIMITS_H
+#define MX_LIMITS_H
+
+#include "mx_maps.h"
+
+static __always_inline struct mx_stats *mx_stats_row(__u32 row)
+{
+	return bpf_map_lookup_elem(&mx_stats, &row);
+}
+
+#define MX_STAT_INC(s, field) \
+	do { if (s) (s)->field++; } while (0)
+
+static __always_inline __u32 mx_mask_word(__u32 w, __u32 plen, __u32 i)
+{
+	__u32 lo = i * 32;
+
+	if (plen >= lo + 32)
+		return w;
+	if (plen <= lo)
+		return 0;
+	return w & bpf_htonl(0xffffffffu << (32 - (plen - lo)));
+}
+
+/* Counter key: the address masked to plen. */
+static __always_inline void mx_make_key(struct mx_key *k, const __u32 *addr, __u32 plen)
+{
+	if (plen > 128)
+		plen = 128;
+	k->plen = plen;
+	k->addr[0] = mx_mask_word(addr[0], plen, 0);
+	k->addr[1] = mx_mask_word(addr[1], plen, 1);
+	k->addr[2] = mx_mask_word(addr[2], plen, 2);
+	k->addr[3] = mx_mask_word(addr[3], plen, 3);
+}
+
+static __always_inline struct mx_rule *mx_rule_lookup(__u32 gen, const __u32 *addr)
+{
+	struct mx_policy_key k = { .prefixlen = 32 + 128, .gen = gen };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&mx_policy, &k);
+}
+
+static __always_inline struct mx_sanction *mx_sanction_lookup(const __u32 *addr)
+{
+	struct mx_sanction_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&mx_sanctions, &k);
+}
+
+/* ---- GCRA (generic cell rate algorithm, ITU-T I.371) ----
+ * One u64 per source, updated by compare-and-swap: exact across CPUs, no
+ * per-CPU drift.  `limit` arrivals in a burst pass, then one per
+ * emission interval; a refused arrival changes nothing. */
+struct mx_rate_params {
+	__u64 emission;
+	__u64 tolerance;
+};
+
+static __always_inline int mx_gcra_over(__u64 tat, __u64 now, const struct mx_rate_params *rp)
+{
+	__u64 t = tat > now ? tat : now;
+
+	return t - now > rp->tolerance;
+}
+
+/* Peek without spending. 1 = over the rate. */
+static __always_inline int mx_rate_peek(const struct mx_key *k, __u64 now,
+					const struct mx_rate_params *rp)
+{
+	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
+
+	return r && mx_gcra_over(r->tat_ns, now, rp);
+}
+
+/* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent). */
+static __always_inline int mx_rate_spend(const struct mx_key *k, __u64 now,
+					 const struct mx_rate_params *rp, struct mx_stats *s)
+{
+	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
+	int i;
+
+	if (!r) {
+		struct mx_rate fresh = { .tat_ns = now + rp->emission };
+
+		if (bpf_map_update_elem(&mx_rate, k, &fresh, BPF_NOEXIST) == 0) {
+			MX_STAT_INC(s, rate_new);
+			return 0;
+		}
+		r = bpf_map_lookup_elem(&mx_rate, k); /* lost a race: use theirs */
+		if (!r)
+			return 0;
+	}
+	for (i = 0; i < MX_CAS_TRIES; i++) {
+		__u64 old = r->tat_ns;
+		__u64 t = old > now ? old : now;
+
+		if (t - now > rp->tolerance)
+			return 1;
+		if (__sync_val_compare_and_swap(&r->tat_ns, old, t + rp->emission) == old)
+			return 0;
+	}
+	MX_STAT_INC(s, contention);
+	return 0; /* fail open */
+}
+
+/* ---- concurrency counter ---- */
+
+static __always_inline struct mx_conc *mx_conc_get(const struct mx_key *k, __u64 now)
+{
+	struct mx_conc *c = bpf_map_lookup_elem(&mx_conc, k);
+
+	if (c)
+		return c;
+	{
+		struct mx_conc fresh = { .last_ns = now };
+
+		bpf_map_update_elem(&mx_conc, k, &fresh, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&mx_conc, k); /* NULL: map full */
+}
+
+static __always_inline int mx_epoch_live(__u32 slot_epoch, __u32 epoch)
+{
+	return (__u32)(epoch - slot_epoch) < MX_PEND_SLOTS;
+}
+
+static __always_inline __u32 mx_pending_live(const struct mx_conc *c, __u32 epoch)
+{
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < MX_PEND_SLOTS; i++) {
+		__u64 v = c->pend[i];
+
+		if (mx_epoch_live((__u32)(v >> 32), epoch))
+			sum += (__u32)v;
+	}
+	return sum;
+}
+
+/* Count one pending SYN in the slot of `epoch`. 0 = counted. */
+static __always_inline int mx_pend_add(struct mx_conc *c, __u32 epoch, struct mx_stats *s)
+{
+	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
+	int i;
+
+	for (i = 0; i < MX_CAS_TRIES; i++) {
+		__u64 old = *slot;
+		__u64 nv = ((__u32)(old >> 32) == epoch) ? old + 1 : (((__u64)epoch << 32) | 1);
+
+		if (__sync_val_compare_and_swap(slot, old, nv) == old)
+			return 0;
+	}
+	MX_STAT_INC(s, contention);
+	return -1;
+}
+
+/* Release one pending SYN counted in `epoch`'s slot, if that slot still
+ * holds that epoch (else it has expired with its slot: nothing to do). */
+static __always_inline void mx_pend_release(struct mx_conc *c, __u32 epoch, struct mx_stats *s)
+{
+	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
+	int i;
+
+	for (i = 0; i < MX_CAS_TRIES; i++) {
+		__u64 old = *slot;
+
+		if ((__u32)(old >> 32) != epoch)
+			return;
+		if ((__u32)old == 0) {
+			MX_STAT_INC(s, underflow);
+			return;
+		}
+		if (__sync_val_compare_and_swap(slot, old, old - 1) == old)
+			return;
+	}
+	MX_STAT_INC(s, contention);
+}
+
+/*
+ * Reserve a pending slot, then check established + pending (ours
+ * included) against limit (0 = unlimited).  Returns 0 when admitted, 1
+ * when over (the reservation is released), -1 when it could not count
+ * (contention: admitted uncounted, fail open).
+ */
+static __always_inline int mx_conc_reserve(struct mx_conc *c, __u32 epoch, __u32 limit,
+					   struct mx_stats *s)
+{
+	__u32 total;
+
+	if (mx_pend_add(c, epoch, s))
+		return -1;
+	if (!limit)
+		return 0;
+	total = c->established + mx_pending_live(c, epoch);
+	if (total > limit) {
+		mx_pend_release(c, epoch, s);
+		return 1;
+	}
+	return 0;
+}
+
+/* established - 1.  Exact without a loop: a decrement follows only the
+ * successful delete of a connection record that incremented this counter,
+ * so the count is at least 1 here unless housekeeping raced; check anyway. */
+static __always_inline void mx_conc_dec(struct mx_conc *c, struct mx_stats *s)
+{
+	if (c->established == 0) {
+		MX_STAT_INC(s, underflow);
+		return;
+	}
+	__sync_fetch_and_add(&c->established, -1);
+}
+
+static __always_inline int mx_port_subject(const struct mx_config *cfg, __u16 port_host)
+{
+	return (cfg->ports[(port_host >> 6) & 1023] >> (port_host & 63)) & 1;
+}
+
+#endif

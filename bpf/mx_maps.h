@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * mx_maps.h - every map, in one place.  All are pinned by name in the pin
+ * dir, so each interface's XDP program, the socket-state tracepoint and the
+ * seeding iterator share one set, and state survives program replacement.
+ * Sizes here are defaults; the loader sets them from [main] before the
+ * maps are first created.
+ */
+#ifndef MX_MAPS_H
+#define MX_MAPS_H
+
+#include "mx_types.h"
+
+/* Live generation and test clock offset.  Written by userspace (reload). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mx_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_ctl SEC(".maps");
+
+/* Global settings, one per generation.  Written by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct mx_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_config SEC(".maps");
+
+/* Merged [concurrency] + [rate_conn] rules by source prefix, both
+ * generations.  Written by userspace only, so a flood cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mx_policy_key);
+	__type(value, struct mx_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_policy SEC(".maps");
+
+/* Blocks and penalties by prefix.  Written by userspace only (commands,
+ * verdicts); expiry is checked here, so no daemon is needed to lift them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mx_sanction_key);
+	__type(value, struct mx_sanction);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_sanctions SEC(".maps");
+
+/* Concurrency counters by counted source.  Preallocated HASH: never
+ * evicted, so a count is never silently lost; when full, new sources pass
+ * uncounted (stats conc_map_full).  Created by XDP and the tracepoint;
+ * idle zero entries are removed by userspace housekeeping. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_key);
+	__type(value, struct mx_conc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_conc SEC(".maps");
+
+/* Counted connections: inserted (NOEXIST) by the tracepoint when a
+ * socket reaches ESTABLISHED, deleted when it leaves; a counter moves only
+ * on a successful insert / delete, so each connection counts exactly once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_flow_key);
+	__type(value, struct mx_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_conns SEC(".maps");
+
+/* Admitted SYNs awaiting their handshake, by 4-tuple.  Written by XDP,
+ * deleted by the tracepoint.  LRU: an evicted record only lets its slot
+ * expire on time instead of being released early. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_flow_key);
+	__type(value, struct mx_pending);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_pending SEC(".maps");
+
+/* GCRA state by rate-limited source.  Written by XDP.  LRU: losing an
+ * entry only refills that source's budget. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct mx_key);
+	__type(value, struct mx_rate);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_rate SEC(".maps");
+
+/* Counters by reason; row 0 socket events, rows 1.. one per interface. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MX_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct mx_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_stats SEC(".maps");
+
+/* Network namespaces (inode) with an attached interface -> how many.
+ * Written by userspace; the tracepoint counts only sockets in these. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MX_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_netns SEC(".maps");
+
+/* Attached interfaces, by stats row.  Written by userspace, for status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct mx_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_ifaces SEC(".maps");
+
+#endif

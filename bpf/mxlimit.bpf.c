@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * mxlimit.bpf.c - the programs, top-level control flow only.
+ *
+ *   mx_xdp       ingress: judge SYNs to the mail ports (block, penalty,
+ *                rate, concurrency), pass everything else untouched.
+ *   mx_sockstate tp_btf/inet_sock_set_state: count inbound connections
+ *                from ESTABLISHED until they leave it.
+ *   mx_seed      iter/tcp: count connections that existed before load.
+ *
+ * Maps: mx_maps.h.  Types shared with userspace: include/mx_types.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "mx_consts.h"
+#include "mx_parse.h"
+#include "mx_maps.h"
+#include "mx_limits.h"
+#include "mx_account.h"
+#include "mx_reply.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader per interface before load: this program's stats row. */
+const volatile __u32 mx_stats_row_id = 0;
+
+/* Refuse: drop, or answer with a reset when configured and possible. */
+static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config *cfg,
+				     const struct mx_pkt *p, int have_tcp, struct mx_stats *s)
+{
+	if (cfg->action != MX_ACTION_RESET || !have_tcp)
+		return XDP_DROP;
+	if (mx_build_rst(ctx, p)) {
+		MX_STAT_INC(s, rst_fail);
+		return XDP_DROP;
+	}
+	MX_STAT_INC(s, rst_sent);
+	return XDP_TX;
+}
+
+/* The limits that apply to this source now: its rule, lowered by an
+ * active penalty.  Returns 1 when the source is refused outright. */
+struct mx_limits_now {
+	__u32 conc_limit;
+	__u32 rate_limit;
+	struct mx_rate_params rate;
+	int penalized;
+};
+
+static __always_inline void mx_apply_penalty(const struct mx_sanction *sn,
+					     const struct mx_config *cfg, struct mx_limits_now *l,
+					     int *refuse)
+{
+	__u32 cap = sn->penalty_limit;
+
+	l->penalized = 1;
+	if (cap == MX_PENALTY_TIER) {
+		if (!(cfg->flags & (MX_CFG_BAD_CONC | MX_CFG_BAD_RATE))) {
+			*refuse = 1;
+			return;
+		}
+		if (cfg->flags & MX_CFG_BAD_CONC) {
+			cap = cfg->bad_conc_limit;
+			if (!cap) {
+				*refuse = 1;
+				return;
+			}
+			if (!l->conc_limit || cap < l->conc_limit)
+				l->conc_limit = cap;
+		}
+		if (cfg->flags & MX_CFG_BAD_RATE) {
+			l->rate_limit = cfg->bad_rate_limit;
+			l->rate.emission = cfg->bad_rate_emission_ns;
+			l->rate.tolerance = cfg->bad_rate_tolerance_ns;
+		}
+		return;
+	}
+	if (cap == MX_PENALTY_REFUSE || cap == 0) {
+		*refuse = 1;
+		return;
+	}
+	if (!l->conc_limit || cap < l->conc_limit)
+		l->conc_limit = cap;
+}
+
+static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl *ctl,
+					const struct mx_config *cfg, struct mx_pkt *p,
+					struct mx_stats *s)
+{
+	struct mx_flow_key fk = {};
+	struct mx_limits_now l = {};
+	struct mx_pending rec = {};
+	struct mx_sanction *sn;
+	struct mx_rule *rule;
+	struct mx_key rkey;
+	struct mx_conc *c;
+	__u64 now = mx_now(ctl);
+	__u32 epoch;
+	int refuse = 0;
+
+	if (!cfg->pending_slot_ns)
+		return XDP_PASS;
+	epoch = (__u32)(now / cfg->pending_slot_ns);
+	__builtin_memcpy(fk.saddr, p->saddr, 16);
+	__builtin_memcpy(fk.daddr, p->daddr, 16);
+	fk.sport = p->sport;
+	fk.dport = p->dport;
+
+	/* A retransmitted SYN of a flow we admitted: already counted. */
+	{
+		struct mx_pending *old = bpf_map_lookup_elem(&mx_pending, &fk);
+
+		if (old && mx_epoch_live(old->epoch, epoch)) {
+			MX_STAT_INC(s, syn_retransmit);
+			return XDP_PASS;
+		}
+	}
+
+	rule = mx_rule_lookup(cfg->gen, p->saddr);
+	if (!rule)
+		return XDP_PASS; /* no policy: not ours to judge */
+	l.conc_limit = rule->conc_limit;
+	l.rate_limit = rule->rate_limit;
+	l.rate.emission = rule->rate_emission_ns;
+	l.rate.tolerance = rule->rate_tolerance_ns;
+
+	sn = mx_sanction_lookup(p->saddr);
+	if (sn) {
+		if (sn->block_until_ns > now) {
+			MX_STAT_INC(s, refused_block);
+			return mx_refuse(ctx, cfg, p, 1, s);
+		}
+		if (sn->penalty_until_ns > now)
+			mx_apply_penalty(sn, cfg, &l, &refuse);
+		if (refuse) {
+			MX_STAT_INC(s, refused_penalty);
+			return mx_refuse(ctx, cfg, p, 1, s);
+		}
+	}
+
+	/* Rate first, but spend it last: a refused SYN costs no budget. */
+	mx_make_key(&rkey, p->saddr, rule->rate_plen);
+	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate))
+		goto over_rate;
+
+	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
+	c = mx_conc_get(&rec.key, now);
+	if (!c) {
+		MX_STAT_INC(s, conc_map_full);
+	} else {
+		int rc = mx_conc_reserve(c, epoch, l.conc_limit, s);
+
+		if (rc == 1) {
+			if (l.penalized)
+				MX_STAT_INC(s, refused_penalty);
+			else
+				MX_STAT_INC(s, refused_conc);
+			return mx_refuse(ctx, cfg, p, 1, s);
+		}
+		if (rc < 0)
+			c = 0; /* uncounted */
+	}
+
+	if (l.rate_limit && mx_rate_spend(&rkey, now, &l.rate, s)) {
+		if (c)
+			mx_pend_release(c, epoch, s);
+		goto over_rate;
+	}
+
+	if (c) {
+		c->last_ns = now;
+		c->rule = rule->conc_rule;
+		rec.epoch = epoch;
+		rec.rule = rule->conc_rule;
+		if (bpf_map_update_elem(&mx_pending, &fk, &rec, BPF_ANY))
+			mx_pend_release(c, epoch, s);
+	}
+	MX_STAT_INC(s, admitted);
+	return XDP_PASS;
+
+over_rate:
+	if (l.penalized)
+		MX_STAT_INC(s, refused_penalty);
+	else
+		MX_STAT_INC(s, refused_rate);
+	return mx_refuse(ctx, cfg, p, 1, s);
+}
+
+SEC("xdp")
+int mx_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg;
+	struct mx_pkt p = {};
+	int rc;
+
+	MX_STAT_INC(s, packets);
+	rc = mx_parse(data, end, &p);
+	if (rc == MX_P_OTHER)
+		return XDP_PASS;
+	if (rc == MX_P_FAIL) {
+		MX_STAT_INC(s, parse_fail);
+		return XDP_PASS;
+	}
+	if (rc == MX_P_NONFIRST) {
+		MX_STAT_INC(s, nonfirst_frag);
+		return XDP_PASS;
+	}
+	cfg = mx_live_config(&ctl);
+	if (!cfg || !ctl || !mx_port_subject(cfg, bpf_ntohs(p.dport)))
+		return XDP_PASS;
+	MX_STAT_INC(s, subject);
+
+	/* Real SYNs are never fragmented; a first fragment carrying one, or
+	 * too short to show the flags, would slip a SYN past us. */
+	if (rc == MX_P_FRAG_SHORT || (p.first_frag && (p.tcp_flags & TCPF_SYN_))) {
+		MX_STAT_INC(s, refused_frag);
+		return mx_refuse(ctx, cfg, &p, rc == MX_P_TCP, s);
+	}
+	/* A connection request: SYN alone (with ACK, RST or FIN the kernel
+	 * does not open a connection from it). */
+	if ((p.tcp_flags & (TCPF_SYN_ | TCPF_ACK_ | TCPF_RST_ | TCPF_FIN_)) != TCPF_SYN_)
+		return XDP_PASS;
+	MX_STAT_INC(s, syn);
+	return mx_judge_syn(ctx, ctl, cfg, &p, s);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mx_sockstate, struct sock *sk, int oldstate, int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+		return 0;
+	if (oldstate == TCP_ESTABLISHED_)
+		mx_conn_close(sk);
+	else if (newstate == TCP_ESTABLISHED_ && oldstate == TCP_SYN_RECV_)
+		mx_conn_open(sk, 0);
+	return 0;
+}
+
+SEC("iter/tcp")
+int mx_seed(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	struct sock *sk;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0; /* request and time-wait sockets */
+	sk = &tp->inet_conn.icsk_inet.sk;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
+		return 0;
+	mx_conn_open(sk, 1);
+	return 0;
+}

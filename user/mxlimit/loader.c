@@ -1,0 +1,706 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* loader.c - skeleton, pins, links; see loader.h. */
+#include "loader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include "log.h"
+#include "mxlimit.skel.h"
+
+/* libbpf's own messages: warnings and errors only, through our log. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (getenv("MXLIMIT_DEBUG")) /* verifier logs are long: unabridged */
+		return vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (level == LIBBPF_WARN)
+		mx_log(getenv("MXLIMIT_DEBUG") ? MX_LOG_WARN : MX_LOG_DEBUG, "libbpf: %s", buf);
+	else
+		mx_debug("libbpf: %s", buf);
+	return 0;
+}
+
+static void libbpf_quiet(void)
+{
+	static int done;
+
+	if (!done) {
+		libbpf_set_print(libbpf_print);
+		done = 1;
+	}
+}
+
+void mx_map_sizes_from_policy(const struct mx_policy *pol, struct mx_map_sizes *sz)
+{
+	sz->sources = pol->max_sources;
+	sz->connections = pol->max_connections;
+	sz->rate_sources = pol->max_rate_sources;
+	sz->pending = pol->max_pending;
+	sz->sanctions = pol->max_sanctions;
+	sz->rules = pol->max_rules * MX_GENERATIONS;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+int mx_pin_dir_prepare(const char *pin_dir)
+{
+	char links[PATH_MAX];
+	int err;
+
+	if (!is_bpffs(MX_BPFFS) && strncmp(pin_dir, MX_BPFFS "/", strlen(MX_BPFFS) + 1) == 0) {
+		mkdir_p(MX_BPFFS, 0700);
+		if (mount("bpffs", MX_BPFFS, "bpf", 0, "mode=0700")) {
+			mx_err("cannot mount bpffs on %s: %s", MX_BPFFS, strerror(errno));
+			return -1;
+		}
+		mx_info("mounted bpffs on %s", MX_BPFFS);
+	}
+	err = mkdir_p(pin_dir, 0700);
+	if (err) {
+		mx_err("cannot create pin dir %s: %s", pin_dir, strerror(-err));
+		return -1;
+	}
+	if (!is_bpffs(pin_dir)) {
+		mx_err("%s is not on a bpf filesystem (mount -t bpf bpffs /sys/fs/bpf)", pin_dir);
+		return -1;
+	}
+	snprintf(links, sizeof(links), "%s/links", pin_dir);
+	err = mkdir_p(links, 0700);
+	if (err) {
+		mx_err("cannot create %s: %s", links, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+bool mx_pin_dir_loaded(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/mx_ctl", pin_dir);
+	return access(path, F_OK) == 0;
+}
+
+/* A pinned map keeps its size: match it so libbpf can reuse the pin. */
+static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (want)
+			bpf_map__set_max_entries(map, want);
+		return;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+		if (want && info.max_entries != want)
+			mx_warn("map %s keeps its size %u (policy asks %u; `unload --all` to resize)",
+				bpf_map__name(map), info.max_entries, want);
+		bpf_map__set_max_entries(map, info.max_entries);
+	}
+	close(fd);
+}
+
+struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz, unsigned progs,
+			     uint32_t stats_row)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	struct mxlimit *skel;
+	int err;
+
+	libbpf_quiet();
+	skel = mxlimit__open_opts(&oo);
+	if (!skel) {
+		mx_err("cannot open the BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	size_map(skel->maps.mx_conc, pin_dir, sz ? sz->sources : 0);
+	size_map(skel->maps.mx_conns, pin_dir, sz ? sz->connections : 0);
+	size_map(skel->maps.mx_rate, pin_dir, sz ? sz->rate_sources : 0);
+	size_map(skel->maps.mx_pending, pin_dir, sz ? sz->pending : 0);
+	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
+	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
+
+	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
+	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
+	bpf_program__set_autoload(skel->progs.mx_seed, !!(progs & MX_PROGS_SOCK));
+	skel->rodata->mx_stats_row_id = stats_row;
+
+	err = mxlimit__load(skel);
+	if (err) {
+		mx_err("cannot load the BPF programs: %s (MXLIMIT_DEBUG=1 shows libbpf's log; "
+		       "`mxlimit doctor` checks the kernel)", strerror(-err));
+		mxlimit__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+void mx_skel_destroy(struct mxlimit *skel)
+{
+	mxlimit__destroy(skel);
+}
+
+int mx_skel_xdp_fd(struct mxlimit *skel)
+{
+	return bpf_program__fd(skel->progs.mx_xdp);
+}
+
+static void maps_reset(struct mx_maps *m)
+{
+	int *f = (int *)m;
+	size_t i;
+
+	for (i = 0; i < sizeof(*m) / sizeof(int); i++)
+		f[i] = -1;
+}
+
+int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
+{
+	maps_reset(m);
+#define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
+	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
+	DUP(pending); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
+#undef DUP
+	return 0;
+}
+
+int mx_maps_open(const char *pin_dir, struct mx_maps *m)
+{
+	static const char *const names[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
+		"mx_conc", "mx_conns", "mx_pending", "mx_rate", "mx_stats", "mx_netns", "mx_ifaces" };
+	int *f = (int *)m;
+	char path[PATH_MAX];
+	size_t i;
+
+	maps_reset(m);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		f[i] = bpf_obj_get(path);
+		if (f[i] < 0) {
+			int e = errno;
+
+			mx_maps_close(m);
+			if (e == ENOENT)
+				mx_err("mxlimit is not loaded (no %s; run `mxlimit load`)", path);
+			else
+				mx_err("cannot open %s: %s", path, strerror(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void mx_maps_close(struct mx_maps *m)
+{
+	int *f = (int *)m;
+	size_t i;
+
+	for (i = 0; i < sizeof(*m) / sizeof(int); i++) {
+		if (f[i] >= 0)
+			close(f[i]);
+		f[i] = -1;
+	}
+}
+
+static void link_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	snprintf(buf, len, "%s/links/%s", pin_dir, name);
+}
+
+int mx_sock_attach(struct mxlimit *skel, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int err;
+
+	/* The new link goes live before the old one is dropped: both count
+	 * for a moment, which the NOEXIST insert / checked delete makes
+	 * harmless, while a gap would lose a close and leak a count. */
+	link = bpf_program__attach(skel->progs.mx_sockstate);
+	if (!link) {
+		mx_err("cannot attach the socket-state tracepoint: %s", strerror(errno));
+		return -1;
+	}
+	link_path(path, sizeof(path), pin_dir, "sockstate");
+	unlink(path);
+	err = bpf_link__pin(link, path);
+	if (err) {
+		mx_err("cannot pin %s: %s", path, strerror(-err));
+		bpf_link__destroy(link);
+		return -1;
+	}
+	bpf_link__disconnect(link); /* the pin keeps it */
+	bpf_link__destroy(link);
+	return 0;
+}
+
+int mx_sock_seed(struct mxlimit *skel)
+{
+	struct bpf_link *link;
+	char buf[256];
+	int fd, n;
+
+	link = bpf_program__attach_iter(skel->progs.mx_seed, NULL);
+	if (!link) {
+		mx_warn("cannot seed existing connections (iter/tcp): %s", strerror(errno));
+		return -1;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		mx_warn("cannot run the seeding iterator: %s", strerror(errno));
+		bpf_link__destroy(link);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(link);
+	return n < 0 ? -1 : 0;
+}
+
+uint32_t mx_self_netns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+/* The interface's row: the one it already has, else a free one. */
+static int iface_row(int ifaces_fd, uint32_t ifindex, uint32_t netns, bool *existing)
+{
+	int free_row = -1;
+	uint32_t i;
+
+	*existing = false;
+	for (i = 1; i < MX_MAX_IFACES; i++) {
+		struct mx_iface r;
+
+		if (bpf_map_lookup_elem(ifaces_fd, &i, &r))
+			return -1;
+		if (r.ifindex == ifindex && r.netns == netns) {
+			*existing = true;
+			return (int)i;
+		}
+		if (!r.ifindex && free_row < 0)
+			free_row = (int)i;
+	}
+	return free_row;
+}
+
+static int netns_ref(int netns_fd, uint32_t netns, int delta)
+{
+	uint32_t n = 0;
+
+	bpf_map_lookup_elem(netns_fd, &netns, &n);
+	if (delta < 0 && n <= 1)
+		return bpf_map_delete_elem(netns_fd, &netns);
+	n += delta;
+	return bpf_map_update_elem(netns_fd, &netns, &n, BPF_ANY);
+}
+
+static uint32_t mode_flags(enum mx_xdp_mode mode)
+{
+	switch (mode) {
+	case MX_MODE_NATIVE: return XDP_FLAGS_DRV_MODE;
+	case MX_MODE_GENERIC: return XDP_FLAGS_SKB_MODE;
+	default: return 0;
+	}
+}
+
+static enum mx_xdp_mode mode_in_use(uint32_t ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query((int)ifindex, 0, &q))
+		return MX_MODE_AUTO;
+	if (q.attach_mode == XDP_ATTACHED_SKB)
+		return MX_MODE_GENERIC;
+	if (q.attach_mode == XDP_ATTACHED_DRV)
+		return MX_MODE_NATIVE;
+	return MX_MODE_AUTO;
+}
+
+static uint32_t prog_id_of(int prog_fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* Replace the program behind an existing pinned XDP link.  1 = done,
+ * 0 = no usable link there, -1 = error. */
+static int xdp_replace(const char *path, uint32_t ifindex, int prog_fd)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(path), err;
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP ||
+	    info.xdp.ifindex != ifindex) {
+		close(fd);
+		unlink(path); /* stale: the interface went away or was renamed */
+		return 0;
+	}
+	err = bpf_link_update(fd, prog_fd, NULL);
+	close(fd);
+	if (err) {
+		mx_err("cannot replace the XDP program: %s", strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+static int xdp_new_link(const char *path, const char *ifname, uint32_t ifindex, int prog_fd,
+			const struct mx_attach_opts *o)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int fd;
+
+	if (bpf_xdp_query((int)ifindex, 0, &q) == 0 && q.prog_id) {
+		if (!o->force) {
+			mx_err("%s already has an XDP program (id %u) that is not mxlimit's; "
+			       "use --force to replace it", ifname, q.prog_id);
+			return -1;
+		}
+		if (bpf_xdp_detach((int)ifindex, 0, NULL))
+			mx_warn("cannot detach the XDP program on %s: %s", ifname, strerror(errno));
+	}
+	lo.flags = mode_flags(o->mode);
+	fd = bpf_link_create(prog_fd, (int)ifindex, BPF_XDP, &lo);
+	if (fd < 0) {
+		mx_err("cannot attach XDP to %s%s: %s", ifname,
+		       o->mode == MX_MODE_NATIVE ? " in native mode" :
+		       o->mode == MX_MODE_GENERIC ? " in generic mode" : "", strerror(errno));
+		return -1;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		mx_err("cannot pin %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int mx_xdp_attach(const char *pin_dir, const struct mx_map_sizes *sz, const char *ifname,
+		  const struct mx_attach_opts *o)
+{
+	uint32_t ifindex = if_nametoindex(ifname), netns = mx_self_netns();
+	struct mx_iface row = {};
+	struct mxlimit *skel = NULL;
+	struct mx_maps m;
+	char path[PATH_MAX], name[64];
+	bool existing;
+	int rowi, rc = -1, r;
+
+	if (!ifindex) {
+		mx_err("no interface %s in this network namespace", ifname);
+		return -1;
+	}
+	if (mx_maps_open(pin_dir, &m))
+		return -1;
+	rowi = iface_row(m.ifaces, ifindex, netns, &existing);
+	if (rowi < 0) {
+		mx_err("no free interface slot (at most %d interfaces)", MX_MAX_IFACES - 1);
+		goto out;
+	}
+	skel = mx_skel_load(pin_dir, sz, MX_PROGS_XDP, (uint32_t)rowi);
+	if (!skel)
+		goto out;
+	snprintf(name, sizeof(name), "xdp_%s", ifname);
+	link_path(path, sizeof(path), pin_dir, name);
+	r = xdp_replace(path, ifindex, mx_skel_xdp_fd(skel));
+	if (r < 0)
+		goto out;
+	if (r == 1 && o->mode != MX_MODE_AUTO && mode_in_use(ifindex) != o->mode)
+		mx_warn("%s keeps its current XDP mode; unload it to change the mode", ifname);
+	if (r == 0 && xdp_new_link(path, ifname, ifindex, mx_skel_xdp_fd(skel), o))
+		goto out;
+
+	row.ifindex = ifindex;
+	row.netns = netns;
+	row.mode = mode_in_use(ifindex);
+	row.prog_id = prog_id_of(mx_skel_xdp_fd(skel));
+	row.attached_ns = mx_mono_now(&m);
+	snprintf(row.name, sizeof(row.name), "%s", ifname);
+	if (bpf_map_update_elem(m.ifaces, &rowi, &row, BPF_ANY) ||
+	    (!existing && netns_ref(m.netns, netns, +1))) {
+		mx_err("cannot register %s in the maps: %s", ifname, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (skel)
+		mx_skel_destroy(skel);
+	mx_maps_close(&m);
+	return rc;
+}
+
+/* Forget an interface row (and its netns reference). */
+static void iface_forget(const struct mx_maps *m, uint32_t rowi, const struct mx_iface *r)
+{
+	struct mx_iface zero = {};
+
+	netns_ref(m->netns, r->netns, -1);
+	bpf_map_update_elem(m->ifaces, &rowi, &zero, BPF_ANY);
+}
+
+int mx_xdp_detach(const char *pin_dir, const char *ifname)
+{
+	uint32_t netns = mx_self_netns(), i;
+	char path[PATH_MAX], name[64];
+	struct mx_maps m;
+	int found = 0;
+
+	snprintf(name, sizeof(name), "xdp_%s", ifname);
+	link_path(path, sizeof(path), pin_dir, name);
+	if (unlink(path) == 0)
+		found = 1;
+	else if (errno != ENOENT) {
+		mx_err("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (mx_maps_open(pin_dir, &m))
+		return found ? 0 : -1;
+	for (i = 1; i < MX_MAX_IFACES; i++) {
+		struct mx_iface r;
+
+		if (bpf_map_lookup_elem(m.ifaces, &i, &r) || !r.ifindex)
+			continue;
+		if (strncmp(r.name, ifname, sizeof(r.name)) == 0 && r.netns == netns) {
+			iface_forget(&m, i, &r);
+			found = 1;
+		}
+	}
+	mx_maps_close(&m);
+	if (!found) {
+		mx_err("mxlimit is not attached to %s", ifname);
+		return -1;
+	}
+	return 0;
+}
+
+int mx_unload_all(const char *pin_dir)
+{
+	static const char *const maps[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
+		"mx_conc", "mx_conns", "mx_pending", "mx_rate", "mx_stats", "mx_netns", "mx_ifaces" };
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	d = opendir(path);
+	if (d) {
+		while ((de = readdir(d))) {
+			char p[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/links/%s", pin_dir, de->d_name);
+			if (unlink(p)) {
+				mx_err("cannot remove %s: %s", p, strerror(errno));
+				rc = -1;
+			}
+		}
+		closedir(d);
+		rmdir(path);
+	}
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+		if (unlink(path) && errno != ENOENT) {
+			mx_err("cannot remove %s: %s", path, strerror(errno));
+			rc = -1;
+		}
+	}
+	if (rmdir(pin_dir) && errno != ENOENT)
+		mx_warn("%s not removed: %s", pin_dir, strerror(errno));
+	return rc;
+}
+
+uint64_t mx_mono_now(const struct mx_maps *m)
+{
+	struct timespec ts;
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (m && m->ctl >= 0)
+		bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + ctl.clock_offset_ns;
+}
+
+int mx_config_read(const struct mx_maps *m, struct mx_config *cfg, uint32_t *gen)
+{
+	struct mx_ctl ctl;
+	uint32_t zero = 0, idx;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return -1;
+	idx = ctl.gen & (MX_GENERATIONS - 1);
+	if (gen)
+		*gen = ctl.gen;
+	return bpf_map_lookup_elem(m->config, &idx, cfg);
+}
+
+/* Delete every policy entry whose generation is not `keep`. */
+static int policy_prune(int fd, uint32_t keep)
+{
+	struct mx_policy_key k, next, *prev = NULL;
+	struct mx_policy_key dead[256];
+	size_t n;
+	int rounds;
+
+	/* Collect, then delete: deleting while walking an LPM trie restarts
+	 * the walk.  Bounded by the map size over the batch. */
+	for (rounds = 0; rounds < 1 << 16; rounds++) {
+		n = 0;
+		prev = NULL;
+		while (n < sizeof(dead) / sizeof(dead[0]) &&
+		       bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (next.gen != keep)
+				dead[n++] = next;
+			k = next;
+			prev = &k;
+		}
+		if (!n)
+			return 0;
+		while (n)
+			bpf_map_delete_elem(fd, &dead[--n]);
+	}
+	return -1;
+}
+
+int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
+{
+	struct mx_config cfg = c->config;
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0, next, idx;
+	size_t i;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl); /* absent on first load: zeros */
+	next = ctl.gen + 1;
+	idx = next & (MX_GENERATIONS - 1);
+	policy_prune(m->policy, ctl.gen); /* leftovers of an interrupted apply */
+
+	for (i = 0; i < c->n_rules; i++) {
+		struct mx_policy_key k = { .prefixlen = 32 + c->rules[i].prefix.plen, .gen = next };
+
+		memcpy(k.addr, c->rules[i].prefix.addr, sizeof(k.addr));
+		if (bpf_map_update_elem(m->policy, &k, &c->rules[i].rule, BPF_ANY)) {
+			mx_err("cannot install policy rule %zu of %zu: %s%s", i + 1, c->n_rules,
+			       strerror(errno), errno == ENOSPC || errno == E2BIG ?
+			       " (raise max_rules in [main] and `unload --all`)" : "");
+			policy_prune(m->policy, ctl.gen);
+			return -1;
+		}
+	}
+	cfg.gen = next;
+	if (bpf_map_update_elem(m->config, &idx, &cfg, BPF_ANY)) {
+		mx_err("cannot install the configuration: %s", strerror(errno));
+		policy_prune(m->policy, ctl.gen);
+		return -1;
+	}
+	ctl.gen = next; /* the flip: one aligned word the datapath reads */
+	if (bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY)) {
+		mx_err("cannot switch to the new policy: %s", strerror(errno));
+		policy_prune(m->policy, ctl.gen - 1);
+		return -1;
+	}
+	policy_prune(m->policy, next);
+	return 0;
+}
+
+int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mx_stats *per;
+	uint32_t r, lo = row < 0 ? 0 : (uint32_t)row, hi = row < 0 ? MX_MAX_IFACES : lo + 1;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return -1;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return -1;
+	for (r = lo; r < hi; r++) {
+		if (bpf_map_lookup_elem(m->stats, &r, per))
+			continue;
+		for (i = 0; i < ncpu; i++) {
+			const uint64_t *src = (const uint64_t *)&per[i];
+			uint64_t *dst = (uint64_t *)out;
+			size_t f;
+
+			for (f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
+				dst[f] += src[f];
+		}
+	}
+	free(per);
+	return 0;
+}
