@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * rate_store.c - the in-process rate store: a chained hash of fixed windows.
+ *
+ * Memory is bounded by max_keys.  Expired windows are reclaimed lazily:
+ * every incr also sweeps a couple of buckets, and a full table sweeps
+ * everything once before it refuses.
+ */
+#include "rate_store.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Buckets swept per incr: keeps reclamation ahead of insertion. */
+#define SWEEP_PER_INCR 2
+
+struct win {
+	struct win *next;
+	uint64_t end_ns; /* window closes here */
+	uint32_t count;
+	char key[];
+};
+
+struct mem_store {
+	struct mx_rate_store base;
+	struct win **buckets;
+	size_t n_buckets; /* power of two */
+	size_t n_keys, max_keys;
+	size_t sweep;     /* next bucket to sweep */
+};
+
+static uint64_t hash_key(const char *k)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	return h;
+}
+
+static struct win **find(struct mem_store *m, const char *key)
+{
+	struct win **w = &m->buckets[hash_key(key) & (m->n_buckets - 1)];
+
+	for (; *w; w = &(*w)->next)
+		if (strcmp((*w)->key, key) == 0)
+			return w;
+	return w;
+}
+
+static void sweep_bucket(struct mem_store *m, size_t b, uint64_t now)
+{
+	struct win **w = &m->buckets[b];
+
+	while (*w) {
+		if ((*w)->end_ns <= now) {
+			struct win *dead = *w;
+
+			*w = dead->next;
+			free(dead);
+			m->n_keys--;
+		} else {
+			w = &(*w)->next;
+		}
+	}
+}
+
+static int mem_get(struct mx_rate_store *s, const char *key, uint64_t now, uint32_t *count)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	struct win *w = *find(m, key);
+
+	*count = w && w->end_ns > now ? w->count : 0;
+	return 0;
+}
+
+static int mem_incr(struct mx_rate_store *s, const char *key, uint64_t period, uint64_t now)
+{
+	struct mem_store *m = (struct mem_store *)s;
+	struct win **slot, *w;
+	size_t kl = strlen(key);
+
+	for (int i = 0; i < SWEEP_PER_INCR; i++)
+		sweep_bucket(m, m->sweep++ & (m->n_buckets - 1), now);
+	slot = find(m, key);
+	if ((w = *slot)) {
+		if (w->end_ns <= now) { /* closed: a new window starts now */
+			w->end_ns = now + period;
+			w->count = 0;
+		}
+		w->count++;
+		return 0;
+	}
+	if (m->n_keys >= m->max_keys) {
+		for (size_t b = 0; b < m->n_buckets; b++)
+			sweep_bucket(m, b, now);
+		if (m->n_keys >= m->max_keys || kl >= MX_RATE_KEY_MAX)
+			return -1;
+		slot = find(m, key);
+	}
+	w = malloc(sizeof(*w) + kl + 1);
+	if (!w)
+		return -1;
+	memcpy(w->key, key, kl + 1);
+	w->end_ns = now + period;
+	w->count = 1;
+	w->next = NULL;
+	*slot = w;
+	m->n_keys++;
+	return 0;
+}
+
+static void mem_destroy(struct mx_rate_store *s)
+{
+	struct mem_store *m = (struct mem_store *)s;
+
+	for (size_t b = 0; b < m->n_buckets; b++) {
+		struct win *w = m->buckets[b];
+
+		while (w) {
+			struct win *next = w->next;
+
+			free(w);
+			w = next;
+		}
+	}
+	free(m->buckets);
+	free(m);
+}
+
+static const struct mx_rate_store_ops mem_ops = {
+	.get = mem_get,
+	.incr = mem_incr,
+	.destroy = mem_destroy,
+};
+
+struct mx_rate_store *mx_rate_store_mem_new(size_t max_keys)
+{
+	struct mem_store *m = calloc(1, sizeof(*m));
+	size_t nb = 64;
+
+	if (!m)
+		return NULL;
+	while (nb < max_keys && nb < ((size_t)1 << 24))
+		nb <<= 1;
+	m->buckets = calloc(nb, sizeof(*m->buckets));
+	if (!m->buckets) {
+		free(m);
+		return NULL;
+	}
+	m->base.ops = &mem_ops;
+	m->n_buckets = nb;
+	m->max_keys = max_keys ? max_keys : 1;
+	return &m->base;
+}
+
+size_t mx_rate_store_mem_size(const struct mx_rate_store *s)
+{
+	return ((const struct mem_store *)s)->n_keys;
+}

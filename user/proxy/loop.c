@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * loop.c - epoll plus a timer heap.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Events fetched per epoll_wait: enough to amortise the call, small
+ * enough that one busy batch does not starve timers. */
+#define LOOP_BATCH 256
+
+struct px_loop {
+	int epfd;
+	bool stop;
+	uint64_t now;
+	struct px_timer **heap;
+	size_t n_heap, cap_heap;
+	void **graveyard; /* freed after the batch */
+	size_t n_grave, cap_grave;
+};
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+struct px_loop *px_loop_new(void)
+{
+	struct px_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	l->now = clock_ns();
+	return l;
+}
+
+void px_loop_free(struct px_loop *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n_grave; i++)
+		free(l->graveyard[i]);
+	free(l->graveyard);
+	free(l->heap);
+	close(l->epfd);
+	free(l);
+}
+
+uint64_t px_now(struct px_loop *l) { return l->now; }
+void px_loop_stop(struct px_loop *l) { l->stop = true; }
+
+void px_loop_defer_free(struct px_loop *l, void *p)
+{
+	if (l->n_grave == l->cap_grave) {
+		size_t cap = l->cap_grave ? 2 * l->cap_grave : 64;
+		void **g = realloc(l->graveyard, cap * sizeof(*g));
+
+		if (!g) {
+			/* no room to defer: leaking one object beats a use after free */
+			mx_err("out of memory deferring a free");
+			return;
+		}
+		l->graveyard = g;
+		l->cap_grave = cap;
+	}
+	l->graveyard[l->n_grave++] = p;
+}
+
+int px_io_add(struct px_loop *l, struct px_io *io, int fd, uint32_t events, px_io_fn fn,
+	      void *arg)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	io->fd = fd;
+	io->events = events;
+	io->fn = fn;
+	io->arg = arg;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		io->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int px_io_set(struct px_loop *l, struct px_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	if (io->fd < 0 || io->events == events)
+		return 0;
+	io->events = events;
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+}
+
+void px_io_close(struct px_loop *l, struct px_io *io)
+{
+	if (io->fd < 0)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	close(io->fd);
+	io->fd = -1;
+}
+
+/* Timer heap, 1-based slots kept in t->idx so removal is O(log n). */
+static void heap_put(struct px_loop *l, size_t i, struct px_timer *t)
+{
+	l->heap[i] = t;
+	t->idx = i + 1;
+}
+
+static void heap_up(struct px_loop *l, size_t i)
+{
+	struct px_timer *t = l->heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (l->heap[p]->when <= t->when)
+			break;
+		heap_put(l, i, l->heap[p]);
+		i = p;
+	}
+	heap_put(l, i, t);
+}
+
+static void heap_down(struct px_loop *l, size_t i)
+{
+	struct px_timer *t = l->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= l->n_heap)
+			break;
+		if (c + 1 < l->n_heap && l->heap[c + 1]->when < l->heap[c]->when)
+			c++;
+		if (t->when <= l->heap[c]->when)
+			break;
+		heap_put(l, i, l->heap[c]);
+		i = c;
+	}
+	heap_put(l, i, t);
+}
+
+void px_timer_init(struct px_timer *t, px_timer_fn fn, void *arg)
+{
+	memset(t, 0, sizeof(*t));
+	t->fn = fn;
+	t->arg = arg;
+}
+
+int px_timer_set(struct px_loop *l, struct px_timer *t, uint64_t when)
+{
+	if (t->idx) {
+		uint64_t old = t->when;
+
+		t->when = when;
+		if (when < old)
+			heap_up(l, t->idx - 1);
+		else
+			heap_down(l, t->idx - 1);
+		return 0;
+	}
+	if (l->n_heap == l->cap_heap) {
+		size_t cap = l->cap_heap ? 2 * l->cap_heap : 256;
+		struct px_timer **h = realloc(l->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -1;
+		l->heap = h;
+		l->cap_heap = cap;
+	}
+	t->when = when;
+	l->heap[l->n_heap] = t;
+	t->idx = ++l->n_heap;
+	heap_up(l, l->n_heap - 1);
+	return 0;
+}
+
+void px_timer_del(struct px_loop *l, struct px_timer *t)
+{
+	size_t i;
+	struct px_timer *last;
+
+	if (!t->idx)
+		return;
+	i = t->idx - 1;
+	t->idx = 0;
+	last = l->heap[--l->n_heap];
+	if (i == l->n_heap)
+		return;
+	heap_put(l, i, last);
+	heap_down(l, i);
+	heap_up(l, last->idx - 1);
+}
+
+static int next_timeout_ms(struct px_loop *l)
+{
+	uint64_t d;
+
+	if (!l->n_heap)
+		return 1000; /* wake now and then to notice a stop flag */
+	if (l->heap[0]->when <= l->now)
+		return 0;
+	d = l->heap[0]->when - l->now;
+	/* round up: waking a little late is harmless, early means a spin */
+	return d > 1000000000ULL ? 1000 : (int)((d + 999999) / 1000000);
+}
+
+static void run_timers(struct px_loop *l)
+{
+	while (l->n_heap && l->heap[0]->when <= l->now) {
+		struct px_timer *t = l->heap[0];
+
+		px_timer_del(l, t);
+		t->fn(l, t);
+	}
+}
+
+static void bury(struct px_loop *l)
+{
+	for (size_t i = 0; i < l->n_grave; i++)
+		free(l->graveyard[i]);
+	l->n_grave = 0;
+}
+
+int px_loop_run(struct px_loop *l, volatile int *stop_flag)
+{
+	struct epoll_event ev[LOOP_BATCH];
+
+	while (!l->stop && !(stop_flag && *stop_flag)) {
+		int n = epoll_wait(l->epfd, ev, LOOP_BATCH, next_timeout_ms(l));
+
+		if (n < 0 && errno != EINTR) {
+			mx_err("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		l->now = clock_ns();
+		for (int i = 0; i < n; i++) {
+			struct px_io *io = ev[i].data.ptr;
+
+			if (io->fd >= 0)
+				io->fn(l, io, ev[i].events);
+		}
+		bury(l);
+		run_timers(l);
+		bury(l);
+	}
+	return 0;
+}

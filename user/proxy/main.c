@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * main.c - mxlimit-proxy: options, policy, listeners, signals.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define DEFAULT_CONFIG "/etc/mxlimit/limit.ini"
+/* Rate windows held in memory: a few hundred bytes each, bounded. */
+#define RATE_STORE_KEYS (256 * 1024)
+/* Listen backlog: bursts queue in the kernel, not in us. */
+#define LISTEN_BACKLOG 1024
+/* Pause after EMFILE so a full descriptor table is not a busy loop. */
+#define ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
+
+static volatile int stop_flag;
+static volatile int stats_flag;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mxlimit-proxy [-c FILE] [-t] [-v] [-h]\n"
+		"SMTP proxy enforcing the proxy sections of limit.ini.\n"
+		"  -c, --config FILE  policy file (default " DEFAULT_CONFIG ")\n"
+		"  -t, --test         check the configuration and exit\n"
+		"  -v, --verbose      log every session (debug)\n"
+		"  -h, --help         this text\n"
+		"Signals: TERM/INT stop; USR1 logs counters.  Exit: 0 ok, 1 runtime failure,\n"
+		"2 usage or configuration error.  See mxlimit-proxy(8).\n");
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		stats_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+static void log_stats(const struct px_server *srv)
+{
+	const struct px_stats *st = &srv->stats;
+
+	mx_info("sessions %" PRIu32 " (tarpitted %" PRIu32 "), accepted %" PRIu64
+		", refused max_clients %" PRIu64 ", backend failures %" PRIu64
+		", timeouts %" PRIu64 ", tarpit full %" PRIu64,
+		srv->n_sessions, srv->n_tarpitted, st->accepted, st->refused_max_clients,
+		st->backend_failed, st->timeouts, st->tarpit_full);
+	for (int v = 0; v < MX_VIOL__COUNT; v++)
+		if (st->violations[v])
+			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
+				st->violations[v]);
+}
+
+static void pause_listeners(struct px_server *srv, bool pause)
+{
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		px_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
+}
+
+static void resume_accept(struct px_loop *l, struct px_timer *t)
+{
+	(void)l;
+	pause_listeners(t->arg, false);
+}
+
+/* Over max_clients: the 421 is written once, best effort, then closed. */
+static void refuse_busy(struct px_server *srv, int fd)
+{
+	char line[320];
+	int n = snprintf(line, sizeof(line),
+			 "421 4.7.0 %s Error: too many connections, try again later\r\n",
+			 srv->hostname);
+
+	srv->stats.refused_max_clients++;
+	if (n > 0)
+		(void)!send(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
+{
+	struct px_listener *ln = io->arg;
+	struct px_server *srv = ln->srv;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) { /* bounded: other work gets its turn */
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				mx_warn("accept: %s; pausing", strerror(errno));
+				pause_listeners(srv, true);
+				px_timer_set(l, &srv->accept_resume, px_now(l) + ACCEPT_PAUSE_NS);
+			}
+			return;
+		}
+		if (srv->n_sessions >= srv->conf->max_clients) {
+			refuse_busy(srv, fd);
+			continue;
+		}
+		px_session_accept(srv, fd);
+	}
+}
+
+static int open_listener(struct px_server *srv, const struct mx_sockaddr *a)
+{
+	char text[80];
+	int one = 1, fd;
+	struct px_listener *ln = &srv->listeners[srv->n_listeners];
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::]:25 and 0.0.0.0:25 may both be listed: keep families apart */
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	ln->srv = srv;
+	if (px_io_add(srv->loop, &ln->io, fd, EPOLLIN, on_accept, ln) < 0)
+		goto fail;
+	srv->n_listeners++;
+	mx_info("listening on %s", mx_sockaddr_format(a, text, sizeof(text)));
+	return 0;
+fail:
+	mx_err("listen %s: %s", mx_sockaddr_format(a, text, sizeof(text)), strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Two descriptors per session plus slack; raise the soft limit to fit. */
+static void raise_nofile(uint32_t max_clients)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_clients * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		mx_warn("RLIMIT_NOFILE %llu is below the %llu max_clients needs",
+			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
+/* The parts of [proxy] the proxy itself cannot do without. */
+static int check_conf(const char *path, const struct mx_proxy_conf *c)
+{
+	if (!c->present) {
+		mx_err("%s: no [proxy] section", path);
+		return -1;
+	}
+	if (!c->n_listen) {
+		mx_err("%s: [proxy] has no listen address", path);
+		return -1;
+	}
+	if (!c->backend_set) {
+		mx_err("%s: [proxy] has no backend", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void setup_server(struct px_server *srv, struct mx_policy *pol)
+{
+	uint64_t tp = pol->tarpit_delay_ns;
+
+	srv->pol = pol;
+	srv->conf = &pol->proxy;
+	srv->tarpit_ns = tp < pol->proxy.tarpit_max_ns ? tp : pol->proxy.tarpit_max_ns;
+	if (pol->proxy.hostname[0])
+		snprintf(srv->hostname, sizeof(srv->hostname), "%s", pol->proxy.hostname);
+	else if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
+		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
+	px_timer_init(&srv->accept_resume, resume_accept, srv);
+}
+
+static int run(struct mx_policy *pol)
+{
+	struct px_server srv = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int rc = 1;
+
+	setup_server(&srv, pol);
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	raise_nofile(pol->proxy.max_clients);
+	srv.loop = px_loop_new();
+	srv.store = mx_rate_store_mem_new(RATE_STORE_KEYS);
+	if (!srv.loop || !srv.store)
+		goto out;
+	srv.verdict = px_verdict_new(srv.loop, pol->proxy.verdict_socket);
+	if (!srv.verdict)
+		goto out;
+	for (size_t i = 0; i < pol->proxy.n_listen; i++)
+		if (open_listener(&srv, &pol->proxy.listen[i]) < 0)
+			goto out;
+	while (!stop_flag) {
+		if (px_loop_run(srv.loop, &stop_flag) < 0)
+			goto out;
+		if (stats_flag) {
+			stats_flag = 0;
+			log_stats(&srv);
+		}
+		if (!stop_flag)
+			continue;
+	}
+	rc = 0;
+	log_stats(&srv);
+out:
+	for (size_t i = 0; i < srv.n_listeners; i++)
+		px_io_close(srv.loop, &srv.listeners[i].io);
+	px_verdict_free(srv.verdict);
+	mx_rate_store_free(srv.store);
+	px_loop_free(srv.loop);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	struct mx_policy pol;
+	bool test = false;
+	int c, rc;
+
+	mx_log_set_prog("mxlimit-proxy");
+	while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 't': test = true; break;
+		case 'v': mx_log_set_level(MX_LOG_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (mx_policy_load(path, &pol) < 0)
+		return 2;
+	if (check_conf(path, &pol.proxy) < 0) {
+		mx_policy_free(&pol);
+		return 2;
+	}
+	if (test) {
+		printf("%s: configuration ok\n", path);
+		mx_policy_free(&pol);
+		return 0;
+	}
+	rc = run(&pol);
+	mx_policy_free(&pol);
+	return rc;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * proxy.h - mxlimit-proxy's shared state: one server, many sessions.
+ *
+ * A session is one client connection and its backend connection, with
+ * four bounded buffers between them:
+ *
+ *   client --> cin --[commands parsed, DATA scanned]--> bout --> backend
+ *   client <-- cout <--[replies paired with commands]-- bin <-- backend
+ *
+ * Each buffer has a fixed size and a side stops being read while its
+ * buffer is full, so a slow peer costs a fixed amount of memory.
+ */
+#ifndef PX_PROXY_H
+#define PX_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "policy.h"
+#include "rate_store.h"
+#include "verdict.h"
+
+/* Counters printed at exit and on SIGUSR1. */
+struct px_stats {
+	uint64_t accepted;
+	uint64_t refused_max_clients;
+	uint64_t backend_failed;
+	uint64_t timeouts;
+	uint64_t tarpit_full; /* violations left untarpitted: cap reached */
+	uint64_t violations[MX_VIOL__COUNT];
+};
+
+struct px_listener {
+	struct px_io io;
+	struct px_server *srv;
+};
+
+struct px_server {
+	struct px_loop *loop;
+	struct mx_policy *pol;
+	const struct mx_proxy_conf *conf;
+	struct mx_rate_store *store;
+	struct px_verdict *verdict;
+	struct px_listener listeners[MX_PROXY_MAX_LISTEN];
+	size_t n_listeners;
+	struct px_timer accept_resume; /* listeners paused on EMFILE */
+	uint32_t n_sessions, n_tarpitted;
+	uint64_t tarpit_ns;  /* tarpit_delay capped by tarpit_max */
+	char hostname[256];  /* in the proxy's own replies */
+	struct px_stats stats;
+};
+
+/* Take over an accepted client socket (non-blocking). */
+void px_session_accept(struct px_server *srv, int fd);
+
+/* limits.c: the policy's proxy sections applied to one recipient. */
+struct px_rcpt_ctx {
+	const mx_prefix *client; /* client address, shared space */
+	const char *client_ip;   /* its text, for counter keys */
+	const char *sender;      /* lowercased path, "" for the null sender */
+	const char *rcpt;
+	uint32_t rcpts;          /* recipients already forwarded this connection */
+};
+/* MX_VIOL__COUNT if the recipient passes (and is then counted in every
+ * rate section), else the violated limit; nothing is counted then. */
+enum mx_violation px_limits_rcpt(struct px_server *srv, const struct px_rcpt_ctx *c);
+/* The `max` of a per-connection section for this client; 0 = unlimited. */
+uint32_t px_limits_max(const struct mx_section *sec, const mx_prefix *client);
+/* Send the [penalty] verdict configured for v, if any. */
+void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v);
+
+#endif

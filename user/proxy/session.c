@@ -1,0 +1,1012 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * session.c - one client, one backend, and the SMTP state between them.
+ *
+ * Commands are parsed line by line and forwarded re-terminated with CRLF,
+ * so the backend sees exactly the commands the proxy judged.  Every
+ * forwarded command and every reply the proxy makes itself takes a slot in
+ * an ordered queue; backend replies are matched to the queue head, so
+ * replies reach the client in command order also under PIPELINING.
+ * DATA and BDAT content is copied byte-exact, never parsed as commands.
+ * After STARTTLS succeeds the session becomes an opaque tunnel.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "proxy_proto.h"
+#include "smtp_parse.h"
+
+/* Buffer sizes.  cin holds the longest AUTH line plus a PROXY v2 header;
+ * bout as much, so DATA moves in large chunks; replies are short. */
+#define CIN_SIZE 8192
+#define BOUT_SIZE 8192
+#define BIN_SIZE 4096
+#define COUT_SIZE 4096
+/* Commands in flight: RFC 2920 clients send a few dozen at most; more
+ * waits in the socket. */
+#define PIPELINE_MAX 64
+/* Time to deliver a final 421 before the socket is dropped. */
+#define CLOSE_FLUSH_NS (10ULL * 1000000000ULL)
+
+struct pxbuf {
+	uint32_t r, w, cap; /* data is d[r, w) */
+	char *d;
+};
+
+enum phase {
+	PH_PROXYHDR, /* waiting for a trusted balancer's PROXY header */
+	PH_SMTP,     /* relaying SMTP (the backend may still be connecting) */
+	PH_TUNNEL,   /* after STARTTLS: bytes only */
+	PH_CLOSING,  /* flushing a last reply to the client */
+};
+
+/* What the client's next bytes are. */
+enum cmode {
+	CM_CMD,     /* command lines */
+	CM_WAIT,    /* nothing until the pending DATA/STARTTLS/AUTH reply */
+	CM_AUTH,    /* one AUTH continuation line */
+	CM_DISCARD, /* the rest of an overlong line */
+	CM_DATA,    /* DATA content until CRLF.CRLF */
+	CM_BDAT,    /* bdat_left octets of a BDAT chunk */
+	CM_TUNNEL,  /* opaque */
+};
+
+enum pkind { PK_GREETING, PK_FWD, PK_DOT, PK_LOCAL };
+
+/* The proxy's own replies, with the reply code that counts them. */
+enum local_reply {
+	LR_TOO_LONG,
+	LR_NUL,
+	LR_NOT_IMPL,
+	LR_BDAT_SYNTAX,
+	LR_RCPT_MAX,
+	LR_RATE,
+};
+static const struct {
+	int code;
+	const char *text;
+} local_replies[] = {
+	[LR_TOO_LONG] = { 500, "500 5.5.2 Error: line too long" },
+	[LR_NUL] = { 500, "500 5.5.2 Error: NUL character in command" },
+	[LR_NOT_IMPL] = { 502, "502 5.5.1 Error: command not implemented" },
+	[LR_BDAT_SYNTAX] = { 501, "501 5.5.4 Syntax: BDAT chunk-size [LAST]" },
+	[LR_RCPT_MAX] = { 452, "452 4.5.3 Error: too many recipients" },
+	[LR_RATE] = { 450, "450 4.7.1 Error: recipient rate limit exceeded, try again later" },
+};
+
+struct pend {
+	uint8_t kind;  /* enum pkind */
+	uint8_t verb;  /* enum mx_smtp_verb of a forwarded command */
+	uint8_t local; /* enum local_reply */
+};
+
+struct px_session {
+	struct px_server *srv;
+	struct px_io cli, be;
+	struct px_timer timer;
+	enum phase phase;
+	enum cmode mode;
+	bool be_connected, be_shut, cli_eof, be_eof, tarpit, mid_reply;
+	bool dead; /* freed; memory lives until the loop's batch ends */
+	struct pxbuf cin, bout, bin, cout;
+	struct pend q[PIPELINE_MAX];
+	unsigned qh, qn;
+	struct mx_data_scan scan;
+	uint64_t bdat_left;
+	/* who: the real peer, and the client it stands for */
+	struct sockaddr_storage peer, local, csrc, cdst;
+	mx_prefix caddr;
+	char cip[INET6_ADDRSTRLEN];
+	/* transaction and per-connection counts */
+	char sender[MX_SMTP_PATH_MAX + 1];
+	bool have_mail;
+	uint32_t n_rcpt, n_unrec, n_err;
+	uint32_t reported; /* violations already sent as verdicts */
+	int last_code;
+	/* times (loop clock) */
+	uint64_t t_start, t_activity, t_line, t_reply_at, t_close;
+	char mem[]; /* the four buffers */
+};
+
+static void pump(struct px_session *s);
+
+/* ---- buffers ---- */
+
+static uint32_t blen(const struct pxbuf *b) { return b->w - b->r; }
+
+static uint32_t broom(struct pxbuf *b)
+{
+	if (b->r == b->w)
+		b->r = b->w = 0;
+	else if (b->r > 0 && b->w == b->cap) {
+		memmove(b->d, b->d + b->r, b->w - b->r);
+		b->w -= b->r;
+		b->r = 0;
+	}
+	return b->cap - b->w;
+}
+
+/* Room for n more bytes, compacting if that makes it fit. */
+static bool bfits(struct pxbuf *b, size_t n)
+{
+	if (b->cap - b->w >= n)
+		return true;
+	if (b->cap - blen(b) < n)
+		return false;
+	memmove(b->d, b->d + b->r, blen(b));
+	b->w -= b->r;
+	b->r = 0;
+	return true;
+}
+
+static void bput(struct pxbuf *b, const void *p, size_t n)
+{
+	memcpy(b->d + b->w, p, n);
+	b->w += (uint32_t)n;
+}
+
+/* Append a line plus CRLF; the caller checked bfits(len + 2). */
+static void bput_line(struct pxbuf *b, const char *line, size_t len)
+{
+	bput(b, line, len);
+	bput(b, "\r\n", 2);
+}
+
+/* ---- the pending queue ---- */
+
+static struct pend *qhead(struct px_session *s)
+{
+	return s->qn ? &s->q[s->qh] : NULL;
+}
+
+static void qpush(struct px_session *s, enum pkind kind, int verb, int local)
+{
+	struct pend *p = &s->q[(s->qh + s->qn++) % PIPELINE_MAX];
+
+	p->kind = (uint8_t)kind;
+	p->verb = (uint8_t)verb;
+	p->local = (uint8_t)local;
+}
+
+static void qpop(struct px_session *s)
+{
+	s->qh = (s->qh + 1) % PIPELINE_MAX;
+	s->qn--;
+}
+
+/* ---- closing ---- */
+
+static void session_free(struct px_session *s)
+{
+	struct px_server *srv = s->srv;
+
+	if (s->dead)
+		return;
+	s->dead = true;
+	px_io_close(srv->loop, &s->cli);
+	px_io_close(srv->loop, &s->be);
+	px_timer_del(srv->loop, &s->timer);
+	srv->n_sessions--;
+	if (s->tarpit)
+		srv->n_tarpitted--;
+	s->phase = PH_CLOSING;
+	px_loop_defer_free(srv->loop, s);
+}
+
+/*
+ * End the session with a last reply.  The backend is dropped at once:
+ * whatever transaction it had open is abandoned, never completed.
+ */
+static void close_with(struct px_session *s, const char *fmt, const char *detail)
+{
+	char line[512];
+	int n;
+
+	px_io_close(s->srv->loop, &s->be);
+	s->qn = 0;
+	s->phase = PH_CLOSING;
+	s->mode = CM_DISCARD;
+	s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+	n = snprintf(line, sizeof(line), fmt, s->srv->hostname, detail);
+	if (n > 0 && (size_t)n < sizeof(line) && bfits(&s->cout, (size_t)n + 2))
+		bput_line(&s->cout, line, (size_t)n);
+}
+
+/* ---- limits ---- */
+
+static void start_tarpit(struct px_session *s)
+{
+	struct px_server *srv = s->srv;
+
+	if (s->tarpit || !srv->tarpit_ns)
+		return;
+	if (srv->n_tarpitted >= srv->conf->tarpit_max_sessions) {
+		srv->stats.tarpit_full++;
+		return;
+	}
+	s->tarpit = true;
+	srv->n_tarpitted++;
+}
+
+static void violation(struct px_session *s, enum mx_violation v, bool tarpit)
+{
+	s->srv->stats.violations[v]++;
+	mx_info("%s: limit %s exceeded", s->cip, mx_violation_name(v));
+	if (!(s->reported & (1u << v))) {
+		s->reported |= 1u << v;
+		px_limits_verdict(s->srv, s->cip, v);
+	}
+	if (tarpit)
+		start_tarpit(s);
+}
+
+/*
+ * Count a finished reply against [unrecognized_commands] / [errors].
+ * Returns false when the session was closed (the limit was passed).
+ */
+static bool count_reply(struct px_session *s, int code)
+{
+	const struct mx_policy *pol = s->srv->pol;
+	enum mx_reply_class c = mx_smtp_reply_class(code);
+	uint32_t max;
+
+	if (c == MX_REPLY_UNRECOGNIZED) {
+		max = px_limits_max(&pol->unrecognized_commands, &s->caddr);
+		if (max && ++s->n_unrec > max) {
+			violation(s, MX_VIOL_UNRECOGNIZED_COMMANDS, false);
+			close_with(s, "421 4.7.0 %s Error: too many unrecognized commands%s", "");
+			return false;
+		}
+	} else if (c == MX_REPLY_ERROR) {
+		max = px_limits_max(&pol->errors, &s->caddr);
+		if (max && ++s->n_err > max) {
+			violation(s, MX_VIOL_ERRORS, false);
+			close_with(s, "421 4.7.0 %s Error: too many errors%s", "");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Hold a reply back while tarpitted.  True: not yet. */
+static bool tarpit_hold(struct px_session *s)
+{
+	uint64_t now = px_now(s->srv->loop);
+
+	if (!s->tarpit)
+		return false;
+	if (!s->t_reply_at)
+		s->t_reply_at = now + s->srv->tarpit_ns;
+	return now < s->t_reply_at;
+}
+
+/* ---- client side: commands ---- */
+
+static void forward_line(struct px_session *s, const char *line, size_t len, int verb)
+{
+	bput_line(&s->bout, line, len);
+	qpush(s, PK_FWD, verb, 0);
+}
+
+static void local_reply(struct px_session *s, enum local_reply r)
+{
+	qpush(s, PK_LOCAL, 0, r);
+}
+
+static void cmd_mail(struct px_session *s, const char *line, size_t len)
+{
+	s->have_mail = mx_smtp_path(line, len, s->sender, sizeof(s->sender)) == 0;
+	forward_line(s, line, len, MX_SMTP_MAIL);
+}
+
+static void cmd_rcpt(struct px_session *s, const char *line, size_t len)
+{
+	char rcpt[MX_SMTP_PATH_MAX + 1];
+	struct px_rcpt_ctx c = {
+		.client = &s->caddr, .client_ip = s->cip, .sender = s->sender,
+		.rcpt = rcpt, .rcpts = s->n_rcpt,
+	};
+	enum mx_violation v;
+
+	/* without a transaction or a readable path the backend refuses it */
+	if (!s->have_mail || mx_smtp_path(line, len, rcpt, sizeof(rcpt)) < 0) {
+		forward_line(s, line, len, MX_SMTP_RCPT);
+		return;
+	}
+	v = px_limits_rcpt(s->srv, &c);
+	if (v == MX_VIOL__COUNT) {
+		s->n_rcpt++;
+		forward_line(s, line, len, MX_SMTP_RCPT);
+		return;
+	}
+	violation(s, v, true);
+	local_reply(s, v == MX_VIOL_RECIPIENTS ? LR_RCPT_MAX : LR_RATE);
+}
+
+static void cmd_bdat(struct px_session *s, const char *line, size_t len)
+{
+	uint64_t size;
+	bool last;
+
+	if (mx_smtp_bdat(line, len, &size, &last) < 0) {
+		local_reply(s, LR_BDAT_SYNTAX);
+		return;
+	}
+	forward_line(s, line, len, MX_SMTP_BDAT);
+	s->bdat_left = size;
+	if (size)
+		s->mode = CM_BDAT;
+}
+
+static void command(struct px_session *s, const char *line, size_t len)
+{
+	enum mx_smtp_verb verb = mx_smtp_verb(line, len);
+
+	switch (verb) {
+	case MX_SMTP_XCLIENT:
+	case MX_SMTP_XFORWARD:
+	case MX_SMTP_PROXY:
+		local_reply(s, LR_NOT_IMPL); /* never let a client speak for another */
+		return;
+	case MX_SMTP_MAIL:
+		cmd_mail(s, line, len);
+		return;
+	case MX_SMTP_RCPT:
+		cmd_rcpt(s, line, len);
+		return;
+	case MX_SMTP_BDAT:
+		cmd_bdat(s, line, len);
+		return;
+	case MX_SMTP_DATA:
+	case MX_SMTP_STARTTLS:
+	case MX_SMTP_AUTH:
+		/* what follows depends on the reply: read nothing until it */
+		s->mode = CM_WAIT;
+		break;
+	case MX_SMTP_RSET:
+	case MX_SMTP_HELO:
+	case MX_SMTP_EHLO:
+	case MX_SMTP_LHLO:
+		s->have_mail = false;
+		break;
+	default:
+		break;
+	}
+	forward_line(s, line, len, verb);
+}
+
+static size_t line_limit(struct px_session *s, const char *p, size_t n)
+{
+	if (s->mode == CM_AUTH || (n >= 5 && mx_smtp_verb(p, 4) == MX_SMTP_AUTH && p[4] == ' '))
+		return MX_SMTP_AUTH_LINE_MAX;
+	return MX_SMTP_LINE_MAX;
+}
+
+/* One command line from cin.  False when nothing more can be done now. */
+static bool client_line(struct px_session *s)
+{
+	char *p = s->cin.d + s->cin.r, *lf;
+	size_t n = blen(&s->cin), len, max;
+
+	if (s->qn >= PIPELINE_MAX || !n)
+		return false;
+	lf = memchr(p, '\n', n);
+	max = line_limit(s, p, lf ? (size_t)(lf - p) : n);
+	if (!lf) {
+		if (n < max)
+			return false;
+		/* overlong and still growing: refuse, drop the rest of it */
+		s->cin.r += (uint32_t)n;
+		s->mode = CM_DISCARD;
+		local_reply(s, LR_TOO_LONG);
+		return true;
+	}
+	len = (size_t)(lf - p);
+	s->cin.r += (uint32_t)(len + 1);
+	if (len && p[len - 1] == '\r')
+		len--; /* a bare LF ends a command line too; we send CRLF on */
+	if (len + 2 > max) {
+		local_reply(s, LR_TOO_LONG);
+		return true;
+	}
+	if (memchr(p, '\0', len)) {
+		local_reply(s, LR_NUL);
+		return true;
+	}
+	if (!bfits(&s->bout, len + 2)) {
+		s->cin.r -= (uint32_t)(lf - p) + 1; /* retry when bout drains */
+		return false;
+	}
+	if (s->mode == CM_AUTH) {
+		/* a SASL response, not a command: the AUTH entry at the queue
+		 * head takes the reply to it */
+		bput_line(&s->bout, p, len);
+		s->mode = CM_WAIT;
+		return true;
+	}
+	command(s, p, len);
+	return true;
+}
+
+static bool client_discard(struct px_session *s)
+{
+	char *p = s->cin.d + s->cin.r, *lf = memchr(p, '\n', blen(&s->cin));
+
+	if (!lf) {
+		s->cin.r = s->cin.w;
+		return false;
+	}
+	s->cin.r += (uint32_t)(lf - p) + 1;
+	s->mode = CM_CMD;
+	return true;
+}
+
+/* DATA content: copied as is until the end-of-data line. */
+static bool client_data(struct px_session *s)
+{
+	size_t n = blen(&s->cin), room = broom(&s->bout), used;
+	enum mx_data_result r;
+
+	if (n > room)
+		n = room;
+	if (!n)
+		return false;
+	r = mx_data_scan(&s->scan, s->cin.d + s->cin.r, n, &used);
+	bput(&s->bout, s->cin.d + s->cin.r, used);
+	s->cin.r += (uint32_t)used;
+	if (r == MX_DATA_END) {
+		s->mode = CM_CMD; /* RFC 2920: commands may follow the dot at once */
+		return true;
+	}
+	if (r == MX_DATA_BAD) {
+		/* as Postfix's smtpd_forbid_bare_newline: refuse and hang up */
+		s->srv->stats.violations[MX_VIOL_ERRORS]++;
+		mx_info("%s: bare LF around end of data", s->cip);
+		close_with(s, "521 5.5.2 %s Error: bare <LF> received%s", "");
+		return false;
+	}
+	return true;
+}
+
+static bool client_raw(struct px_session *s, uint64_t *left)
+{
+	uint64_t n = blen(&s->cin), room = broom(&s->bout);
+
+	if (n > room)
+		n = room;
+	if (left && n > *left)
+		n = *left;
+	if (!n)
+		return false;
+	bput(&s->bout, s->cin.d + s->cin.r, n);
+	s->cin.r += (uint32_t)n;
+	if (left && (*left -= n) == 0)
+		s->mode = CM_CMD;
+	return true;
+}
+
+/* Move what can move from cin to bout. */
+static void client_pump(struct px_session *s)
+{
+	bool more = true;
+
+	while (more && s->phase != PH_CLOSING) {
+		switch (s->mode) {
+		case CM_CMD:
+		case CM_AUTH:
+			more = client_line(s);
+			if (more)
+				s->t_line = 0; /* a line completed: the clock restarts */
+			break;
+		case CM_DISCARD:
+			more = client_discard(s);
+			break;
+		case CM_DATA:
+			more = client_data(s);
+			break;
+		case CM_BDAT:
+			more = client_raw(s, &s->bdat_left);
+			break;
+		case CM_TUNNEL:
+			more = client_raw(s, NULL);
+			break;
+		case CM_WAIT:
+			more = false;
+			break;
+		}
+	}
+	/* a partial command line is on the clock (slow-drip clients) */
+	if ((s->mode == CM_CMD || s->mode == CM_AUTH || s->mode == CM_DISCARD) && blen(&s->cin)) {
+		if (!s->t_line)
+			s->t_line = px_now(s->srv->loop);
+	} else {
+		s->t_line = 0;
+	}
+}
+
+/* ---- backend side: replies ---- */
+
+/* The reply for the queue head is complete: update state. */
+static void reply_done(struct px_session *s, struct pend *h, int code)
+{
+	if (h->kind == PK_FWD && h->verb == MX_SMTP_DATA && code == 354) {
+		h->kind = PK_DOT; /* the final reply comes after the content */
+		mx_data_scan_init(&s->scan);
+		s->mode = CM_DATA;
+		return;
+	}
+	if (h->kind == PK_FWD && h->verb == MX_SMTP_AUTH && code == 334) {
+		s->mode = CM_AUTH;
+		return;
+	}
+	if (h->kind == PK_DOT)
+		s->have_mail = false;
+	if (h->kind == PK_FWD && h->verb == MX_SMTP_STARTTLS && code == 220) {
+		/* Anything the client sent after STARTTLS before seeing this
+		 * reply is plaintext injection (CVE-2011-0411): drop it. */
+		s->cin.r = s->cin.w;
+		s->mode = CM_TUNNEL;
+		s->phase = PH_TUNNEL;
+		mx_debug("%s: STARTTLS: tunnel, limits frozen", s->cip);
+	} else if (h->kind == PK_FWD && (h->verb == MX_SMTP_DATA || h->verb == MX_SMTP_AUTH ||
+					 h->verb == MX_SMTP_STARTTLS)) {
+		s->mode = CM_CMD;
+	}
+	qpop(s);
+}
+
+/* Emit a local reply at the queue head.  False: blocked for now. */
+static bool emit_local(struct px_session *s, struct pend *h)
+{
+	const char *text = local_replies[h->local].text;
+	size_t len = strlen(text);
+
+	if (tarpit_hold(s) || !bfits(&s->cout, len + 2))
+		return false;
+	s->t_reply_at = 0;
+	qpop(s);
+	if (!count_reply(s, local_replies[h->local].code))
+		return false;
+	bput_line(&s->cout, text, len);
+	return true;
+}
+
+/* One backend reply line.  False: blocked or closed. */
+static bool backend_line(struct px_session *s)
+{
+	char *p = s->bin.d + s->bin.r, *lf;
+	size_t n = blen(&s->bin), len;
+	struct pend *h = qhead(s);
+	int code;
+	bool last;
+
+	lf = memchr(p, '\n', n);
+	if (!lf) {
+		if (n == s->bin.cap) /* RFC 5321: reply lines are at most 512 */
+			close_with(s, "421 4.4.2 %s Error: bad reply from backend%s", "");
+		return false;
+	}
+	len = (size_t)(lf - p);
+	if (len && p[len - 1] == '\r')
+		len--;
+	if (mx_smtp_reply_line(p, len, &code, &last) < 0) {
+		close_with(s, "421 4.4.2 %s Error: bad reply from backend%s", "");
+		return false;
+	}
+	if (!bfits(&s->cout, len + 2))
+		return false;
+	s->bin.r += (uint32_t)(lf - p) + 1;
+	s->last_code = code;
+	s->mid_reply = !last;
+	if (last) {
+		s->t_reply_at = 0;
+		if (h && h->kind != PK_LOCAL) {
+			reply_done(s, h, code);
+			if (!count_reply(s, code))
+				return false; /* its 421 replaced this line */
+		}
+	}
+	bput_line(&s->cout, p, len);
+	return true;
+}
+
+/* Move replies from bin (and the proxy's own) to cout, in command order. */
+static void backend_pump(struct px_session *s)
+{
+	for (;;) {
+		struct pend *h = qhead(s);
+
+		if (s->phase == PH_CLOSING)
+			return;
+		if (s->phase == PH_TUNNEL) {
+			uint32_t n = blen(&s->bin), room = broom(&s->cout);
+
+			n = n < room ? n : room;
+			bput(&s->cout, s->bin.d + s->bin.r, n);
+			s->bin.r += n;
+			return;
+		}
+		if (h && h->kind == PK_LOCAL) {
+			if (!emit_local(s, h))
+				return;
+			continue;
+		}
+		if (!blen(&s->bin))
+			return;
+		/* the first line of a reply waits out the tarpit */
+		if (!s->mid_reply && tarpit_hold(s))
+			return;
+		if (!backend_line(s))
+			return;
+	}
+}
+
+/* ---- sockets ---- */
+
+/* Read into b.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
+static ssize_t read_into(int fd, struct pxbuf *b)
+{
+	uint32_t room = broom(b);
+	ssize_t r;
+
+	if (!room)
+		return -1;
+	r = recv(fd, b->d + b->w, room, 0);
+	if (r > 0)
+		b->w += (uint32_t)r;
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? -1 : -2;
+	return r;
+}
+
+/* Write from b.  Returns -2 on a hard error, else 0. */
+static int write_from(int fd, struct pxbuf *b)
+{
+	while (blen(b)) {
+		ssize_t w = send(fd, b->d + b->r, blen(b), MSG_NOSIGNAL);
+
+		if (w < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -2;
+		b->r += (uint32_t)w;
+	}
+	b->r = b->w = 0;
+	return 0;
+}
+
+static void backend_lost(struct px_session *s)
+{
+	s->be_eof = true;
+	px_io_close(s->srv->loop, &s->be);
+	/* a backend that said goodbye (221, 421) leaves nothing to add */
+	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !s->mid_reply) {
+		s->phase = PH_CLOSING;
+		s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+		return;
+	}
+	if (s->phase == PH_TUNNEL) {
+		s->phase = PH_CLOSING; /* mid-TLS: no SMTP reply is possible */
+		s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+		return;
+	}
+	close_with(s, "421 4.4.2 %s Error: connection to backend lost%s", "");
+}
+
+/* False when the session had to be freed. */
+static bool update_events(struct px_session *s)
+{
+	struct px_loop *l = s->srv->loop;
+	uint32_t ce = 0, be = 0;
+
+	if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - blen(&s->cin) > 0)
+		ce |= EPOLLIN;
+	if (blen(&s->cout))
+		ce |= EPOLLOUT;
+	if (px_io_set(l, &s->cli, ce) < 0) {
+		session_free(s);
+		return false;
+	}
+	if (s->be.fd < 0)
+		return true;
+	if (!s->be_connected)
+		be = EPOLLOUT;
+	else {
+		if (!s->be_eof && s->bin.cap - blen(&s->bin) > 0)
+			be |= EPOLLIN;
+		if (blen(&s->bout))
+			be |= EPOLLOUT;
+	}
+	if (px_io_set(l, &s->be, be) < 0)
+		backend_lost(s);
+	return true;
+}
+
+static uint64_t min_t(uint64_t a, uint64_t b) { return !a ? b : (!b || a < b ? a : b); }
+
+/* The next moment something must happen to this session. */
+static uint64_t deadline(struct px_session *s)
+{
+	const struct mx_proxy_conf *c = s->srv->conf;
+	uint64_t d;
+
+	if (s->phase == PH_CLOSING)
+		return s->t_close;
+	if (s->phase == PH_PROXYHDR)
+		return s->t_start + c->line_timeout_ns;
+	d = s->t_activity +
+	    (s->mode == CM_DATA || s->mode == CM_BDAT ? c->data_timeout_ns : c->idle_timeout_ns);
+	if (!s->be_connected)
+		d = min_t(d, s->t_start + c->connect_timeout_ns);
+	if (s->t_line)
+		d = min_t(d, s->t_line + c->line_timeout_ns);
+	if (s->t_reply_at)
+		d = min_t(d, s->t_reply_at);
+	return d;
+}
+
+static void on_timer(struct px_loop *l, struct px_timer *t)
+{
+	struct px_session *s = t->arg;
+	uint64_t now = px_now(l);
+
+	if (s->phase == PH_CLOSING || s->phase == PH_PROXYHDR) {
+		if (now >= deadline(s)) {
+			session_free(s);
+			return;
+		}
+	} else if (!s->be_connected && now >= s->t_start + s->srv->conf->connect_timeout_ns) {
+		s->srv->stats.backend_failed++;
+		mx_warn("backend connect timed out");
+		close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s", "");
+	} else if (s->t_reply_at && now >= s->t_reply_at) {
+		; /* tarpit over: pump sends the reply */
+	} else if (now >= deadline(s)) {
+		s->srv->stats.timeouts++;
+		mx_debug("%s: timeout", s->cip);
+		close_with(s, "421 4.4.2 %s Error: timeout exceeded%s", "");
+	}
+	pump(s);
+}
+
+/* After any event: move data as far as it goes, then re-arm. */
+static void pump(struct px_session *s)
+{
+	struct px_loop *l = s->srv->loop;
+
+	if (s->dead)
+		return;
+	if (s->phase != PH_PROXYHDR) {
+		client_pump(s);
+		if (s->be.fd >= 0 && s->be_connected && write_from(s->be.fd, &s->bout) < 0)
+			backend_lost(s);
+		/* the client is gone and all it said is out: tell the backend */
+		if (s->cli_eof && s->be.fd >= 0 && s->be_connected && !blen(&s->bout) &&
+		    !s->be_shut && s->phase != PH_CLOSING) {
+			if (s->mode == CM_DATA || s->mode == CM_BDAT) {
+				/* mid-message: the backend must not accept half of it */
+				session_free(s);
+				return;
+			}
+			shutdown(s->be.fd, SHUT_WR);
+			s->be_shut = true;
+		}
+		backend_pump(s);
+		client_pump(s); /* replies may have unblocked DATA or freed slots */
+		if (s->be.fd >= 0 && s->be_connected && write_from(s->be.fd, &s->bout) < 0)
+			backend_lost(s);
+	}
+	if (s->cli.fd >= 0 && write_from(s->cli.fd, &s->cout) < 0) {
+		session_free(s);
+		return;
+	}
+	if (s->phase == PH_CLOSING && !blen(&s->cout)) {
+		session_free(s);
+		return;
+	}
+	if (!update_events(s))
+		return;
+	if (px_timer_set(l, &s->timer, deadline(s)) < 0)
+		session_free(s);
+}
+
+static void on_client(struct px_loop *l, struct px_io *io, uint32_t events);
+static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events);
+
+/* IPv4-mapped IPv6 shown and matched as IPv4 (the shared space does so). */
+static void set_client(struct px_session *s, const struct sockaddr_storage *ss)
+{
+	const void *a;
+
+	memset(&s->caddr, 0, sizeof(s->caddr));
+	s->caddr.plen = 128;
+	if (ss->ss_family == AF_INET) {
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+		s->caddr.addr[2] = htonl(0xffff);
+		memcpy(&s->caddr.addr[3], a, 4);
+		inet_ntop(AF_INET, a, s->cip, sizeof(s->cip));
+		return;
+	}
+	a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	memcpy(s->caddr.addr, a, 16);
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a))
+		inet_ntop(AF_INET, (const uint8_t *)a + 12, s->cip, sizeof(s->cip));
+	else
+		inet_ntop(AF_INET6, a, s->cip, sizeof(s->cip));
+}
+
+/* The PROXY header for the backend, first bytes of bout. */
+static int put_proxy_header(struct px_session *s)
+{
+	enum mx_proxy_protocol pp = s->srv->conf->proxy_protocol;
+	uint8_t hdr[MX_PP_V1_MAX + 1];
+	int n;
+
+	if (pp == MX_PP_NONE)
+		return 0;
+	if (pp == MX_PP_V1)
+		n = mx_pp_encode_v1((struct sockaddr *)&s->csrc, (struct sockaddr *)&s->cdst,
+				    (char *)hdr, sizeof(hdr));
+	else
+		n = mx_pp_encode_v2((struct sockaddr *)&s->csrc, (struct sockaddr *)&s->cdst, hdr,
+				    sizeof(hdr));
+	if (n < 0)
+		return -1;
+	bput(&s->bout, hdr, (size_t)n);
+	return 0;
+}
+
+static void start_backend(struct px_session *s)
+{
+	const struct mx_sockaddr *b = &s->srv->conf->backend;
+	int fd;
+
+	s->phase = PH_SMTP;
+	s->t_start = px_now(s->srv->loop);
+	qpush(s, PK_GREETING, 0, 0);
+	if (put_proxy_header(s) < 0) {
+		mx_warn("%s: cannot encode a PROXY header for this address pair", s->cip);
+		close_with(s, "421 4.3.0 %s Error: internal error%s", "");
+		return;
+	}
+	fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)&b->ss, b->len) < 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0 || px_io_add(s->srv->loop, &s->be, fd, EPOLLOUT, on_backend, s) < 0) {
+		if (fd >= 0)
+			close(fd);
+		s->srv->stats.backend_failed++;
+		mx_warn("backend connect: %s", strerror(errno));
+		close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s", "");
+	}
+}
+
+/* A trusted balancer's header: required, never guessed. */
+static void read_proxy_header(struct px_session *s)
+{
+	unsigned accept = (unsigned)s->srv->conf->accept_proxy;
+	struct mx_pp_info info;
+	int n = mx_pp_decode((const uint8_t *)s->cin.d + s->cin.r, blen(&s->cin), accept, &info);
+
+	if (n == 0)
+		return;
+	if (n < 0) {
+		mx_warn("%s: trusted peer sent no valid PROXY header; closing", s->cip);
+		session_free(s);
+		return;
+	}
+	s->cin.r += (uint32_t)n;
+	if (info.has_addr) {
+		s->csrc = info.src;
+		s->cdst = info.dst;
+		set_client(s, &s->csrc);
+	}
+	start_backend(s);
+	pump(s);
+}
+
+static void on_client(struct px_loop *l, struct px_io *io, uint32_t events)
+{
+	struct px_session *s = io->arg;
+	ssize_t r = -1;
+
+	(void)l;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		r = read_into(io->fd, &s->cin);
+	if (r == -2 || (r == 0 && s->phase == PH_PROXYHDR)) {
+		session_free(s);
+		return;
+	}
+	if (r == 0)
+		s->cli_eof = true;
+	if (r > 0)
+		s->t_activity = px_now(s->srv->loop);
+	if (s->phase == PH_PROXYHDR) {
+		read_proxy_header(s);
+		return;
+	}
+	pump(s);
+}
+
+static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events)
+{
+	struct px_session *s = io->arg;
+	ssize_t r;
+
+	(void)l;
+	if (!s->be_connected) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err) {
+			s->srv->stats.backend_failed++;
+			mx_warn("backend connect: %s", strerror(err));
+			close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s",
+				   "");
+			pump(s);
+			return;
+		}
+		s->be_connected = true;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		r = read_into(io->fd, &s->bin);
+		if (r > 0)
+			s->t_activity = px_now(s->srv->loop);
+		if (r == 0 || r == -2) {
+			backend_pump(s); /* what arrived before the close still counts */
+			backend_lost(s);
+		}
+	}
+	pump(s);
+}
+
+void px_session_accept(struct px_server *srv, int fd)
+{
+	size_t sz = sizeof(struct px_session) + CIN_SIZE + BOUT_SIZE + BIN_SIZE + COUT_SIZE;
+	struct px_session *s = malloc(sz);
+	socklen_t pl = sizeof(s->peer), ll = sizeof(s->local);
+
+	if (!s) {
+		close(fd);
+		return;
+	}
+	memset(s, 0, sizeof(*s)); /* the buffers need no clearing */
+	s->srv = srv;
+	s->cli.fd = s->be.fd = -1;
+	s->cin = (struct pxbuf){ .cap = CIN_SIZE, .d = s->mem };
+	s->bout = (struct pxbuf){ .cap = BOUT_SIZE, .d = s->mem + CIN_SIZE };
+	s->bin = (struct pxbuf){ .cap = BIN_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE };
+	s->cout = (struct pxbuf){ .cap = COUT_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE + BIN_SIZE };
+	px_timer_init(&s->timer, on_timer, s);
+	s->t_start = s->t_activity = px_now(srv->loop);
+	if (getpeername(fd, (struct sockaddr *)&s->peer, &pl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&s->local, &ll) < 0 ||
+	    px_io_add(srv->loop, &s->cli, fd, EPOLLIN, on_client, s) < 0) {
+		close(fd);
+		free(s);
+		return;
+	}
+	srv->n_sessions++;
+	srv->stats.accepted++;
+	s->csrc = s->peer;
+	s->cdst = s->local;
+	set_client(s, &s->peer);
+	if (srv->conf->accept_proxy != MX_PA_NONE && mx_proxy_conf_trusted(srv->conf, &s->caddr)) {
+		s->phase = PH_PROXYHDR;
+		px_timer_set(srv->loop, &s->timer, deadline(s));
+		return;
+	}
+	start_backend(s);
+	pump(s);
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * verdict.c - non-blocking verdict client with a bounded queue and backoff.
+ */
+#include "verdict.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct px_verdict {
+	struct px_loop *loop;
+	struct px_io io;
+	struct px_timer retry;
+	char path[108];
+	uint64_t backoff_ns;
+	/* ring of lines, each with its '\n'; [head, head + n_sent) are written
+	 * and await a reply, woff bytes of the next one are written */
+	char q[PX_VERDICT_QUEUE][PX_VERDICT_LINE_MAX + 1];
+	size_t head, n, n_sent, woff;
+	char rx[PX_VERDICT_LINE_MAX + 2];
+	size_t rx_len;
+	bool warned_down, warned_full;
+};
+
+static void verdict_io(struct px_loop *l, struct px_io *io, uint32_t events);
+
+static void schedule_retry(struct px_verdict *v)
+{
+	if (!v->warned_down)
+		mx_warn("verdict socket %s unavailable; retrying, %zu verdict(s) queued", v->path,
+			v->n);
+	v->warned_down = true;
+	px_timer_set(v->loop, &v->retry, px_now(v->loop) + v->backoff_ns);
+	v->backoff_ns = v->backoff_ns * 2 > PX_VERDICT_BACKOFF_MAX_NS ? PX_VERDICT_BACKOFF_MAX_NS
+								     : v->backoff_ns * 2;
+}
+
+static void disconnect(struct px_verdict *v)
+{
+	px_io_close(v->loop, &v->io);
+	v->n_sent = 0; /* unanswered lines are sent again */
+	v->woff = 0;
+	v->rx_len = 0;
+	schedule_retry(v);
+}
+
+static void want_events(struct px_verdict *v)
+{
+	uint32_t ev = EPOLLIN | (v->n > v->n_sent ? EPOLLOUT : 0);
+
+	if (px_io_set(v->loop, &v->io, ev) < 0)
+		disconnect(v);
+}
+
+static void try_connect(struct px_verdict *v)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (v->io.fd >= 0 || !v->path[0])
+		return;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", v->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		schedule_retry(v);
+		return;
+	}
+	/* a unix connect completes or fails at once; EAGAIN = backlog full */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    px_io_add(v->loop, &v->io, fd, EPOLLIN, verdict_io, v) < 0) {
+		close(fd);
+		schedule_retry(v);
+		return;
+	}
+	if (v->warned_down)
+		mx_info("verdict socket %s connected", v->path);
+	v->warned_down = false;
+	want_events(v);
+}
+
+static void retry_fire(struct px_loop *l, struct px_timer *t)
+{
+	(void)l;
+	try_connect(t->arg);
+}
+
+static void flush(struct px_verdict *v)
+{
+	while (v->io.fd >= 0 && v->n_sent < v->n) {
+		const char *line = v->q[(v->head + v->n_sent) % PX_VERDICT_QUEUE];
+		size_t len = strlen(line);
+		ssize_t w = send(v->io.fd, line + v->woff, len - v->woff, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				disconnect(v);
+			return;
+		}
+		v->woff += (size_t)w;
+		if (v->woff == len) {
+			v->woff = 0;
+			v->n_sent++;
+		}
+	}
+}
+
+static void on_reply(struct px_verdict *v, const char *line)
+{
+	const char *req = v->q[v->head % PX_VERDICT_QUEUE];
+
+	if (v->n_sent == 0) {
+		mx_warn("verdict socket: unexpected reply \"%s\"", line);
+		return;
+	}
+	if (strncmp(line, "OK", 2) != 0)
+		mx_warn("verdict refused: %.*s -> %s", (int)strcspn(req, "\n"), req, line);
+	v->head = (v->head + 1) % PX_VERDICT_QUEUE;
+	v->n--;
+	v->n_sent--;
+	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS; /* the daemon answers: healthy */
+}
+
+static void read_replies(struct px_verdict *v)
+{
+	for (;;) {
+		ssize_t r = recv(v->io.fd, v->rx + v->rx_len, sizeof(v->rx) - 1 - v->rx_len, 0);
+		char *lf;
+
+		if (r <= 0) {
+			if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				disconnect(v);
+			return;
+		}
+		v->rx_len += (size_t)r;
+		v->rx[v->rx_len] = '\0';
+		while ((lf = memchr(v->rx, '\n', v->rx_len))) {
+			*lf = '\0';
+			if (lf > v->rx && lf[-1] == '\r')
+				lf[-1] = '\0';
+			on_reply(v, v->rx);
+			v->rx_len -= (size_t)(lf + 1 - v->rx);
+			memmove(v->rx, lf + 1, v->rx_len);
+		}
+		if (v->rx_len == sizeof(v->rx) - 1) { /* a reply line without end */
+			mx_warn("verdict socket: reply line too long");
+			disconnect(v);
+			return;
+		}
+	}
+}
+
+static void verdict_io(struct px_loop *l, struct px_io *io, uint32_t events)
+{
+	struct px_verdict *v = io->arg;
+
+	(void)l;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_replies(v);
+	if (v->io.fd >= 0)
+		flush(v);
+	if (v->io.fd >= 0)
+		want_events(v);
+}
+
+struct px_verdict *px_verdict_new(struct px_loop *l, const char *path)
+{
+	struct px_verdict *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->loop = l;
+	v->io.fd = -1;
+	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS;
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	px_timer_init(&v->retry, retry_fire, v);
+	try_connect(v);
+	return v;
+}
+
+void px_verdict_free(struct px_verdict *v)
+{
+	if (!v)
+		return;
+	if (v->n)
+		mx_warn("%zu verdict(s) not delivered at exit", v->n);
+	px_timer_del(v->loop, &v->retry);
+	px_io_close(v->loop, &v->io);
+	free(v);
+}
+
+void px_verdict_send(struct px_verdict *v, const char *line)
+{
+	char *slot;
+
+	mx_info("verdict: %s", line);
+	if (!v->path[0])
+		return;
+	if (v->n == PX_VERDICT_QUEUE || strlen(line) >= PX_VERDICT_LINE_MAX) {
+		if (!v->warned_full)
+			mx_warn("verdict queue full or line too long: dropping \"%s\"", line);
+		v->warned_full = true;
+		return;
+	}
+	v->warned_full = false;
+	slot = v->q[(v->head + v->n) % PX_VERDICT_QUEUE];
+	snprintf(slot, PX_VERDICT_LINE_MAX + 1, "%s\n", line);
+	v->n++;
+	if (v->io.fd >= 0) {
+		flush(v);
+		if (v->io.fd >= 0)
+			want_events(v);
+	}
+}
+
+size_t px_verdict_pending(const struct px_verdict *v)
+{
+	return v->n;
+}
