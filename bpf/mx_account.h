@@ -106,12 +106,16 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 	}
 	conn.since_ns = now;
 
+	conn.flow = fk;
+	conn.flow.netns = netns;
+
 	c = mx_conc_get(&conn.key, now);
 	if (!c) {
 		MX_STAT_INC(s, conc_map_full);
 	} else {
-		fk.netns = netns;
-		if (bpf_map_update_elem(&mx_conns, &fk, &conn, BPF_NOEXIST) == 0) {
+		__u64 cookie = bpf_get_socket_cookie((void *)sk);
+
+		if (bpf_map_update_elem(&mx_conns, &cookie, &conn, BPF_NOEXIST) == 0) {
 			__sync_fetch_and_add(&c->established, 1);
 			c->last_ns = now;
 			c->rule = conn.rule;
@@ -119,10 +123,9 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 				MX_STAT_INC(s, conn_seeded);
 			else
 				MX_STAT_INC(s, conn_open);
-		} else if (!bpf_map_lookup_elem(&mx_conns, &fk)) {
+		} else if (!bpf_map_lookup_elem(&mx_conns, &cookie)) {
 			MX_STAT_INC(s, conn_map_full);
 		}
-		fk.netns = 0;
 	}
 	/* Established now counts it: release the pending slot (after the
 	 * increment, so the total never dips below the truth). */
@@ -133,20 +136,17 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 /* A socket left ESTABLISHED.  Counted only if we hold its record. */
 static __always_inline void mx_conn_close(const struct sock *sk)
 {
-	struct mx_flow_key fk = {};
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct mx_conn *conn;
 	struct mx_stats *s;
 	struct mx_conc *c;
 	struct mx_key key;
 
-	if (mx_sock_flow(sk, &fk))
-		return;
-	fk.netns = mx_sock_netns(sk);
-	conn = bpf_map_lookup_elem(&mx_conns, &fk);
+	conn = bpf_map_lookup_elem(&mx_conns, &cookie);
 	if (!conn)
 		return;
 	key = conn->key;
-	if (bpf_map_delete_elem(&mx_conns, &fk))
+	if (bpf_map_delete_elem(&mx_conns, &cookie))
 		return; /* another program deleted it and decremented */
 	s = mx_stats_row(MX_STATS_ROW_SOCK);
 	c = bpf_map_lookup_elem(&mx_conc, &key);

@@ -63,13 +63,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conc SEC(".maps");
 
-/* Counted connections: inserted (NOEXIST) by the tracepoint when a
- * socket reaches ESTABLISHED, deleted when it leaves; a counter moves only
- * on a successful insert / delete, so each connection counts exactly once. */
+/* Counted connections by socket cookie: inserted (NOEXIST) by the
+ * tracepoint when a socket reaches ESTABLISHED, deleted when it leaves; a
+ * counter moves only on a successful insert / delete, so each connection
+ * counts exactly once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct mx_flow_key);
+	__type(key, __u64);
 	__type(value, struct mx_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conns SEC(".maps");

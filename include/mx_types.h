@@ -164,7 +164,7 @@ struct mx_rate {
 
 /* A TCP flow, client side first.  netns is the socket's network
  * namespace inode in connection records, 0 in pending records (XDP cannot
- * see it). */
+ * see it) and as the pending map's key. */
 struct mx_flow_key {
 	__u32 saddr[4]; /* client (remote) */
 	__u32 daddr[4]; /* server (local) */
@@ -180,11 +180,14 @@ struct mx_pending {
 	__u32 rule;
 };
 
-/* A counted (established) connection. */
+/* A counted (established) connection, keyed by its socket cookie: at the
+ * moment a socket leaves ESTABLISHED for CLOSE the kernel has already
+ * released its local port, so a 4-tuple could not find the record. */
 struct mx_conn {
-	struct mx_key key; /* the counter it incremented */
+	struct mx_key key;       /* the counter it incremented */
 	__u32 rule;
 	__u64 since_ns;
+	struct mx_flow_key flow; /* for display (top, query) */
 };
 
 /* mx_iface.mode */

@@ -147,7 +147,7 @@ static inline int h_reset(void **state)
 	h_clear_map(H.m.conc, sizeof(struct mx_key));
 	h_clear_map(H.m.rate, sizeof(struct mx_key));
 	h_clear_map(H.m.pending, sizeof(struct mx_flow_key));
-	h_clear_map(H.m.conns, sizeof(struct mx_flow_key));
+	h_clear_map(H.m.conns, sizeof(uint64_t));
 	h_clear_map(H.m.sanctions, sizeof(struct mx_sanction_key));
 	h_zero_stats();
 	h_set_clock(0);
