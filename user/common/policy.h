@@ -34,6 +34,35 @@
 /* SYN-to-handshake allowance: longer than a few SYN-ACK retransmits on a
  * slow path, short enough that spoofed SYNs free their slots quickly. */
 #define MX_DEFAULT_PENDING_TIMEOUT_NS (4 * MX_NS_PER_SEC)
+/* Bounds of pending_timeout: a SYN-ACK is retransmitted for about a
+ * minute by default (tcp_synack_retries = 5), so longer only lets spoofed
+ * SYNs hold slots. */
+#define MX_PENDING_TIMEOUT_MIN_NS (1 * MX_NS_PER_SEC)
+#define MX_PENDING_TIMEOUT_MAX_NS (120 * MX_NS_PER_SEC)
+/* Counters idle this long (no connection open) may be collected. */
+#define MX_DEFAULT_GC_IDLE_NS (600 * MX_NS_PER_SEC)
+#define MX_GC_IDLE_MIN_NS (10 * MX_NS_PER_SEC)
+/* Map sizes.  Sources and connections are preallocated hashes (about
+ * 100 bytes an entry), rate buckets and pending SYNs LRU; 64 Ki sources is
+ * room for a busy MX, 256 Ki rate buckets absorb a spoofed-source flood
+ * without evicting real senders at once. */
+#define MX_DEFAULT_MAX_SOURCES 65536
+#define MX_DEFAULT_MAX_CONNECTIONS 65536
+#define MX_DEFAULT_MAX_RATE_SOURCES 262144
+#define MX_DEFAULT_MAX_PENDING 65536
+#define MX_DEFAULT_MAX_SANCTIONS 65536
+#define MX_DEFAULT_MAX_RULES 4096
+/* Any map size is 16..16 Mi entries: a typo must not preallocate gigabytes. */
+#define MX_MAP_ENTRIES_MIN 16
+#define MX_MAP_ENTRIES_MAX (16u * 1024 * 1024)
+/* Longest duration anywhere (blocks, periods): 10 years is "forever" and
+ * keeps now + duration far from overflowing 64-bit nanoseconds. */
+#define MX_DURATION_MAX_NS (3650ULL * 86400 * MX_NS_PER_SEC)
+/* Largest policy file read: limit.ini is written by hand; the bound keeps
+ * a wrong path (a log, /dev/zero) from eating memory. */
+#define MX_POLICY_MAX_BYTES (1024 * 1024)
+/* conc_rule / rate_rule of a compiled rule no lookup of the section matched. */
+#define MX_COMPILED_NO_RULE 0xffffffffu
 
 enum mx_lookup_kind {
 	MX_LOOKUP_DEFAULT, /* "default" (or "max" in [concurrency] / [recipients] ...) */
@@ -146,6 +175,10 @@ bool mx_policy_port(const struct mx_policy *pol, unsigned port);
  */
 const struct mx_lookup *mx_section_match_addr(const struct mx_section *s, const mx_prefix *addr);
 const struct mx_lookup *mx_section_match_name(const struct mx_section *s, const char *name);
+/* [rate_rcpt_host] in haraka's order: the client address (longest prefix),
+ * then its rDNS name and parent domains (`host` may be NULL), then default. */
+const struct mx_lookup *mx_section_match_host(const struct mx_section *s, const mx_prefix *addr,
+					      const char *host);
 
 /*
  * The kernel's view: the merged policy LPM entries for [concurrency] and
@@ -176,5 +209,9 @@ void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, i
 
 /* "10m" "1h" "30" (s) "2D"; 0 and overflow are errors for durations that must be > 0 */
 int mx_parse_duration(const char *s, uint64_t *ns);
+/* The same, 0 allowed ("tarpit_delay = 0" turns the tarpit off). */
+int mx_parse_duration_or_zero(const char *s, uint64_t *ns);
+/* "90s" -> "1m30s", "3600s" -> "1h", 0 -> "0s"; returns buf. */
+char *mx_format_duration(uint64_t ns, char *buf, size_t len);
 
 #endif
