@@ -360,6 +360,24 @@ static void test_haraka_default_enabled(void **state)
 	assert_true(comp.config.flags & MX_CFG_BAD_RATE);
 }
 
+/* The documented sample we install loads clean: no error, no warning. */
+static void test_sample_config(void **state)
+{
+	(void)state;
+	cap_start();
+	assert_int_equal(mx_policy_load("config/limit.ini", &pol), 0);
+	cap_stop();
+	if (cap.errors || cap.warnings)
+		fail_msg("%s", cap.buf);
+	assert_true(pol.concurrency.enabled);
+	assert_true(pol.rate_conn.enabled);
+	assert_int_equal(pol.tarpit_delay_ns, 3 * SEC);
+	assert_true(pol.proxy.present);
+	assert_int_equal(pol.proxy.n_listen, 2);
+	compile_ok();
+	assert_int_equal(comp.n_rules, 4);
+}
+
 /* ---- lookups ---- */
 
 static void test_lookup_forms(void **state)
@@ -1161,6 +1179,7 @@ int main(void)
 		T(test_main_errors),
 		T(test_haraka_default),
 		T(test_haraka_default_enabled),
+		T(test_sample_config),
 		T(test_lookup_forms),
 		T(test_name_lookups),
 		T(test_lookup_errors),
