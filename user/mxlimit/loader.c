@@ -201,7 +201,7 @@ int mx_skel_xdp_fd(struct mxlimit *skel)
 	return bpf_program__fd(skel->progs.mx_xdp);
 }
 
-static void maps_reset(struct mx_maps *m)
+void mx_maps_init(struct mx_maps *m)
 {
 	int *f = (int *)m;
 	size_t i;
@@ -212,7 +212,7 @@ static void maps_reset(struct mx_maps *m)
 
 int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 {
-	maps_reset(m);
+	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
 	DUP(pending); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
@@ -228,7 +228,7 @@ int mx_maps_open(const char *pin_dir, struct mx_maps *m)
 	char path[PATH_MAX];
 	size_t i;
 
-	maps_reset(m);
+	mx_maps_init(m);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
 		f[i] = bpf_obj_get(path);

@@ -75,6 +75,7 @@ int mx_xdp_detach(const char *pin_dir, const char *ifname);
 /* Detach every interface, the tracepoint, and remove every pin. */
 int mx_unload_all(const char *pin_dir);
 
+void mx_maps_init(struct mx_maps *m); /* every fd -1 */
 int mx_maps_open(const char *pin_dir, struct mx_maps *m);
 void mx_maps_close(struct mx_maps *m);
 

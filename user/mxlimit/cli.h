@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cli.h - the controller's commands and the operations they share.
+ *
+ * Each command is `int cmd_NAME(int argc, char **argv, const struct mx_global *g)`
+ * with argv[0] the command name; it returns the exit code (DESIGN.md:
+ * 0 success, 1 runtime failure, 2 usage or configuration error) and
+ * answers `--help` with text that lives next to its option parsing.
+ */
+#ifndef MX_CLI_H
+#define MX_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "addr.h"
+#include "loader.h"
+#include "policy.h"
+
+#define MX_EXIT_OK 0
+#define MX_EXIT_FAIL 1
+#define MX_EXIT_USAGE 2
+
+#define MX_DEFAULT_POLICY "/etc/mxlimit/limit.ini"
+#define MX_DEFAULT_STATE "/var/lib/mxlimit/state.gz"
+#define MX_DEFAULT_SOCKET "/run/mxlimit/verdict.sock"
+/* Where `load` remembers which policy file it applied, so `reload`
+ * without -c and the daemon's SIGHUP re-read the same file. */
+#define MX_RUN_DIR "/run/mxlimit"
+
+struct mx_global {
+	const char *pin_dir;
+	bool json;
+};
+
+typedef int (*mx_cmd_fn)(int argc, char **argv, const struct mx_global *g);
+
+int cmd_load(int argc, char **argv, const struct mx_global *g);
+int cmd_unload(int argc, char **argv, const struct mx_global *g);
+int cmd_reload(int argc, char **argv, const struct mx_global *g);
+int cmd_check(int argc, char **argv, const struct mx_global *g);
+int cmd_status(int argc, char **argv, const struct mx_global *g);
+int cmd_top(int argc, char **argv, const struct mx_global *g);
+int cmd_query(int argc, char **argv, const struct mx_global *g);
+int cmd_block(int argc, char **argv, const struct mx_global *g);
+int cmd_unblock(int argc, char **argv, const struct mx_global *g);
+int cmd_blocks(int argc, char **argv, const struct mx_global *g);
+int cmd_daemon(int argc, char **argv, const struct mx_global *g);
+int cmd_doctor(int argc, char **argv, const struct mx_global *g);
+
+/* Read, compile and apply a policy file to loaded maps; on any error
+ * nothing changes (errors reported).  Remembers the path for later.
+ * Returns an exit code. */
+int mx_ctl_apply_file(const char *pin_dir, const char *path);
+/* The policy file last applied to pin_dir (or MX_DEFAULT_POLICY). */
+void mx_ctl_policy_path(const char *pin_dir, char *buf, size_t len);
+
+/* Is addr covered by an explicit 0 (allowlist) entry of the live policy? */
+bool mx_ctl_allowlisted(const struct mx_maps *m, const mx_prefix *addr);
+
+/* "9m58s", "never", "expired" for a monotonic expiry. */
+char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len);
+
+#endif

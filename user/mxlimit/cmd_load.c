@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cmd_load.c - load, unload, reload, check, and the policy plumbing they share. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "log.h"
+#include "state.h"
+
+#define MAX_IFACES_ARG 32
+
+/* /run/mxlimit/policy-<pin dir with '/' as '_'> */
+static void policy_memo_path(const char *pin_dir, char *buf, size_t len)
+{
+	char name[256];
+	size_t i;
+
+	snprintf(name, sizeof(name), "%.200s", pin_dir);
+	for (i = 0; name[i]; i++)
+		if (name[i] == '/')
+			name[i] = '_';
+	snprintf(buf, len, "%s/policy-%s", MX_RUN_DIR, name);
+}
+
+void mx_ctl_policy_path(const char *pin_dir, char *buf, size_t len)
+{
+	char memo[PATH_MAX];
+	FILE *f;
+
+	snprintf(buf, len, "%s", MX_DEFAULT_POLICY);
+	policy_memo_path(pin_dir, memo, sizeof(memo));
+	f = fopen(memo, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	else
+		snprintf(buf, len, "%s", MX_DEFAULT_POLICY);
+	fclose(f);
+}
+
+static void policy_remember(const char *pin_dir, const char *path)
+{
+	char memo[PATH_MAX], abs[PATH_MAX];
+	FILE *f;
+
+	if (!realpath(path, abs))
+		snprintf(abs, sizeof(abs), "%s", path);
+	mkdir(MX_RUN_DIR, 0755);
+	policy_memo_path(pin_dir, memo, sizeof(memo));
+	f = fopen(memo, "w");
+	if (!f) {
+		mx_warn("cannot remember the policy path in %s: %s", memo, strerror(errno));
+		return;
+	}
+	fprintf(f, "%s\n", abs);
+	fclose(f);
+}
+
+/* Read and compile; exit code. */
+static int policy_read(const char *path, struct mx_policy *pol, struct mx_compiled *c)
+{
+	if (mx_policy_load(path, pol))
+		return MX_EXIT_USAGE;
+	if (mx_policy_compile(pol, c)) {
+		mx_policy_free(pol);
+		return MX_EXIT_USAGE;
+	}
+	return MX_EXIT_OK;
+}
+
+int mx_ctl_apply_file(const char *pin_dir, const char *path)
+{
+	struct mx_policy pol;
+	struct mx_compiled c;
+	struct mx_maps m;
+	int rc;
+
+	rc = policy_read(path, &pol, &c);
+	if (rc)
+		return rc;
+	if (mx_maps_open(pin_dir, &m)) {
+		rc = MX_EXIT_FAIL;
+		goto out;
+	}
+	rc = mx_policy_apply(&m, &c) ? MX_EXIT_FAIL : MX_EXIT_OK;
+	if (!rc)
+		policy_remember(pin_dir, path);
+	mx_maps_close(&m);
+out:
+	mx_compiled_free(&c);
+	mx_policy_free(&pol);
+	return rc;
+}
+
+bool mx_ctl_allowlisted(const struct mx_maps *m, const mx_prefix *addr)
+{
+	struct mx_policy_key k = { .prefixlen = 32 + 128 };
+	struct mx_rule r;
+
+	if (mx_config_read(m, &(struct mx_config){ 0 }, &k.gen))
+		return false;
+	memcpy(k.addr, addr->addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(m->policy, &k, &r))
+		return false;
+	return r.flags & MX_RULE_ALLOW;
+}
+
+char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len)
+{
+	uint64_t s;
+
+	if (until_ns == UINT64_MAX) {
+		snprintf(buf, len, "never");
+		return buf;
+	}
+	if (until_ns <= now_ns) {
+		snprintf(buf, len, "expired");
+		return buf;
+	}
+	s = (until_ns - now_ns + 999999999ULL) / 1000000000ULL;
+	if (s >= 86400)
+		snprintf(buf, len, "%llud%lluh", (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lluh%llum", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	return buf;
+}
+
+static int parse_mode(const char *s, enum mx_xdp_mode *mode)
+{
+	if (!strcmp(s, "auto"))
+		*mode = MX_MODE_AUTO;
+	else if (!strcmp(s, "native") || !strcmp(s, "drv"))
+		*mode = MX_MODE_NATIVE;
+	else if (!strcmp(s, "generic") || !strcmp(s, "skb"))
+		*mode = MX_MODE_GENERIC;
+	else
+		return -1;
+	return 0;
+}
+
+static const char *mode_name(uint32_t mode)
+{
+	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
+}
+
+static const char load_help[] =
+	"Usage: mxlimit load -i IFACE [-i IFACE...] [-c FILE] [--mode auto|native|generic]\n"
+	"                    [--force] [--state FILE]\n\n"
+	"Load mxlimit's programs, pin its maps and links under the pin dir, apply the\n"
+	"policy, attach the XDP program to each interface and the socket-state program,\n"
+	"count the connections that already exist, restore saved blocks; then exit.\n"
+	"Enforcement stays in the kernel.  Loading onto an interface that already has\n"
+	"mxlimit replaces the programs and keeps every counter.\n\n"
+	"  -i, --interface IFACE  interface to attach to (repeatable, at least one)\n"
+	"  -c, --config FILE      policy (default: the file last applied, else\n"
+	"                         " MX_DEFAULT_POLICY ")\n"
+	"      --mode MODE        XDP mode: auto (default), native (driver) or generic\n"
+	"      --force            replace another program's XDP attachment\n"
+	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n";
+
+int cmd_load(int argc, char **argv, const struct mx_global *g)
+{
+	static const struct option opts[] = {
+		{ "interface", required_argument, 0, 'i' }, { "config", required_argument, 0, 'c' },
+		{ "mode", required_argument, 0, 'm' },      { "force", no_argument, 0, 'f' },
+		{ "state", required_argument, 0, 's' },     { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *ifaces[MAX_IFACES_ARG], *cfg = NULL, *state = MX_DEFAULT_STATE;
+	struct mx_attach_opts ao = { .mode = MX_MODE_AUTO };
+	char path[PATH_MAX];
+	struct mx_policy pol;
+	struct mx_compiled c;
+	struct mx_map_sizes sz;
+	struct mxlimit *core = NULL;
+	struct mx_maps m;
+	int n_if = 0, opt, rc, i, restored;
+
+	mx_maps_init(&m);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (n_if == MAX_IFACES_ARG) {
+				mx_err("at most %d interfaces at once", MAX_IFACES_ARG);
+				return MX_EXIT_USAGE;
+			}
+			ifaces[n_if++] = optarg;
+			break;
+		case 'c': cfg = optarg; break;
+		case 'm':
+			if (parse_mode(optarg, &ao.mode)) {
+				mx_err("--mode takes auto, native or generic, not \"%s\"", optarg);
+				return MX_EXIT_USAGE;
+			}
+			break;
+		case 'f': ao.force = true; break;
+		case 's': state = optarg; break;
+		case 'h': fputs(load_help, stdout); return MX_EXIT_OK;
+		default: fputs(load_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc || n_if == 0) {
+		mx_err(n_if ? "unexpected argument \"%s\"" : "load needs at least one -i IFACE%s",
+		       n_if ? argv[optind] : "");
+		return MX_EXIT_USAGE;
+	}
+	if (cfg)
+		snprintf(path, sizeof(path), "%s", cfg);
+	else
+		mx_ctl_policy_path(g->pin_dir, path, sizeof(path));
+	rc = policy_read(path, &pol, &c);
+	if (rc)
+		return rc;
+	rc = MX_EXIT_FAIL;
+	mx_map_sizes_from_policy(&pol, &sz);
+	if (mx_pin_dir_prepare(g->pin_dir))
+		goto out;
+	core = mx_skel_load(g->pin_dir, &sz, MX_PROGS_SOCK, 0);
+	if (!core)
+		goto out;
+	mx_skel_maps(core, &m);
+	if (mx_policy_apply(&m, &c) || mx_sock_attach(core, g->pin_dir))
+		goto out;
+	policy_remember(g->pin_dir, path);
+	for (i = 0; i < n_if; i++)
+		if (mx_xdp_attach(g->pin_dir, &sz, ifaces[i], &ao))
+			goto out;
+	mx_sock_seed(core);
+	restored = mx_state_restore(&m, state);
+	for (i = 0; i < n_if; i++) {
+		uint32_t r;
+
+		for (r = 1; r < MX_MAX_IFACES; r++) {
+			struct mx_iface row;
+
+			if (bpf_map_lookup_elem(m.ifaces, &r, &row) == 0 && row.ifindex &&
+			    !strncmp(row.name, ifaces[i], sizeof(row.name)) &&
+			    row.netns == mx_self_netns())
+				mx_info("attached to %s (%s mode, program id %u)", ifaces[i],
+					mode_name(row.mode), row.prog_id);
+		}
+	}
+	if (restored > 0)
+		mx_info("restored %d blocks and penalties from %s", restored, state);
+	mx_info("policy %s applied: %zu prefixes", path, c.n_rules);
+	rc = MX_EXIT_OK;
+out:
+	mx_maps_close(&m);
+	if (core)
+		mx_skel_destroy(core);
+	mx_compiled_free(&c);
+	mx_policy_free(&pol);
+	return rc;
+}
+
+static const char unload_help[] =
+	"Usage: mxlimit unload [-i IFACE...] [--all]\n\n"
+	"Detach mxlimit from the given interfaces, or from every interface of this\n"
+	"network namespace when none is given.  Counters, blocks and the policy stay\n"
+	"pinned for the next load.  --all also detaches the socket-state program and\n"
+	"removes every pin (all state is lost).\n";
+
+int cmd_unload(int argc, char **argv, const struct mx_global *g)
+{
+	static const struct option opts[] = {
+		{ "interface", required_argument, 0, 'i' }, { "all", no_argument, 0, 'a' },
+		{ "help", no_argument, 0, 'h' },            { 0, 0, 0, 0 },
+	};
+	const char *ifaces[MAX_IFACES_ARG];
+	int n_if = 0, all = 0, opt, rc = MX_EXIT_OK, i;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:ah", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (n_if == MAX_IFACES_ARG) {
+				mx_err("at most %d interfaces at once", MAX_IFACES_ARG);
+				return MX_EXIT_USAGE;
+			}
+			ifaces[n_if++] = optarg;
+			break;
+		case 'a': all = 1; break;
+		case 'h': fputs(unload_help, stdout); return MX_EXIT_OK;
+		default: fputs(unload_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		mx_err("unexpected argument \"%s\"", argv[optind]);
+		return MX_EXIT_USAGE;
+	}
+	if (all) {
+		if (!mx_pin_dir_loaded(g->pin_dir) && access(g->pin_dir, F_OK)) {
+			mx_info("nothing loaded at %s", g->pin_dir);
+			return MX_EXIT_OK;
+		}
+		return mx_unload_all(g->pin_dir) ? MX_EXIT_FAIL : MX_EXIT_OK;
+	}
+	if (n_if == 0) {
+		struct mx_maps m;
+		uint32_t r, netns = mx_self_netns();
+
+		if (mx_maps_open(g->pin_dir, &m))
+			return MX_EXIT_FAIL;
+		for (r = 1; r < MX_MAX_IFACES; r++) {
+			struct mx_iface row;
+
+			if (bpf_map_lookup_elem(m.ifaces, &r, &row) || !row.ifindex || row.netns != netns)
+				continue;
+			if (n_if < MAX_IFACES_ARG)
+				ifaces[n_if++] = strdup(row.name);
+		}
+		mx_maps_close(&m);
+		for (i = 0; i < n_if; i++) {
+			if (mx_xdp_detach(g->pin_dir, ifaces[i]))
+				rc = MX_EXIT_FAIL;
+			free((char *)ifaces[i]);
+		}
+		return rc;
+	}
+	for (i = 0; i < n_if; i++)
+		if (mx_xdp_detach(g->pin_dir, ifaces[i]))
+			rc = MX_EXIT_FAIL;
+	return rc;
+}
+
+static const char reload_help[] =
+	"Usage: mxlimit reload [-c FILE]\n\n"
+	"Re-read the policy and swap it in atomically: the datapath sees the old\n"
+	"policy or the new one, never neither, and every counter is kept.  On any\n"
+	"error nothing changes.\n\n"
+	"  -c, --config FILE  policy (default: the file last applied)\n";
+
+int cmd_reload(int argc, char **argv, const struct mx_global *g)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	char path[PATH_MAX];
+	const char *cfg = NULL;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cfg = optarg; break;
+		case 'h': fputs(reload_help, stdout); return MX_EXIT_OK;
+		default: fputs(reload_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		mx_err("unexpected argument \"%s\"", argv[optind]);
+		return MX_EXIT_USAGE;
+	}
+	if (cfg)
+		snprintf(path, sizeof(path), "%s", cfg);
+	else
+		mx_ctl_policy_path(g->pin_dir, path, sizeof(path));
+	rc = mx_ctl_apply_file(g->pin_dir, path);
+	if (!rc)
+		mx_info("policy %s applied", path);
+	else
+		mx_err("policy unchanged");
+	return rc;
+}
+
+static const char check_help[] =
+	"Usage: mxlimit check -c FILE\n\n"
+	"Validate a policy file and print it compiled (the kernel's prefixes and\n"
+	"limits, the proxy's sections) on stdout, like `nginx -t`.  Touches no pins.\n"
+	"Exit 0 when valid, 2 with FILE:LINE messages when not.\n";
+
+int cmd_check(int argc, char **argv, const struct mx_global *g)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	const char *cfg = NULL;
+	struct mx_policy pol;
+	struct mx_compiled c;
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cfg = optarg; break;
+		case 'h': fputs(check_help, stdout); return MX_EXIT_OK;
+		default: fputs(check_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (!cfg && optind < argc)
+		cfg = argv[optind++];
+	if (!cfg || optind < argc) {
+		mx_err(cfg ? "unexpected argument \"%s\"" : "check needs -c FILE%s",
+		       cfg ? argv[optind] : "");
+		return MX_EXIT_USAGE;
+	}
+	rc = policy_read(cfg, &pol, &c);
+	if (rc)
+		return rc;
+	mx_policy_print(&pol, &c, g->json, stdout);
+	mx_compiled_free(&c);
+	mx_policy_free(&pol);
+	return MX_EXIT_OK;
+}

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cmd_show.c - status, top, query: what the kernel holds, read from the pins. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "json.h"
+#include "log.h"
+#include "sanction.h"
+
+static const char *const stat_names[] = {
+#define X(name, help) #name,
+	MX_STATS_FIELDS(X)
+#undef X
+};
+#define N_STATS (sizeof(stat_names) / sizeof(stat_names[0]))
+
+static size_t map_count(int fd, size_t key_size)
+{
+	unsigned char k[64], next[64];
+	void *prev = NULL;
+	size_t n = 0;
+
+	(void)key_size;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(k, next, sizeof(k));
+		prev = k;
+		n++;
+	}
+	return n;
+}
+
+static uint32_t pending_live(const struct mx_conc *c, uint64_t now, uint64_t slot_ns)
+{
+	uint32_t epoch, sum = 0;
+	int i;
+
+	if (!slot_ns)
+		return 0;
+	epoch = (uint32_t)(now / slot_ns);
+	for (i = 0; i < MX_PEND_SLOTS; i++)
+		if ((uint32_t)(epoch - (uint32_t)(c->pend[i] >> 32)) < MX_PEND_SLOTS)
+			sum += (uint32_t)c->pend[i];
+	return sum;
+}
+
+/* Sum of established over every counter (what status calls active). */
+static uint64_t active_total(const struct mx_maps *m)
+{
+	struct mx_key k, next, *prev = NULL;
+	uint64_t sum = 0;
+	struct mx_conc c;
+
+	while (bpf_map_get_next_key(m->conc, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(m->conc, &next, &c) == 0)
+			sum += c.established;
+		k = next;
+		prev = &k;
+	}
+	return sum;
+}
+
+static const char *mode_name(uint32_t mode)
+{
+	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
+}
+
+static void ports_text(const struct mx_config *cfg, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned p;
+
+	buf[0] = '\0';
+	for (p = 0; p < 65536 && off + 8 < len; p++)
+		if (cfg->ports[p >> 6] & (1ULL << (p & 63)))
+			off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? "," : "", p);
+}
+
+static void print_stats_text(const struct mx_stats *s)
+{
+	const uint64_t *v = (const uint64_t *)s;
+	size_t i;
+
+	for (i = 0; i < N_STATS; i++)
+		if (v[i])
+			printf("    %-16s %llu\n", stat_names[i], (unsigned long long)v[i]);
+}
+
+static void print_stats_json(struct jw *w, const struct mx_stats *s)
+{
+	const uint64_t *v = (const uint64_t *)s;
+	size_t i;
+
+	jw_obj(w);
+	for (i = 0; i < N_STATS; i++)
+		jw_ku64(w, stat_names[i], v[i]);
+	jw_end(w);
+}
+
+static const char status_help[] =
+	"Usage: mxlimit status [--json]\n\n"
+	"Interfaces with their XDP mode and program ids, the live policy (generation,\n"
+	"ports, action, aggregation), connections and sources tracked, blocks and\n"
+	"penalties, and every counter by reason (all interfaces, then each).\n"
+	"The JSON has a top-level \"active_connections\": all counted connections.\n";
+
+int cmd_status(int argc, char **argv, const struct mx_global *g)
+{
+	struct mx_sanction_entry *sn = NULL;
+	size_t n_sn = 0, i, blocks = 0, penalties = 0;
+	struct mx_config cfg;
+	struct mx_stats total;
+	struct mx_maps m;
+	uint64_t now, active;
+	uint32_t gen = 0, r;
+	char ports[1024];
+	struct jw w;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(status_help, stdout);
+		return MX_EXIT_OK;
+	}
+	if (argc > 1) {
+		mx_err("unexpected argument \"%s\"", argv[1]);
+		return MX_EXIT_USAGE;
+	}
+	if (mx_maps_open(g->pin_dir, &m))
+		return MX_EXIT_FAIL;
+	memset(&cfg, 0, sizeof(cfg));
+	mx_config_read(&m, &cfg, &gen);
+	mx_stats_read(&m, -1, &total);
+	now = mx_mono_now(&m);
+	mx_sanction_list(&m, &sn, &n_sn);
+	for (i = 0; i < n_sn; i++) {
+		blocks += sn[i].v.block_until_ns > now && (sn[i].v.flags & MX_SANCTION_OWN_BLOCK);
+		penalties += sn[i].v.penalty_until_ns > now && (sn[i].v.flags & MX_SANCTION_OWN_PENALTY);
+	}
+	free(sn);
+	active = active_total(&m);
+	ports_text(&cfg, ports, sizeof(ports));
+
+	if (g->json) {
+		jw_init(&w, stdout);
+		jw_obj(&w);
+		jw_kstr(&w, "pin_dir", g->pin_dir);
+		jw_karr(&w, "interfaces");
+		for (r = 1; r < MX_MAX_IFACES; r++) {
+			struct mx_iface row;
+			struct mx_stats st;
+
+			if (bpf_map_lookup_elem(m.ifaces, &r, &row) || !row.ifindex)
+				continue;
+			mx_stats_read(&m, (int)r, &st);
+			jw_obj(&w);
+			jw_kstr(&w, "name", row.name);
+			jw_ku64(&w, "ifindex", row.ifindex);
+			jw_ku64(&w, "netns", row.netns);
+			jw_kstr(&w, "mode", mode_name(row.mode));
+			jw_ku64(&w, "prog_id", row.prog_id);
+			jw_key(&w, "counters");
+			print_stats_json(&w, &st);
+			jw_end(&w);
+		}
+		jw_end(&w);
+		jw_kobj(&w, "policy");
+		jw_ku64(&w, "generation", gen);
+		jw_kstr(&w, "ports", ports);
+		jw_kstr(&w, "action", cfg.action == MX_ACTION_RESET ? "reset" : "drop");
+		jw_ku64(&w, "ipv4_prefix", cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0);
+		jw_ku64(&w, "ipv6_prefix", cfg.v6_plen);
+		jw_ku64(&w, "pending_timeout_ms", cfg.pending_timeout_ns / 1000000);
+		jw_ku64(&w, "prefixes", map_count(m.policy, sizeof(struct mx_policy_key)));
+		jw_end(&w);
+		jw_ku64(&w, "active_connections", active);
+		jw_ku64(&w, "connection_records", map_count(m.conns, sizeof(uint64_t)));
+		jw_ku64(&w, "tracked_sources", map_count(m.conc, sizeof(struct mx_key)));
+		jw_ku64(&w, "blocks", blocks);
+		jw_ku64(&w, "penalties", penalties);
+		jw_key(&w, "counters");
+		print_stats_json(&w, &total);
+		jw_end(&w);
+		mx_maps_close(&m);
+		return MX_EXIT_OK;
+	}
+
+	printf("mxlimit at %s\n", g->pin_dir);
+	printf("interfaces:\n");
+	for (r = 1; r < MX_MAX_IFACES; r++) {
+		struct mx_iface row;
+
+		if (bpf_map_lookup_elem(m.ifaces, &r, &row) || !row.ifindex)
+			continue;
+		printf("  %-16s ifindex %u, %s mode, program id %u, netns %u\n", row.name, row.ifindex,
+		       mode_name(row.mode), row.prog_id, row.netns);
+	}
+	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
+	       "%zu prefixes\n", gen, ports, cfg.action == MX_ACTION_RESET ? "reset" : "drop",
+	       cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0, cfg.v6_plen,
+	       map_count(m.policy, sizeof(struct mx_policy_key)));
+	printf("active connections: %llu   tracked sources: %zu   blocks: %zu   penalties: %zu\n",
+	       (unsigned long long)active, map_count(m.conc, sizeof(struct mx_key)), blocks, penalties);
+	printf("counters (all interfaces):\n");
+	print_stats_text(&total);
+	mx_maps_close(&m);
+	return MX_EXIT_OK;
+}
+
+struct top_row {
+	struct mx_key key;
+	uint32_t active, pending, rule;
+	uint64_t rate_used; /* arrivals still within the GCRA window */
+};
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+	uint64_t sx = (uint64_t)x->active + x->pending, sy = (uint64_t)y->active + y->pending;
+
+	if (sx != sy)
+		return sx < sy ? 1 : -1;
+	if (x->rate_used != y->rate_used)
+		return x->rate_used < y->rate_used ? 1 : -1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/* How many arrivals the GCRA state still holds: ceil((tat - now) / I). */
+static uint64_t rate_used(const struct mx_maps *m, const struct mx_key *k, uint64_t now)
+{
+	struct mx_policy_key pk = { .prefixlen = 32 + 128 };
+	struct mx_rate rs;
+	struct mx_rule r;
+
+	if (bpf_map_lookup_elem(m->rate, k, &rs) || rs.tat_ns <= now)
+		return 0;
+	mx_config_read(m, &(struct mx_config){ 0 }, &pk.gen);
+	memcpy(pk.addr, k->addr, sizeof(pk.addr));
+	if (bpf_map_lookup_elem(m->policy, &pk, &r) || !r.rate_emission_ns)
+		return 1;
+	return (rs.tat_ns - now + r.rate_emission_ns - 1) / r.rate_emission_ns;
+}
+
+static const char top_help[] =
+	"Usage: mxlimit top [-n N] [--json]\n\n"
+	"Counted sources (prefixes) by active connections, pending handshakes and\n"
+	"recent connection rate (arrivals still inside the rate window).\n\n"
+	"  -n, --count N  rows to show (default 20)\n";
+
+int cmd_top(int argc, char **argv, const struct mx_global *g)
+{
+	static const struct option opts[] = {
+		{ "count", required_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct top_row *rows = NULL;
+	size_t n = 0, cap = 0, i, limit = 20;
+	struct mx_key k, next, *prev = NULL;
+	struct mx_config cfg = {};
+	struct mx_maps m;
+	uint64_t now;
+	int opt;
+	char *end;
+	struct jw w;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			limit = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || limit == 0) {
+				mx_err("-n takes a positive number, not \"%s\"", optarg);
+				return MX_EXIT_USAGE;
+			}
+			break;
+		case 'h': fputs(top_help, stdout); return MX_EXIT_OK;
+		default: fputs(top_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		mx_err("unexpected argument \"%s\"", argv[optind]);
+		return MX_EXIT_USAGE;
+	}
+	if (mx_maps_open(g->pin_dir, &m))
+		return MX_EXIT_FAIL;
+	mx_config_read(&m, &cfg, NULL);
+	now = mx_mono_now(&m);
+	while (bpf_map_get_next_key(m.conc, prev, &next) == 0) {
+		struct mx_conc c;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m.conc, &next, &c))
+			continue;
+		if (n == cap) {
+			struct top_row *nr;
+
+			cap = cap ? cap * 2 : 256;
+			nr = realloc(rows, cap * sizeof(*rows));
+			if (!nr)
+				break;
+			rows = nr;
+		}
+		rows[n].key = next;
+		rows[n].active = c.established;
+		rows[n].pending = pending_live(&c, now, cfg.pending_slot_ns);
+		rows[n].rule = c.rule;
+		rows[n].rate_used = rate_used(&m, &next, now);
+		n++;
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), top_cmp);
+	if (n > limit)
+		n = limit;
+	if (g->json) {
+		jw_init(&w, stdout);
+		jw_obj(&w);
+		jw_karr(&w, "sources");
+	} else {
+		printf("%-44s %8s %8s %10s\n", "SOURCE", "ACTIVE", "PENDING", "RATE_USED");
+	}
+	for (i = 0; i < n; i++) {
+		char buf[MX_PREFIX_STRLEN];
+
+		mx_prefix_format(&rows[i].key, buf, sizeof(buf));
+		if (g->json) {
+			jw_obj(&w);
+			jw_kstr(&w, "source", buf);
+			jw_ku64(&w, "active", rows[i].active);
+			jw_ku64(&w, "pending", rows[i].pending);
+			jw_ku64(&w, "rate_used", rows[i].rate_used);
+			jw_end(&w);
+		} else {
+			printf("%-44s %8u %8u %10llu\n", buf, rows[i].active, rows[i].pending,
+			       (unsigned long long)rows[i].rate_used);
+		}
+	}
+	if (g->json) {
+		jw_end(&w);
+		jw_end(&w);
+	}
+	free(rows);
+	mx_maps_close(&m);
+	return MX_EXIT_OK;
+}
+
+static const char query_help[] =
+	"Usage: mxlimit query ADDR [--json]\n\n"
+	"Which policy entry applies to ADDR (the matched lookup: a prefix or\n"
+	"`default`), its concurrency and rate limits, the counter it is counted in\n"
+	"(active, pending, rate used), and any block or penalty that applies.\n";
+
+static void lookup_text(const struct mx_key *k, bool shared, char *buf, size_t len)
+{
+	char p[MX_PREFIX_STRLEN];
+
+	mx_prefix_format(k, p, sizeof(p));
+	if (shared)
+		snprintf(buf, len, "%s", p);
+	else
+		snprintf(buf, len, "default (per /%u)", mx_prefix_native_len(k));
+}
+
+int cmd_query(int argc, char **argv, const struct mx_global *g)
+{
+	struct mx_policy_key pk = { .prefixlen = 32 + 128 };
+	struct mx_key ck, rk;
+	struct mx_sanction sn = {};
+	struct mx_conc c = {};
+	struct mx_config cfg = {};
+	struct mx_maps m;
+	struct mx_rule r;
+	mx_prefix addr;
+	char cl[96], rl[96], a[MX_PREFIX_STRLEN], blk[32], pen[32];
+	uint64_t now, used;
+	uint32_t pend;
+	bool have_sn, blocked, penalized;
+	struct jw w;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(query_help, stdout);
+		return MX_EXIT_OK;
+	}
+	if (argc != 2) {
+		mx_err("query takes one address");
+		return MX_EXIT_USAGE;
+	}
+	if (mx_addr_parse(argv[1], &addr)) {
+		mx_err("bad address \"%s\"", argv[1]);
+		return MX_EXIT_USAGE;
+	}
+	if (mx_maps_open(g->pin_dir, &m))
+		return MX_EXIT_FAIL;
+	mx_config_read(&m, &cfg, &pk.gen);
+	memcpy(pk.addr, addr.addr, sizeof(pk.addr));
+	if (bpf_map_lookup_elem(m.policy, &pk, &r)) {
+		mx_err("no policy entry matches %s (is a policy applied?)", argv[1]);
+		mx_maps_close(&m);
+		return MX_EXIT_FAIL;
+	}
+	now = mx_mono_now(&m);
+	ck = addr;
+	ck.plen = r.conc_plen;
+	mx_prefix_mask(&ck);
+	rk = addr;
+	rk.plen = r.rate_plen;
+	mx_prefix_mask(&rk);
+	bpf_map_lookup_elem(m.conc, &ck, &c);
+	pend = pending_live(&c, now, cfg.pending_slot_ns);
+	used = r.rate_limit ? rate_used(&m, &rk, now) : 0;
+	have_sn = mx_sanction_lookup(&m, &addr, &sn) == 0;
+	blocked = have_sn && sn.block_until_ns > now;
+	penalized = have_sn && sn.penalty_until_ns > now;
+	lookup_text(&ck, r.flags & MX_RULE_CONC_SHARED, cl, sizeof(cl));
+	lookup_text(&rk, r.flags & MX_RULE_RATE_SHARED, rl, sizeof(rl));
+	mx_prefix_format(&addr, a, sizeof(a));
+	mx_fmt_remaining(sn.block_until_ns, now, blk, sizeof(blk));
+	mx_fmt_remaining(sn.penalty_until_ns, now, pen, sizeof(pen));
+
+	if (g->json) {
+		jw_init(&w, stdout);
+		jw_obj(&w);
+		jw_kstr(&w, "address", a);
+		jw_kbool(&w, "allowlisted", r.flags & MX_RULE_ALLOW);
+		jw_kobj(&w, "concurrency");
+		jw_kstr(&w, "lookup", cl);
+		jw_kstr(&w, "counter", mx_prefix_format(&ck, a, sizeof(a)));
+		jw_ku64(&w, "limit", r.conc_limit);
+		jw_ku64(&w, "active", c.established);
+		jw_ku64(&w, "pending", pend);
+		jw_end(&w);
+		jw_kobj(&w, "rate_conn");
+		jw_kstr(&w, "lookup", rl);
+		jw_kstr(&w, "counter", mx_prefix_format(&rk, a, sizeof(a)));
+		jw_ku64(&w, "limit", r.rate_limit);
+		jw_ku64(&w, "period_s", r.rate_period_ns / 1000000000ULL);
+		jw_ku64(&w, "used", used);
+		jw_end(&w);
+		jw_kobj(&w, "block");
+		jw_kbool(&w, "active", blocked);
+		if (blocked) {
+			jw_kstr(&w, "expires_in", blk);
+			jw_kstr(&w, "reason", sn.block_reason);
+		}
+		jw_end(&w);
+		jw_kobj(&w, "penalty");
+		jw_kbool(&w, "active", penalized);
+		if (penalized) {
+			jw_kstr(&w, "expires_in", pen);
+			jw_kstr(&w, "reason", sn.penalty_reason);
+			if (sn.penalty_limit == MX_PENALTY_TIER)
+				jw_kstr(&w, "limit", "bad tier");
+			else
+				jw_ku64(&w, "limit", sn.penalty_limit);
+		}
+		jw_end(&w);
+		jw_end(&w);
+	} else {
+		printf("%s%s\n", argv[1], r.flags & MX_RULE_ALLOW ? " (allowlisted)" : "");
+		printf("  concurrency: lookup %s, limit %s%u, active %u, pending %u\n", cl,
+		       r.conc_limit ? "" : "unlimited ", r.conc_limit, c.established, pend);
+		if (r.rate_limit)
+			printf("  rate_conn:   lookup %s, limit %u/%llus, used %llu\n", rl, r.rate_limit,
+			       (unsigned long long)(r.rate_period_ns / 1000000000ULL),
+			       (unsigned long long)used);
+		else
+			printf("  rate_conn:   lookup %s, unlimited\n", rl);
+		if (blocked)
+			printf("  blocked:     %s left, reason %s\n", blk,
+			       sn.block_reason[0] ? sn.block_reason : "-");
+		if (penalized) {
+			printf("  penalized:   %s left, reason %s, ", pen,
+			       sn.penalty_reason[0] ? sn.penalty_reason : "-");
+			if (sn.penalty_limit == MX_PENALTY_TIER)
+				printf("limit: bad tier\n");
+			else
+				printf("limit %u\n", sn.penalty_limit);
+		}
+	}
+	mx_maps_close(&m);
+	return MX_EXIT_OK;
+}

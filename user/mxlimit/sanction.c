@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* sanction.c - blocks and penalties; see sanction.h. */
+#include "sanction.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "log.h"
+
+bool mx_reason_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; s[n]; n++) {
+		if (n >= MX_REASON_LEN - 1)
+			return false;
+		if (!isalnum((unsigned char)s[n]) && !strchr("_.-", s[n]))
+			return false;
+	}
+	return true;
+}
+
+static void key_of(const mx_prefix *p, struct mx_sanction_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = p->plen;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
+
+/* The entry at exactly this prefix (the trie would answer for an
+ * enclosing one too: the stored plen tells them apart). */
+static int get_exact(int fd, const mx_prefix *p, struct mx_sanction *v)
+{
+	struct mx_sanction_key k;
+
+	key_of(p, &k);
+	if (bpf_map_lookup_elem(fd, &k, v))
+		return -1;
+	return v->plen == p->plen ? 0 : -1;
+}
+
+static bool own_block(const struct mx_sanction *v, uint64_t now)
+{
+	return (v->flags & MX_SANCTION_OWN_BLOCK) && v->own_block_until_ns > now;
+}
+
+static bool own_penalty(const struct mx_sanction *v, uint64_t now)
+{
+	return (v->flags & MX_SANCTION_OWN_PENALTY) && v->own_penalty_until_ns > now;
+}
+
+/* Effective values of the entry at p from its own and its ancestors'. */
+static void merge(int fd, const mx_prefix *p, struct mx_sanction *v, uint64_t now)
+{
+	bool have_pen = own_penalty(v, now);
+	uint32_t plen;
+
+	v->block_until_ns = own_block(v, now) ? v->own_block_until_ns : 0;
+	v->penalty_until_ns = have_pen ? v->own_penalty_until_ns : 0;
+	v->penalty_limit = have_pen ? v->own_penalty_limit : 0;
+	/* longest first, so the first active penalty found is the most specific */
+	for (plen = p->plen; plen-- > 0;) {
+		mx_prefix q = *p;
+		struct mx_sanction a;
+
+		q.plen = plen;
+		mx_prefix_mask(&q);
+		if (get_exact(fd, &q, &a))
+			continue;
+		if (own_block(&a, now) && a.own_block_until_ns > v->block_until_ns) {
+			v->block_until_ns = a.own_block_until_ns;
+			if (!(v->flags & MX_SANCTION_OWN_BLOCK))
+				memcpy(v->block_reason, a.block_reason, sizeof(v->block_reason));
+		}
+		if (!have_pen && own_penalty(&a, now)) {
+			have_pen = true;
+			v->penalty_until_ns = a.own_penalty_until_ns;
+			v->penalty_limit = a.own_penalty_limit;
+			if (!(v->flags & MX_SANCTION_OWN_PENALTY))
+				memcpy(v->penalty_reason, a.penalty_reason, sizeof(v->penalty_reason));
+		}
+	}
+}
+
+static int write_entry(int fd, const mx_prefix *p, const struct mx_sanction *v)
+{
+	struct mx_sanction_key k;
+
+	key_of(p, &k);
+	if (bpf_map_update_elem(fd, &k, v, BPF_ANY)) {
+		char buf[MX_PREFIX_STRLEN];
+
+		mx_err("cannot write the sanction for %s: %s%s", mx_prefix_format(p, buf, sizeof(buf)),
+		       strerror(errno), errno == ENOSPC ? " (map full: raise max_sanctions)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+int mx_sanction_list(const struct mx_maps *m, struct mx_sanction_entry **out, size_t *n)
+{
+	struct mx_sanction_key k, next, *prev = NULL;
+	struct mx_sanction_entry *v = NULL;
+	size_t cap = 0, len = 0;
+
+	while (bpf_map_get_next_key(m->sanctions, prev, &next) == 0) {
+		if (len == cap) {
+			struct mx_sanction_entry *nv;
+
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return -1;
+			}
+			v = nv;
+		}
+		memset(&v[len].prefix, 0, sizeof(v[len].prefix));
+		memcpy(v[len].prefix.addr, next.addr, sizeof(next.addr));
+		v[len].prefix.plen = next.prefixlen;
+		if (bpf_map_lookup_elem(m->sanctions, &next, &v[len].v) == 0)
+			len++;
+		k = next;
+		prev = &k;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* Recompute every entry strictly inside p (p itself when self). */
+static int refresh_inside(const struct mx_maps *m, const mx_prefix *p, bool self, uint64_t now)
+{
+	struct mx_sanction_entry *all;
+	size_t n, i;
+	int rc = 0;
+
+	if (p->plen == 128 && !self)
+		return 0;
+	if (mx_sanction_list(m, &all, &n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!mx_prefix_contains(p, &all[i].prefix))
+			continue;
+		if (all[i].prefix.plen == p->plen && !self)
+			continue;
+		merge(m->sanctions, &all[i].prefix, &all[i].v, now);
+		if (write_entry(m->sanctions, &all[i].prefix, &all[i].v))
+			rc = -1;
+	}
+	free(all);
+	return rc;
+}
+
+int mx_sanction_add(const struct mx_maps *m, const struct mx_sanction_req *r)
+{
+	struct mx_sanction v;
+	uint64_t now = mx_mono_now(m);
+	mx_prefix p = r->prefix;
+
+	mx_prefix_mask(&p);
+	if (get_exact(m->sanctions, &p, &v)) {
+		memset(&v, 0, sizeof(v));
+		v.plen = p.plen;
+	}
+	if (r->kind == MX_KIND_BLOCK) {
+		if (!own_block(&v, now) || r->until_ns > v.own_block_until_ns)
+			v.own_block_until_ns = r->until_ns;
+		v.flags |= MX_SANCTION_OWN_BLOCK;
+		memset(v.block_reason, 0, sizeof(v.block_reason));
+		if (r->reason)
+			strncpy(v.block_reason, r->reason, sizeof(v.block_reason) - 1);
+	} else {
+		if (!own_penalty(&v, now) || r->until_ns > v.own_penalty_until_ns)
+			v.own_penalty_until_ns = r->until_ns;
+		v.own_penalty_limit = r->limit ? r->limit : MX_PENALTY_TIER;
+		v.flags |= MX_SANCTION_OWN_PENALTY;
+		memset(v.penalty_reason, 0, sizeof(v.penalty_reason));
+		if (r->reason)
+			strncpy(v.penalty_reason, r->reason, sizeof(v.penalty_reason) - 1);
+	}
+	merge(m->sanctions, &p, &v, now);
+	if (write_entry(m->sanctions, &p, &v))
+		return -1;
+	return refresh_inside(m, &p, false, now);
+}
+
+int mx_sanction_remove(const struct mx_maps *m, const mx_prefix *pp, unsigned kinds)
+{
+	struct mx_sanction v;
+	struct mx_sanction_key k;
+	uint64_t now = mx_mono_now(m);
+	mx_prefix p = *pp;
+	unsigned had;
+
+	mx_prefix_mask(&p);
+	if (get_exact(m->sanctions, &p, &v))
+		return 1;
+	had = v.flags & ((kinds & MX_KIND_BLOCK ? MX_SANCTION_OWN_BLOCK : 0) |
+			 (kinds & MX_KIND_PENALTY ? MX_SANCTION_OWN_PENALTY : 0));
+	if (!had)
+		return 1;
+	v.flags &= ~had;
+	if (had & MX_SANCTION_OWN_BLOCK) {
+		v.own_block_until_ns = 0;
+		memset(v.block_reason, 0, sizeof(v.block_reason));
+	}
+	if (had & MX_SANCTION_OWN_PENALTY) {
+		v.own_penalty_until_ns = 0;
+		v.own_penalty_limit = 0;
+		memset(v.penalty_reason, 0, sizeof(v.penalty_reason));
+	}
+	key_of(&p, &k);
+	if (!(v.flags & (MX_SANCTION_OWN_BLOCK | MX_SANCTION_OWN_PENALTY))) {
+		if (bpf_map_delete_elem(m->sanctions, &k) && errno != ENOENT) {
+			mx_err("cannot remove the sanction: %s", strerror(errno));
+			return -1;
+		}
+	} else {
+		merge(m->sanctions, &p, &v, now);
+		if (write_entry(m->sanctions, &p, &v))
+			return -1;
+	}
+	if (refresh_inside(m, &p, false, now))
+		return -1;
+	return 0;
+}
+
+int mx_sanction_expire(const struct mx_maps *m, uint64_t now)
+{
+	struct mx_sanction_entry *all;
+	size_t n, i;
+	int removed = 0;
+	mx_prefix root = { { 0 }, 0 };
+
+	if (mx_sanction_list(m, &all, &n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct mx_sanction *v = &all[i].v;
+		struct mx_sanction_key k;
+
+		if (!own_block(v, now))
+			v->flags &= ~MX_SANCTION_OWN_BLOCK;
+		if (!own_penalty(v, now))
+			v->flags &= ~MX_SANCTION_OWN_PENALTY;
+		if (v->flags & (MX_SANCTION_OWN_BLOCK | MX_SANCTION_OWN_PENALTY))
+			continue;
+		key_of(&all[i].prefix, &k);
+		if (bpf_map_delete_elem(m->sanctions, &k) == 0)
+			removed++;
+	}
+	free(all);
+	if (removed && refresh_inside(m, &root, true, now))
+		return -1;
+	return removed;
+}
+
+int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx_sanction *out)
+{
+	struct mx_sanction_key k;
+
+	key_of(addr, &k);
+	k.prefixlen = 128;
+	return bpf_map_lookup_elem(m->sanctions, &k, out);
+}
