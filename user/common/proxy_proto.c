@@ -144,7 +144,7 @@ static int v1_port(const char *s, uint16_t *port_n)
 /* "PROXY TCP4 s d sp dp" without CRLF, NUL-terminated, modified in place. */
 static int v1_fields(char *line, struct mx_pp_info *out)
 {
-	char *f[6], *save = NULL;
+	char *f[6] = { NULL }, *save = NULL;
 	uint8_t a[16], b[16];
 	uint16_t sp, dp;
 	int n = 0, fam;
@@ -152,15 +152,18 @@ static int v1_fields(char *line, struct mx_pp_info *out)
 	/* exactly one space between fields, none at either end */
 	if (strstr(line, "  ") || line[0] == ' ' || (*line && line[strlen(line) - 1] == ' '))
 		return -1;
-	for (char *t = strtok_r(line, " ", &save); t && n < 6; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == 6)
+			return -1; /* a seventh field */
 		f[n++] = t;
+	}
 	if (n < 2 || strcmp(f[0], "PROXY") != 0)
 		return -1;
 	if (strcmp(f[1], "UNKNOWN") == 0) {
 		out->has_addr = false;
 		return 0;
 	}
-	if (n != 6 || strtok_r(NULL, " ", &save))
+	if (n != 6)
 		return -1;
 	if (strcmp(f[1], "TCP4") == 0)
 		fam = AF_INET;
