@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libcmocka-dev iproute2 iptables nftables ethtool
-postfix swaks python3 procps psmisc kmod util-linux"
+postfix swaks python3 procps psmisc kmod util-linux iputils-ping"
 
 missing=""
 for p in $PKGS; do
