@@ -41,8 +41,11 @@ listen = 127.0.0.1:$PX, [::1]:$PX
 backend = 127.0.0.1:$SINK
 max_clients = 3
 line_timeout = 1s
-verdict_socket = none
+verdict_socket = $TMP/v.sock
+[penalty]
+max_clients = penalize 1m
 EOF
+start_verdict "$TMP/v.sock" "$TMP/verdicts"
 check "config -t passes" "$MXPROXY" -c "$TMP/p.ini" -t
 check "proxy starts" start_proxy "$TMP/p.ini"
 out=$(timeout 20 swaks --server 127.0.0.1 --port "$PX" --from a@example.org --to b@example.net 2>&1)
@@ -62,6 +65,8 @@ for c in cs: c.cmd('QUIT')
 ")
 check "over max_clients: 421 4.7.0" grep -q '^421 4.7.0 .*too many connections' <<<"$out"
 check "over max_clients: closed" grep -q '^True' <<<"$out"
+for ((i = 0; i < 100; i++)); do [ -s "$TMP/verdicts" ] && break; sleep 0.05; done
+check_eq "over max_clients: verdict" "$(cat "$TMP/verdicts")" "PENALIZE 127.0.0.1 60 reason=max_clients"
 
 # --- protocol hygiene, each on a fresh connection ---
 out=$(py "

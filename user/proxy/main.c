@@ -2,6 +2,7 @@
 /*
  * main.c - mxlimit-proxy: options, policy, listeners, signals.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -77,9 +78,29 @@ static void resume_accept(struct px_loop *l, struct px_timer *t)
 	pause_listeners(t->arg, false);
 }
 
-/* Over max_clients: the 421 is written once, best effort, then closed. */
-static void refuse_busy(struct px_server *srv, int fd)
+/* The peer's address as verdicts name it (IPv4-mapped shown as IPv4). */
+static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
+	else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+}
+
+/*
+ * Over max_clients: the 421 is written once, best effort, then closed.  A
+ * [penalty] max_clients verdict goes to the direct peer (a balancer's
+ * clients are not known before their PROXY header is read).
+ */
+static void refuse_busy(struct px_server *srv, int fd, const struct sockaddr_storage *peer)
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+	mx_prefix p;
+
 	char line[320];
 	int n = snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Error: too many connections, try again later\r\n",
@@ -90,6 +111,13 @@ static void refuse_busy(struct px_server *srv, int fd)
 		(void)!send(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
+	srv->stats.violations[MX_VIOL_MAX_CLIENTS]++;
+	peer_text(peer, ip, sizeof(ip));
+	if (!ip[0] || mx_addr_parse(ip, &p) < 0)
+		return;
+	/* never sanction a balancer for its clients */
+	if (srv->conf->accept_proxy == MX_PA_NONE || !mx_proxy_conf_trusted(srv->conf, &p))
+		px_limits_verdict(srv, ip, MX_VIOL_MAX_CLIENTS);
 }
 
 static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
@@ -99,7 +127,9 @@ static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
 
 	(void)events;
 	for (int i = 0; i < 64; i++) { /* bounded: other work gets its turn */
-		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		int fd = accept4(io->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -111,7 +141,7 @@ static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
 			return;
 		}
 		if (srv->n_sessions >= srv->conf->max_clients) {
-			refuse_busy(srv, fd);
+			refuse_busy(srv, fd, &peer);
 			continue;
 		}
 		px_session_accept(srv, fd);
