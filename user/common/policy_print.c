@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "policy.h"
 #include "policy_int.h"
 
@@ -43,7 +44,7 @@ static const char *pp_name(enum mx_proxy_protocol p)
 }
 
 /* "25,110,143" with runs as "8025-8030". */
-static void print_ports(FILE *f, const uint64_t *ports, bool json)
+static void print_ports(FILE *f, const uint64_t *ports)
 {
 	unsigned p, lo;
 	bool first = true;
@@ -51,11 +52,6 @@ static void print_ports(FILE *f, const uint64_t *ports, bool json)
 	for (p = 1; p <= 65535; p++) {
 		if (!mx_pol_port_isset(ports, p))
 			continue;
-		if (json) {
-			fprintf(f, "%s%u", first ? "" : ",", p);
-			first = false;
-			continue;
-		}
 		for (lo = p; p < 65535 && mx_pol_port_isset(ports, p + 1); p++)
 			;
 		fprintf(f, "%s%u", first ? "" : ",", lo);
@@ -136,7 +132,7 @@ static void text_main(FILE *f, const struct mx_policy *pol)
 	char a[TEXT_MAX], b[TEXT_MAX], c[TEXT_MAX];
 
 	fprintf(f, "policy %s\n  ports            ", pol->path ? pol->path : "-");
-	print_ports(f, pol->ports, false);
+	print_ports(f, pol->ports);
 	fprintf(f, "\n  action           %s\n", pol->action == MX_ACTION_RESET ? "reset" : "drop");
 	fprintf(f, "  default counts   each IPv4 /%u, each IPv6 /%u\n", pol->ipv4_prefix,
 		pol->ipv6_prefix);
@@ -254,90 +250,90 @@ static void text_proxy(FILE *f, const struct mx_proxy_conf *c)
 	fprintf(f, "  verdict_socket   %s\n", c->verdict_socket[0] ? c->verdict_socket : "none");
 }
 
-/* ---- JSON ---- */
+/* ---- JSON (json.h: the one writer of every --json) ---- */
 
-static void jstr(FILE *f, const char *s)
+static void json_main(struct jw *w, const struct mx_policy *pol)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	unsigned p;
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	jw_kobj(w, "main");
+	jw_karr(w, "ports");
+	for (p = 1; p <= 65535; p++)
+		if (mx_pol_port_isset(pol->ports, p))
+			jw_u64(w, p);
+	jw_end(w);
+	jw_kstr(w, "action", pol->action == MX_ACTION_RESET ? "reset" : "drop");
+	jw_ku64(w, "ipv4_prefix", pol->ipv4_prefix);
+	jw_ku64(w, "ipv6_prefix", pol->ipv6_prefix);
+	jw_ku64(w, "tarpit_delay_s", secs(pol->tarpit_delay_ns));
+	jw_ku64(w, "pending_timeout_s", secs(pol->pending_timeout_ns));
+	jw_ku64(w, "gc_idle_s", secs(pol->gc_idle_ns));
+	jw_ku64(w, "max_sources", pol->max_sources);
+	jw_ku64(w, "max_connections", pol->max_connections);
+	jw_ku64(w, "max_rate_sources", pol->max_rate_sources);
+	jw_ku64(w, "max_pending", pol->max_pending);
+	jw_ku64(w, "max_sanctions", pol->max_sanctions);
+	jw_ku64(w, "max_rules", pol->max_rules);
+	jw_end(w);
 }
 
-static void json_main(FILE *f, const struct mx_policy *pol)
+static void json_part(struct jw *w, const char *key, const struct part *p, bool v4, bool rate)
 {
-	fprintf(f, "\"main\":{\"ports\":[");
-	print_ports(f, pol->ports, true);
-	fprintf(f, "],\"action\":\"%s\",\"ipv4_prefix\":%u,\"ipv6_prefix\":%u,",
-		pol->action == MX_ACTION_RESET ? "reset" : "drop", pol->ipv4_prefix, pol->ipv6_prefix);
-	fprintf(f, "\"tarpit_delay_s\":%llu,\"pending_timeout_s\":%llu,\"gc_idle_s\":%llu,",
-		secs(pol->tarpit_delay_ns), secs(pol->pending_timeout_ns), secs(pol->gc_idle_ns));
-	fprintf(f, "\"max_sources\":%u,\"max_connections\":%u,\"max_rate_sources\":%u,"
-		   "\"max_pending\":%u,\"max_sanctions\":%u,\"max_rules\":%u}",
-		pol->max_sources, pol->max_connections, pol->max_rate_sources, pol->max_pending,
-		pol->max_sanctions, pol->max_rules);
-}
-
-static void json_part(FILE *f, const struct part *p, bool v4, bool rate)
-{
+	jw_key(w, key);
 	if (!p->set) {
-		fprintf(f, "null");
+		jw_null(w);
 		return;
 	}
-	fprintf(f, "{\"limit\":%u,", p->limit);
+	jw_obj(w);
+	jw_ku64(w, "limit", p->limit);
 	if (rate)
-		fprintf(f, "\"period_s\":%llu,", secs(p->period_ns));
-	fprintf(f, "\"shared\":%s,\"plen\":%u,\"lookup\":", p->shared ? "true" : "false",
-		v4 ? p->plen - MX_V4_PLEN_BASE : p->plen);
-	jstr(f, p->lookup->text);
-	fprintf(f, ",\"line\":%d}", p->lookup->line);
+		jw_ku64(w, "period_s", secs(p->period_ns));
+	jw_kbool(w, "shared", p->shared);
+	jw_ku64(w, "plen", v4 ? p->plen - MX_V4_PLEN_BASE : p->plen);
+	jw_kstr(w, "lookup", p->lookup->text);
+	jw_ki64(w, "line", p->lookup->line);
+	jw_end(w);
 }
 
-static void json_tier(FILE *f, const struct mx_tier *t, bool rate)
+static void json_tier(struct jw *w, const char *key, const struct mx_tier *t, bool rate)
 {
+	jw_key(w, key);
 	if (!t->set) {
-		fprintf(f, "null");
+		jw_null(w);
 		return;
 	}
-	fprintf(f, "{\"limit\":%u", t->limit);
+	jw_obj(w);
+	jw_ku64(w, "limit", t->limit);
 	if (rate)
-		fprintf(f, ",\"period_s\":%llu", secs(t->period_ns));
-	fprintf(f, "}");
+		jw_ku64(w, "period_s", secs(t->period_ns));
+	jw_end(w);
 }
 
-static void json_rules(FILE *f, const struct mx_policy *pol, const struct mx_compiled *c)
+static void json_rules(struct jw *w, const struct mx_policy *pol, const struct mx_compiled *c)
 {
 	char pfx[MX_PREFIX_STRLEN];
 	size_t i;
 
-	fprintf(f, "\"kernel\":{\"rules\":[");
+	jw_kobj(w, "kernel");
+	jw_karr(w, "rules");
 	for (i = 0; i < c->n_rules; i++) {
 		const struct mx_compiled_rule *r = &c->rules[i];
 		bool v4 = mx_prefix_is_v4(&r->prefix);
 		struct part pc = conc_part(pol, &r->rule), pr = rate_part(pol, &r->rule);
 
-		fprintf(f, "%s{\"prefix\":", i ? "," : "");
-		jstr(f, mx_prefix_format(&r->prefix, pfx, sizeof(pfx)));
-		fprintf(f, ",\"allow\":%s,\"concurrency\":",
-			r->rule.flags & MX_RULE_ALLOW ? "true" : "false");
-		json_part(f, &pc, v4, false);
-		fprintf(f, ",\"rate\":");
-		json_part(f, &pr, v4, true);
-		fprintf(f, "}");
+		jw_obj(w);
+		jw_kstr(w, "prefix", mx_prefix_format(&r->prefix, pfx, sizeof(pfx)));
+		jw_kbool(w, "allow", r->rule.flags & MX_RULE_ALLOW);
+		json_part(w, "concurrency", &pc, v4, false);
+		json_part(w, "rate", &pr, v4, true);
+		jw_end(w);
 	}
-	fprintf(f, "],\"bad\":{\"concurrency\":");
-	json_tier(f, &pol->concurrency_bad, false);
-	fprintf(f, ",\"rate_conn\":");
-	json_tier(f, &pol->rate_conn_bad, true);
-	fprintf(f, "}}");
+	jw_end(w);
+	jw_kobj(w, "bad");
+	json_tier(w, "concurrency", &pol->concurrency_bad, false);
+	json_tier(w, "rate_conn", &pol->rate_conn_bad, true);
+	jw_end(w);
+	jw_end(w);
 }
 
 static const char *kind_name(enum mx_lookup_kind k)
@@ -345,95 +341,110 @@ static const char *kind_name(enum mx_lookup_kind k)
 	return k == MX_LOOKUP_PREFIX ? "prefix" : k == MX_LOOKUP_NAME ? "name" : "default";
 }
 
-static void json_sections(FILE *f, const struct mx_policy *pol)
+static void json_section(struct jw *w, const char *name, const struct mx_section *s)
 {
-	size_t i, j;
+	size_t j;
 
-	fprintf(f, "\"sections\":{");
-	for (i = 0; i < N_LIMIT_SECTIONS; i++) {
-		const struct mx_section *s = section_at(pol, i);
+	jw_kobj(w, name);
+	jw_kbool(w, "present", s->present);
+	jw_kbool(w, "enabled", s->enabled);
+	jw_karr(w, "lookups");
+	for (j = 0; j < s->n_lookups; j++) {
+		const struct mx_lookup *l = &s->lookups[j];
 
-		fprintf(f, "%s\"%s\":{\"present\":%s,\"enabled\":%s,\"lookups\":[", i ? "," : "",
-			limit_sections[i].name, s->present ? "true" : "false",
-			s->enabled ? "true" : "false");
-		for (j = 0; j < s->n_lookups; j++) {
-			const struct mx_lookup *l = &s->lookups[j];
-
-			fprintf(f, "%s{\"lookup\":", j ? "," : "");
-			jstr(f, l->text);
-			fprintf(f, ",\"kind\":\"%s\",\"limit\":%u,\"period_s\":%llu,\"line\":%d}",
-				kind_name(l->kind), l->limit, secs(l->period_ns), l->line);
-		}
-		fprintf(f, "]}");
+		jw_obj(w);
+		jw_kstr(w, "lookup", l->text);
+		jw_kstr(w, "kind", kind_name(l->kind));
+		jw_ku64(w, "limit", l->limit);
+		jw_ku64(w, "period_s", secs(l->period_ns));
+		jw_ki64(w, "line", l->line);
+		jw_end(w);
 	}
-	fprintf(f, "},\"recipients_bad\":");
-	json_tier(f, &pol->recipients_bad, false);
+	jw_end(w);
+	jw_end(w);
 }
 
-static void json_penalties(FILE *f, const struct mx_policy *pol)
+static void json_sections(struct jw *w, const struct mx_policy *pol)
+{
+	size_t i;
+
+	jw_kobj(w, "sections");
+	for (i = 0; i < N_LIMIT_SECTIONS; i++)
+		json_section(w, limit_sections[i].name, section_at(pol, i));
+	jw_end(w);
+	json_tier(w, "recipients_bad", &pol->recipients_bad, false);
+}
+
+static void json_penalties(struct jw *w, const struct mx_policy *pol)
 {
 	unsigned v;
 
-	fprintf(f, "\"penalty\":{");
+	jw_kobj(w, "penalty");
 	for (v = 0; v < MX_VIOL__COUNT; v++) {
 		const struct mx_penalty *p = &pol->penalty[v];
 
-		fprintf(f, "%s\"%s\":", v ? "," : "", mx_violation_name(v));
-		if (p->verb == MX_VERDICT_NONE)
-			fprintf(f, "null");
-		else
-			fprintf(f, "{\"verb\":\"%s\",\"duration_s\":%llu,\"limit\":%u,\"line\":%d}",
-				verb_name(p->verb), secs(p->duration_ns), p->limit, p->line);
+		jw_key(w, mx_violation_name(v));
+		if (p->verb == MX_VERDICT_NONE) {
+			jw_null(w);
+			continue;
+		}
+		jw_obj(w);
+		jw_kstr(w, "verb", verb_name(p->verb));
+		jw_ku64(w, "duration_s", secs(p->duration_ns));
+		jw_ku64(w, "limit", p->limit);
+		jw_ki64(w, "line", p->line);
+		jw_end(w);
 	}
-	fprintf(f, "}");
+	jw_end(w);
 }
 
-static void json_proxy(FILE *f, const struct mx_proxy_conf *c)
+static void json_str_or_null(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	if (s)
+		jw_str(w, s);
+	else
+		jw_null(w);
+}
+
+static void json_proxy(struct jw *w, const struct mx_proxy_conf *c)
 {
 	char buf[MX_PREFIX_STRLEN + 16];
 	size_t i;
 
-	fprintf(f, "\"proxy\":{\"present\":%s,\"listen\":[", c->present ? "true" : "false");
-	for (i = 0; i < c->n_listen; i++) {
-		fprintf(f, "%s", i ? "," : "");
-		jstr(f, mx_sockaddr_format(&c->listen[i], buf, sizeof(buf)));
-	}
-	fprintf(f, "],\"backend\":");
-	if (c->backend_set)
-		jstr(f, mx_sockaddr_format(&c->backend, buf, sizeof(buf)));
-	else
-		fprintf(f, "null");
-	fprintf(f, ",\"proxy_protocol\":\"%s\",\"max_clients\":%u,", pp_name(c->proxy_protocol),
-		c->max_clients);
-	fprintf(f, "\"connect_timeout_s\":%llu,\"idle_timeout_s\":%llu,\"line_timeout_s\":%llu,"
-		   "\"data_timeout_s\":%llu,\"verdict_socket\":",
-		secs(c->connect_timeout_ns), secs(c->idle_timeout_ns), secs(c->line_timeout_ns),
-		secs(c->data_timeout_ns));
-	if (c->verdict_socket[0])
-		jstr(f, c->verdict_socket);
-	else
-		fprintf(f, "null");
-	fprintf(f, "}");
+	jw_kobj(w, "proxy");
+	jw_kbool(w, "present", c->present);
+	jw_karr(w, "listen");
+	for (i = 0; i < c->n_listen; i++)
+		jw_str(w, mx_sockaddr_format(&c->listen[i], buf, sizeof(buf)));
+	jw_end(w);
+	json_str_or_null(w, "backend",
+			 c->backend_set ? mx_sockaddr_format(&c->backend, buf, sizeof(buf)) : NULL);
+	jw_kstr(w, "proxy_protocol", pp_name(c->proxy_protocol));
+	jw_ku64(w, "max_clients", c->max_clients);
+	jw_ku64(w, "connect_timeout_s", secs(c->connect_timeout_ns));
+	jw_ku64(w, "idle_timeout_s", secs(c->idle_timeout_ns));
+	jw_ku64(w, "line_timeout_s", secs(c->line_timeout_ns));
+	jw_ku64(w, "data_timeout_s", secs(c->data_timeout_ns));
+	json_str_or_null(w, "verdict_socket", c->verdict_socket[0] ? c->verdict_socket : NULL);
+	jw_end(w);
 }
 
 void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, void *file)
 {
 	FILE *f = file;
+	struct jw w;
 
 	if (json) {
-		fprintf(f, "{\"file\":");
-		jstr(f, pol->path);
-		fprintf(f, ",");
-		json_main(f, pol);
-		fprintf(f, ",");
-		json_rules(f, pol, c);
-		fprintf(f, ",");
-		json_sections(f, pol);
-		fprintf(f, ",");
-		json_penalties(f, pol);
-		fprintf(f, ",");
-		json_proxy(f, &pol->proxy);
-		fprintf(f, "}\n");
+		jw_init(&w, f);
+		jw_obj(&w);
+		jw_kstr(&w, "file", pol->path);
+		json_main(&w, pol);
+		json_rules(&w, pol, c);
+		json_sections(&w, pol);
+		json_penalties(&w, pol);
+		json_proxy(&w, &pol->proxy);
+		jw_end(&w);
 		return;
 	}
 	text_main(f, pol);
