@@ -17,6 +17,10 @@
 
 #define INI_MAIN "main"
 #define UTF8_BOM "\xef\xbb\xbf"
+/* MX_INI_LINE_MAX as text, for messages that are plain strings */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MX_INI_LINE_MAX_TEXT STR(MX_INI_LINE_MAX)
 
 struct reader {
 	const char *name;
@@ -222,6 +226,15 @@ static bool cut_continuation(char *s)
 	return true;
 }
 
+/* A pending continued line that cannot be finished: report, forget. */
+static void drop_continuation(struct reader *r, const char *msg)
+{
+	mx_log_at(MX_LOG_ERROR, r->name, r->pend_line, "%s", msg);
+	r->failed = true;
+	r->pend_len = 0;
+	r->pend_line = 0;
+}
+
 static void add_continuation(struct reader *r, const char *s, int line)
 {
 	size_t n = strlen(s);
@@ -229,72 +242,75 @@ static void add_continuation(struct reader *r, const char *s, int line)
 	if (r->pend_line == 0)
 		r->pend_line = line;
 	if (r->pend_len + n > MX_INI_LINE_MAX) {
-		mx_log_at(MX_LOG_ERROR, r->name, r->pend_line,
-			  "continued line too long (over %d bytes)", MX_INI_LINE_MAX);
-		r->failed = true;
-		r->pend_len = 0;
-		r->pend_line = 0;
+		drop_continuation(r, "continued line too long (over " MX_INI_LINE_MAX_TEXT " bytes)");
 		return;
 	}
 	memcpy(r->pend + r->pend_len, s, n + 1);
 	r->pend_len += n;
 }
 
-static void do_line(struct reader *r, const char *p, size_t n, int line)
+/* Bounded, and text: else the line is reported and skipped. */
+static bool line_ok(struct reader *r, const char *p, size_t n, int line)
 {
-	char buf[MX_INI_LINE_MAX + 1 + MX_INI_LINE_MAX + 1];
 	const char *why;
-	char *s;
 	size_t col;
 
 	if (n > MX_INI_LINE_MAX) {
 		mx_log_at(MX_LOG_ERROR, r->name, line, "line too long (over %d bytes)",
 			  MX_INI_LINE_MAX);
 		r->failed = true;
-		return;
+		return false;
 	}
 	why = check_text(p, n, &col);
 	if (why) {
 		mx_log_at(MX_LOG_ERROR, r->name, line, "%s at column %zu", why, col);
 		r->failed = true;
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* Put the pending continued text before buf (n bytes), as written: haraka
+ * keeps the blanks.  *line becomes the first line's.  False if too long. */
+static bool join_continuation(struct reader *r, char *buf, size_t n, int *line)
+{
+	if (r->pend_len + n > MX_INI_LINE_MAX) {
+		drop_continuation(r, "continued line too long (over " MX_INI_LINE_MAX_TEXT " bytes)");
+		return false;
+	}
+	memmove(buf + r->pend_len, buf, n + 1);
+	memcpy(buf, r->pend, r->pend_len);
+	*line = r->pend_line;
+	r->pend_len = 0;
+	r->pend_line = 0;
+	return true;
+}
+
+static void do_line(struct reader *r, const char *p, size_t n, int line)
+{
+	char buf[2 * (MX_INI_LINE_MAX + 1)]; /* room to join a continuation */
+	char *s;
+
+	if (!line_ok(r, p, n, line))
+		return;
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	s = skip_blank(buf);
 	if (*s == '\0' || is_comment_start(*s))
 		return;
 	if (*s == '[') {
-		if (r->pend_line) {
-			mx_log_at(MX_LOG_ERROR, r->name, r->pend_line,
-				  "continued line runs into a section header");
-			r->failed = true;
-			r->pend_len = 0;
-			r->pend_line = 0;
-		}
+		if (r->pend_line)
+			drop_continuation(r, "continued line runs into a section header");
 		parse_header(r, s, line);
 		return;
 	}
-	/* Continued lines join as written, blanks kept, as haraka does. */
 	if (cut_continuation(buf)) {
 		add_continuation(r, buf, line);
 		return;
 	}
-	if (r->pend_line) {
-		memmove(buf + r->pend_len, buf, n + 1);
-		memcpy(buf, r->pend, r->pend_len);
-		line = r->pend_line;
-		r->pend_len = 0;
-		r->pend_line = 0;
-		s = buf;
-		if (strlen(s) > MX_INI_LINE_MAX) {
-			mx_log_at(MX_LOG_ERROR, r->name, line,
-				  "continued line too long (over %d bytes)", MX_INI_LINE_MAX);
-			r->failed = true;
-			return;
-		}
-	}
-	parse_param(r, s, line);
+	if (r->pend_line && !join_continuation(r, buf, n, &line))
+		return;
+	parse_param(r, buf, line);
 }
 
 int mx_ini_parse(const char *name, const char *buf, size_t len, mx_ini_fn fn, void *ctx)

@@ -720,7 +720,8 @@ static void finish_penalties(struct loader *L)
 static void finish(struct loader *L)
 {
 	finish_history(L);
-	if (!finish_limits(L))
+	/* after errors the file is refused anyway: spare the general remark */
+	if (!finish_limits(L) && !L->failed)
 		mx_log(MX_LOG_WARN, "%s: no limit section is enabled (a section needs enabled = true)",
 		       L->file);
 	finish_penalties(L);
