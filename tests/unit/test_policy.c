@@ -849,6 +849,8 @@ static void test_match_addr_host(void **state)
 	assert_null(mx_section_match_addr(&pol.recipients, &a));
 }
 
+static char *print(int json);
+
 /* ---- compile ---- */
 
 static const struct mx_compiled_rule *rule_for(const char *prefix)
@@ -987,6 +989,27 @@ static void test_compile_lpm_equivalence(void **state)
 					 ? (mx_prefix_is_v4(&a) ? 96u + 24 : 56u)
 					 : c->prefix.plen);
 	}
+}
+
+/* An IPv6 lookup wider than /96 covers IPv4 too: one counter for all. */
+static void test_compile_v6_covers_v4(void **state)
+{
+	const struct mx_compiled_rule *r;
+	char *t;
+
+	(void)state;
+	load_ok("[concurrency]\nenabled = true\n::/0 = 500\n192.0.2.0/24 = 5\n");
+	compile_ok();
+	assert_int_equal(comp.n_rules, 3);
+	r = rule_for("::ffff:0:0/96");
+	assert_int_equal(r->rule.flags, MX_RULE_CONC_SET | MX_RULE_CONC_SHARED);
+	assert_int_equal(r->rule.conc_limit, 500);
+	assert_int_equal(r->rule.conc_plen, 0);
+	r = rule_for("::/0");
+	assert_int_equal(r->rule.conc_plen, 0);
+	t = print(0);
+	assert_non_null(strstr(t, "0.0.0.0/0                500 shared (::/0, line 3)"));
+	free(t);
 }
 
 static void test_compile_disabled(void **state)
@@ -1264,6 +1287,7 @@ int main(void)
 		T(test_match_addr_host),
 		T(test_compile_nested),
 		T(test_compile_lpm_equivalence),
+		T(test_compile_v6_covers_v4),
 		T(test_compile_disabled),
 		T(test_compile_config),
 		T(test_compile_max_rules),

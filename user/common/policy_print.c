@@ -75,6 +75,13 @@ static char *limit_text(uint32_t limit, uint64_t period_ns, char *buf, size_t le
 	return buf;
 }
 
+/* A counter length for an IPv4 entry is IPv4-native, unless an IPv6
+ * lookup shorter than /96 (such as ::/0) covers all of IPv4 too. */
+static unsigned native_plen(uint32_t plen, bool v4)
+{
+	return v4 && plen >= MX_V4_PLEN_BASE ? plen - MX_V4_PLEN_BASE : plen;
+}
+
 /* ---- text ---- */
 
 struct part {
@@ -87,7 +94,7 @@ struct part {
 static void part_text(const struct part *p, bool v4, char *buf, size_t len)
 {
 	char lim[TEXT_MAX];
-	unsigned plen = v4 ? p->plen - MX_V4_PLEN_BASE : p->plen;
+	unsigned plen = native_plen(p->plen, v4);
 
 	if (!p->set) { /* section off, or on without a default */
 		snprintf(buf, len, "no limit");
@@ -289,7 +296,7 @@ static void json_part(struct jw *w, const char *key, const struct part *p, bool 
 	if (rate)
 		jw_ku64(w, "period_s", secs(p->period_ns));
 	jw_kbool(w, "shared", p->shared);
-	jw_ku64(w, "plen", v4 ? p->plen - MX_V4_PLEN_BASE : p->plen);
+	jw_ku64(w, "plen", native_plen(p->plen, v4));
 	jw_kstr(w, "lookup", p->lookup->text);
 	jw_ki64(w, "line", p->lookup->line);
 	jw_end(w);
