@@ -68,6 +68,8 @@ start_proxy() {
 	"$MXPROXY" -c "$ini" -v >"$log" 2>&1 &
 	PROXY_PID=$!
 	PROXY_LOG=$log
+	PROXY_PIDS+=("$PROXY_PID")
+	PROXY_LOGS+=("$log")
 	on_exit "kill $PROXY_PID; wait $PROXY_PID"
 	for ((i = 0; i < 100; i++)); do
 		[ "$(grep -c 'listening on' "$log")" -ge "$want" ] && return 0
@@ -76,6 +78,25 @@ start_proxy() {
 	done
 	cat "$log" >&2
 	return 1
+}
+
+PROXY_PIDS=()
+PROXY_LOGS=()
+
+# finish: stop every proxy (SIGTERM, as in production), check each exited
+# cleanly with no sanitizer report in its log, and end the test.
+finish() {
+	local i bad=0
+	for i in "${!PROXY_PIDS[@]}"; do
+		kill "${PROXY_PIDS[i]}" 2>/dev/null
+		wait "${PROXY_PIDS[i]}" || bad=1
+		if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "${PROXY_LOGS[i]}"; then
+			sed -n '1,40p' "${PROXY_LOGS[i]}" >&2
+			bad=1
+		fi
+	done
+	check_eq "every proxy exited cleanly, no sanitizer report" "$bad" 0
+	exit $T_FAILED
 }
 
 # py SCRIPT: run inline python with smtpc importable; prints its stdout.

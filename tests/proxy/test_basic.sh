@@ -139,4 +139,4 @@ check "backend down: 421 4.4.1" grep -q '^421 4.4.1 ' <<<"$out"
 check "backend down: closed" grep -q '^True' <<<"$out"
 check "proxy still running" kill -0 "$PROXY_PID"
 
-exit $T_FAILED
+finish

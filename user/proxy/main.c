@@ -259,6 +259,8 @@ static int run(struct mx_policy *pol)
 	rc = 0;
 	log_stats(&srv);
 out:
+	if (srv.loop)
+		px_session_close_all(&srv);
 	for (size_t i = 0; i < srv.n_listeners; i++)
 		px_io_close(srv.loop, &srv.listeners[i].io);
 	px_verdict_free(srv.verdict);

@@ -46,14 +46,18 @@ struct px_server {
 	struct px_listener listeners[MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
 	struct px_timer accept_resume; /* listeners paused on EMFILE */
+	struct px_session *sessions; /* every live session, for shutdown */
 	uint32_t n_sessions, n_tarpitted;
 	uint64_t tarpit_ns;  /* tarpit_delay capped by tarpit_max */
 	char hostname[256];  /* in the proxy's own replies */
 	struct px_stats stats;
 };
 
+struct px_session;
 /* Take over an accepted client socket (non-blocking). */
 void px_session_accept(struct px_server *srv, int fd);
+/* Shutdown: drop every session (their memory goes with the loop). */
+void px_session_close_all(struct px_server *srv);
 
 /* limits.c: the policy's proxy sections applied to one recipient. */
 struct px_rcpt_ctx {

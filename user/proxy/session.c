@@ -91,6 +91,7 @@ struct pend {
 
 struct px_session {
 	struct px_server *srv;
+	struct px_session *prev, *next; /* srv->sessions */
 	struct px_io cli, be;
 	struct px_timer timer;
 	enum phase phase;
@@ -192,6 +193,12 @@ static void session_free(struct px_session *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	px_io_close(srv->loop, &s->cli);
 	px_io_close(srv->loop, &s->be);
 	px_timer_del(srv->loop, &s->timer);
@@ -999,6 +1006,10 @@ void px_session_accept(struct px_server *srv, int fd)
 	}
 	srv->n_sessions++;
 	srv->stats.accepted++;
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
 	s->csrc = s->peer;
 	s->cdst = s->local;
 	set_client(s, &s->peer);
@@ -1009,4 +1020,10 @@ void px_session_accept(struct px_server *srv, int fd)
 	}
 	start_backend(s);
 	pump(s);
+}
+
+void px_session_close_all(struct px_server *srv)
+{
+	while (srv->sessions)
+		session_free(srv->sessions);
 }
