@@ -110,9 +110,12 @@ int px_io_set(struct px_loop *l, struct px_io *io, uint32_t events)
 
 void px_io_close(struct px_loop *l, struct px_io *io)
 {
+	(void)l;
 	if (io->fd < 0)
 		return;
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	/* close() alone deregisters: the loop never dup()s or forks a
+	 * registered descriptor, and one system call less per socket shows
+	 * in the one-message-per-connection benchmark */
 	close(io->fd);
 	io->fd = -1;
 }

@@ -144,7 +144,7 @@ static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
 			refuse_busy(srv, fd, &peer);
 			continue;
 		}
-		px_session_accept(srv, fd);
+		px_session_accept(srv, fd, &peer);
 	}
 }
 

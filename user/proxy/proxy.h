@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "loop.h"
 #include "policy.h"
@@ -55,7 +56,7 @@ struct px_server {
 
 struct px_session;
 /* Take over an accepted client socket (non-blocking). */
-void px_session_accept(struct px_server *srv, int fd);
+void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer);
 /* Shutdown: drop every session (their memory goes with the loop). */
 void px_session_close_all(struct px_server *srv);
 

@@ -955,10 +955,13 @@ static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events)
 		int err = 0;
 		socklen_t el = sizeof(err);
 
-		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err) {
+		/* writable without an error condition is connected: no need to
+		 * ask SO_ERROR on the common path */
+		if (events & (EPOLLERR | EPOLLHUP))
+			getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err || (events & (EPOLLERR | EPOLLHUP))) {
 			s->srv->stats.backend_failed++;
-			mx_warn("backend connect: %s", strerror(err));
+			mx_warn("backend connect: %s", strerror(err ? err : ECONNREFUSED));
 			close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s",
 				   "");
 			pump(s);
@@ -978,11 +981,11 @@ static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events)
 	pump(s);
 }
 
-void px_session_accept(struct px_server *srv, int fd)
+void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer)
 {
 	size_t sz = sizeof(struct px_session) + CIN_SIZE + BOUT_SIZE + BIN_SIZE + COUT_SIZE;
 	struct px_session *s = malloc(sz);
-	socklen_t pl = sizeof(s->peer), ll = sizeof(s->local);
+	socklen_t ll = sizeof(s->local);
 
 	if (!s) {
 		close(fd);
@@ -997,8 +1000,10 @@ void px_session_accept(struct px_server *srv, int fd)
 	s->cout = (struct pxbuf){ .cap = COUT_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE + BIN_SIZE };
 	px_timer_init(&s->timer, on_timer, s);
 	s->t_start = s->t_activity = px_now(srv->loop);
-	if (getpeername(fd, (struct sockaddr *)&s->peer, &pl) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&s->local, &ll) < 0 ||
+	s->peer = *peer;
+	/* the local address only goes into PROXY headers */
+	if ((srv->conf->proxy_protocol != MX_PP_NONE &&
+	     getsockname(fd, (struct sockaddr *)&s->local, &ll) < 0) ||
 	    px_io_add(srv->loop, &s->cli, fd, EPOLLIN, on_client, s) < 0) {
 		close(fd);
 		free(s);
