@@ -60,9 +60,58 @@ static __always_inline __u64 mx_now(const struct mx_ctl *ctl)
 	return bpf_ktime_get_ns() + ctl->clock_offset_ns;
 }
 
+/* The counters a connection without a pending record counts in (seeded,
+ * or its record was evicted or NATed away): from the live rule. */
+static __always_inline int mx_conn_keys(const struct mx_config *cfg, const struct mx_flow_key *fk,
+					struct mx_conn *conn)
+{
+	struct mx_rule *r = mx_rule_lookup(cfg->gen, fk->saddr);
+
+	if (!r)
+		return -1; /* no policy loaded */
+	mx_make_key(&conn->key, fk->saddr, r->conc_plen);
+	conn->rule = r->conc_rule;
+	if (r->wide_plen && r->wide_conc_limit) {
+		mx_make_key(&conn->wide_key, fk->saddr, r->wide_plen);
+		conn->flags = MX_FLOW_WIDE;
+	}
+	return 0;
+}
+
+/* Count one more established connection at k. 0 = counted. */
+static __always_inline int mx_conc_inc(const struct mx_key *k, __u32 rule, __u64 now,
+				       struct mx_stats *s)
+{
+	struct mx_conc *c = mx_conc_get(k, now);
+
+	if (!c) {
+		MX_STAT_INC(s, conc_map_full);
+		return -1;
+	}
+	__sync_fetch_and_add(&c->established, 1);
+	c->last_ns = now;
+	c->rule = rule;
+	return 0;
+}
+
+static __always_inline void mx_conc_put(const struct mx_key *k, __u64 now, struct mx_stats *s)
+{
+	struct mx_conc *c = bpf_map_lookup_elem(&mx_conc, k);
+
+	if (!c) {
+		MX_STAT_INC(s, underflow);
+		return;
+	}
+	mx_conc_dec(c, s);
+	c->last_ns = now;
+}
+
 /*
  * An inbound connection reached ESTABLISHED (or exists at seeding time).
  * `seeding` marks the iterator, which finds no pending record by design.
+ * The counters move only if the connection record is inserted here, and
+ * the wide level only if its counter could be had first, so the record
+ * says exactly what to give back at close.
  */
 static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 {
@@ -70,12 +119,12 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg = mx_live_config(&ctl);
 	struct mx_flow_key fk = {};
+	struct mx_pending pend = {};
 	struct mx_conn conn = {};
-	struct mx_pending *pend;
-	struct mx_conc *c;
-	__u32 netns, pend_epoch = 0;
+	struct mx_pending *pp;
+	__u64 cookie, now;
+	__u32 netns;
 	int have_pend = 0;
-	__u64 now;
 
 	if (!cfg || !ctl)
 		return;
@@ -88,80 +137,78 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 		return;
 	now = mx_now(ctl);
 
-	pend = bpf_map_lookup_elem(&mx_pending, &fk); /* netns 0: as XDP wrote it */
-	if (pend) {
-		conn.key = pend->key;
-		conn.rule = pend->rule;
-		pend_epoch = pend->epoch;
+	pp = bpf_map_lookup_elem(&mx_pending, &fk); /* netns 0: as XDP wrote it */
+	if (pp) {
+		pend = *pp;
 		have_pend = 1;
+		conn.key = pend.key;
+		conn.wide_key = pend.wide_key;
+		conn.rule = pend.rule;
+		conn.flags = pend.flags & MX_FLOW_WIDE;
 	} else {
-		struct mx_rule *r = mx_rule_lookup(cfg->gen, fk.saddr);
-
-		if (!r)
-			return; /* no policy loaded */
-		mx_make_key(&conn.key, fk.saddr, r->conc_plen);
-		conn.rule = r->conc_rule;
+		if (mx_conn_keys(cfg, &fk, &conn))
+			return;
 		if (!seeding)
 			MX_STAT_INC(s, pending_lost);
 	}
 	conn.since_ns = now;
-
 	conn.flow = fk;
 	conn.flow.netns = netns;
+	cookie = bpf_get_socket_cookie((void *)sk);
 
-	c = mx_conc_get(&conn.key, now);
-	if (!c) {
+	if (!mx_conc_get(&conn.key, now)) {
 		MX_STAT_INC(s, conc_map_full);
-	} else {
-		__u64 cookie = bpf_get_socket_cookie((void *)sk);
-
-		if (bpf_map_update_elem(&mx_conns, &cookie, &conn, BPF_NOEXIST) == 0) {
-			__sync_fetch_and_add(&c->established, 1);
-			c->last_ns = now;
-			c->rule = conn.rule;
-			if (seeding)
-				MX_STAT_INC(s, conn_seeded);
-			else
-				MX_STAT_INC(s, conn_open);
-		} else if (!bpf_map_lookup_elem(&mx_conns, &cookie)) {
-			MX_STAT_INC(s, conn_map_full);
-		}
+		goto release;
 	}
-	/* Established now counts it: release the pending slot (after the
+	if ((conn.flags & MX_FLOW_WIDE) && !mx_conc_get(&conn.wide_key, now)) {
+		MX_STAT_INC(s, conc_map_full);
+		conn.flags &= ~MX_FLOW_WIDE;
+	}
+	if (bpf_map_update_elem(&mx_conns, &cookie, &conn, BPF_NOEXIST)) {
+		if (!bpf_map_lookup_elem(&mx_conns, &cookie))
+			MX_STAT_INC(s, conn_map_full);
+		goto release; /* already counted (seeding raced), or no room */
+	}
+	mx_conc_inc(&conn.key, conn.rule, now, s);
+	if (conn.flags & MX_FLOW_WIDE)
+		mx_conc_inc(&conn.wide_key, conn.rule, now, s);
+	if (seeding)
+		MX_STAT_INC(s, conn_seeded);
+	else
+		MX_STAT_INC(s, conn_open);
+release:
+	/* Established now counts it: release the pending slots (after the
 	 * increment, so the total never dips below the truth). */
-	if (have_pend && bpf_map_delete_elem(&mx_pending, &fk) == 0 && c)
-		mx_pend_release(c, pend_epoch, s);
+	if (have_pend && bpf_map_delete_elem(&mx_pending, &fk) == 0) {
+		mx_pend_release_key(&pend.key, pend.epoch, s);
+		if (pend.flags & MX_FLOW_WIDE)
+			mx_pend_release_key(&pend.wide_key, pend.epoch, s);
+	}
 }
 
 /* A socket left ESTABLISHED.  Counted only if we hold its record. */
 static __always_inline void mx_conn_close(const struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct mx_conn *conn;
+	const struct mx_ctl *ctl = 0;
 	struct mx_stats *s;
-	struct mx_conc *c;
-	struct mx_key key;
+	struct mx_conn *cp;
+	struct mx_conn conn;
+	__u64 now = 0;
 
-	conn = bpf_map_lookup_elem(&mx_conns, &cookie);
-	if (!conn)
+	cp = bpf_map_lookup_elem(&mx_conns, &cookie);
+	if (!cp)
 		return;
-	key = conn->key;
+	conn = *cp;
 	if (bpf_map_delete_elem(&mx_conns, &cookie))
 		return; /* another program deleted it and decremented */
 	s = mx_stats_row(MX_STATS_ROW_SOCK);
-	c = bpf_map_lookup_elem(&mx_conc, &key);
-	if (!c) {
-		MX_STAT_INC(s, underflow);
-		return;
-	}
-	mx_conc_dec(c, s);
+	if (mx_live_config(&ctl) && ctl)
+		now = mx_now(ctl);
+	mx_conc_put(&conn.key, now, s);
+	if (conn.flags & MX_FLOW_WIDE)
+		mx_conc_put(&conn.wide_key, now, s);
 	MX_STAT_INC(s, conn_close);
-	{
-		const struct mx_ctl *ctl = 0;
-
-		if (mx_live_config(&ctl) && ctl)
-			c->last_ns = mx_now(ctl);
-	}
 }
 
 #endif

@@ -124,6 +124,8 @@ static __always_inline int mx_rate_spend(const struct mx_key *k, __u64 now,
 
 /* ---- concurrency counter ---- */
 
+/* The established counter of k, created if missing (tracepoint only:
+ * created when a handshake completes).  NULL: map full. */
 static __always_inline struct mx_conc *mx_conc_get(const struct mx_key *k, __u64 now)
 {
 	struct mx_conc *c = bpf_map_lookup_elem(&mx_conc, k);
@@ -135,7 +137,30 @@ static __always_inline struct mx_conc *mx_conc_get(const struct mx_key *k, __u64
 
 		bpf_map_update_elem(&mx_conc, k, &fresh, BPF_NOEXIST);
 	}
-	return bpf_map_lookup_elem(&mx_conc, k); /* NULL: map full */
+	return bpf_map_lookup_elem(&mx_conc, k);
+}
+
+static __always_inline __u32 mx_established(const struct mx_key *k)
+{
+	struct mx_conc *c = bpf_map_lookup_elem(&mx_conc, k);
+
+	return c ? c->established : 0;
+}
+
+/* The pending counts of k, created if missing (LRU: never fails for
+ * lack of room). */
+static __always_inline struct mx_pendcnt *mx_pendcnt_get(const struct mx_key *k)
+{
+	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
+
+	if (pc)
+		return pc;
+	{
+		struct mx_pendcnt fresh = {};
+
+		bpf_map_update_elem(&mx_pendcnt, k, &fresh, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&mx_pendcnt, k);
 }
 
 static __always_inline int mx_epoch_live(__u32 slot_epoch, __u32 epoch)
@@ -143,7 +168,7 @@ static __always_inline int mx_epoch_live(__u32 slot_epoch, __u32 epoch)
 	return (__u32)(epoch - slot_epoch) < MX_PEND_SLOTS;
 }
 
-static __always_inline __u32 mx_pending_live(const struct mx_conc *c, __u32 epoch)
+static __always_inline __u32 mx_pending_live(const struct mx_pendcnt *c, __u32 epoch)
 {
 	__u32 sum = 0;
 	int i;
@@ -159,7 +184,7 @@ static __always_inline __u32 mx_pending_live(const struct mx_conc *c, __u32 epoc
 }
 
 /* Count one pending SYN in the slot of `epoch`. 0 = counted. */
-static __always_inline int mx_pend_add(struct mx_conc *c, __u32 epoch, struct mx_stats *s)
+static __always_inline int mx_pend_add(struct mx_pendcnt *c, __u32 epoch, struct mx_stats *s)
 {
 	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
 	int i;
@@ -177,7 +202,8 @@ static __always_inline int mx_pend_add(struct mx_conc *c, __u32 epoch, struct mx
 
 /* Release one pending SYN counted in `epoch`'s slot, if that slot still
  * holds that epoch (else it has expired with its slot: nothing to do). */
-static __always_inline void mx_pend_release(struct mx_conc *c, __u32 epoch, struct mx_stats *s)
+static __always_inline void mx_pend_release(struct mx_pendcnt *c, __u32 epoch,
+					    struct mx_stats *s)
 {
 	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
 	int i;
@@ -197,24 +223,38 @@ static __always_inline void mx_pend_release(struct mx_conc *c, __u32 epoch, stru
 	MX_STAT_INC(s, contention);
 }
 
-/*
- * Reserve a pending slot, then check established + pending (ours
- * included) against limit (0 = unlimited).  Returns 0 when admitted, 1
- * when over (the reservation is released), -1 when it could not count
- * (contention: admitted uncounted, fail open).
- */
-static __always_inline int mx_conc_reserve(struct mx_conc *c, __u32 epoch, __u32 limit,
-					   struct mx_stats *s)
+/* Release by key (the tracepoint: the entry may have been evicted). */
+static __always_inline void mx_pend_release_key(const struct mx_key *k, __u32 epoch,
+						struct mx_stats *s)
 {
+	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
+
+	if (pc)
+		mx_pend_release(pc, epoch, s);
+}
+
+/*
+ * Reserve a pending slot in k's counts, then check established + pending
+ * (ours included) against limit (0 = unlimited).  Returns 0 when admitted
+ * (*pcp set when counted), 1 when over (the reservation is released), and
+ * 0 with *pcp NULL when it could not count (contention: fail open).
+ */
+static __always_inline int mx_conc_reserve(const struct mx_key *k, __u32 epoch, __u32 limit,
+					   struct mx_pendcnt **pcp, struct mx_stats *s)
+{
+	struct mx_pendcnt *pc = mx_pendcnt_get(k);
 	__u32 total;
 
-	if (mx_pend_add(c, epoch, s))
-		return -1;
+	*pcp = 0;
+	if (!pc || mx_pend_add(pc, epoch, s))
+		return 0;
+	*pcp = pc;
 	if (!limit)
 		return 0;
-	total = c->established + mx_pending_live(c, epoch);
+	total = mx_established(k) + mx_pending_live(pc, epoch);
 	if (total > limit) {
-		mx_pend_release(c, epoch, s);
+		mx_pend_release(pc, epoch, s);
+		*pcp = 0;
 		return 1;
 	}
 	return 0;

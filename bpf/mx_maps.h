@@ -51,10 +51,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_sanctions SEC(".maps");
 
-/* Concurrency counters by counted source.  Preallocated HASH: never
- * evicted, so a count is never silently lost; when full, new sources pass
- * uncounted (stats conc_map_full).  Created by XDP and the tracepoint;
- * idle zero entries are removed by userspace housekeeping. */
+/* Established-connection counters by counted source (and wide network).
+ * Preallocated HASH: never evicted, so a count is never silently lost;
+ * created only by the tracepoint when a handshake completes, so spoofed
+ * SYNs cannot fill it; when full, new sources' connections pass uncounted
+ * (stats conc_map_full).  Idle zero entries are removed by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -74,6 +75,18 @@ struct {
 	__type(value, struct mx_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conns SEC(".maps");
+
+/* Pending-SYN counts by counted source (and wide network).  Written by
+ * XDP, released by the tracepoint.  LRU: under a flood of fresh sources an
+ * evicted entry only forgets SYNs still in flight (bounded overshoot,
+ * README "Accounting"), and the flood never blocks new entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_key);
+	__type(value, struct mx_pendcnt);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_pendcnt SEC(".maps");
 
 /* Admitted SYNs awaiting their handshake, by 4-tuple.  Written by XDP,
  * deleted by the tracepoint.  LRU: an evicted record only lets its slot

@@ -43,7 +43,7 @@ static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config 
 }
 
 /* The limits that apply to this source now: its rule, lowered by an
- * active penalty.  Returns 1 when the source is refused outright. */
+ * active penalty. */
 struct mx_limits_now {
 	__u32 conc_limit;
 	__u32 rate_limit;
@@ -87,6 +87,26 @@ static __always_inline void mx_apply_penalty(const struct mx_sanction *sn,
 		l->conc_limit = cap;
 }
 
+static __always_inline int mx_refused(struct xdp_md *ctx, const struct mx_config *cfg,
+				      const struct mx_pkt *p, struct mx_stats *s, int penalized,
+				      int rate)
+{
+	if (penalized)
+		MX_STAT_INC(s, refused_penalty);
+	else if (rate)
+		MX_STAT_INC(s, refused_rate);
+	else
+		MX_STAT_INC(s, refused_conc);
+	return mx_refuse(ctx, cfg, p, 1, s);
+}
+
+/*
+ * Judge a SYN.  Each check that can refuse runs before anything is spent:
+ * the rate is peeked first, the concurrency slots reserved (and given back
+ * on refusal), and the rate budgets spent last, so a refused SYN costs the
+ * source nothing.  A `default` source is checked at its own prefix and,
+ * when the policy sets one, at its wide network too.
+ */
 static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl *ctl,
 					const struct mx_config *cfg, struct mx_pkt *p,
 					struct mx_stats *s)
@@ -94,13 +114,14 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	struct mx_flow_key fk = {};
 	struct mx_limits_now l = {};
 	struct mx_pending rec = {};
+	struct mx_rate_params wrate;
+	struct mx_pendcnt *pc = 0, *wpc = 0;
 	struct mx_sanction *sn;
 	struct mx_rule *rule;
 	struct mx_key rkey;
-	struct mx_conc *c;
 	__u64 now = mx_now(ctl);
 	__u32 epoch;
-	int refuse = 0;
+	int refuse = 0, wide_conc, wide_rate;
 
 	if (!cfg->pending_slot_ns)
 		return XDP_PASS;
@@ -127,6 +148,10 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	l.rate_limit = rule->rate_limit;
 	l.rate.emission = rule->rate_emission_ns;
 	l.rate.tolerance = rule->rate_tolerance_ns;
+	wrate.emission = rule->wide_rate_emission_ns;
+	wrate.tolerance = rule->wide_rate_tolerance_ns;
+	wide_conc = rule->wide_plen && rule->wide_conc_limit;
+	wide_rate = rule->wide_plen && rule->wide_rate_limit;
 
 	sn = mx_sanction_lookup(p->saddr);
 	if (sn) {
@@ -142,52 +167,45 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 		}
 	}
 
-	/* Rate first, but spend it last: a refused SYN costs no budget. */
 	mx_make_key(&rkey, p->saddr, rule->rate_plen);
-	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate))
-		goto over_rate;
-
 	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
-	c = mx_conc_get(&rec.key, now);
-	if (!c) {
-		MX_STAT_INC(s, conc_map_full);
-	} else {
-		int rc = mx_conc_reserve(c, epoch, l.conc_limit, s);
+	mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
+	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate))
+		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
+	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate))
+		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
 
-		if (rc == 1) {
-			if (l.penalized)
-				MX_STAT_INC(s, refused_penalty);
-			else
-				MX_STAT_INC(s, refused_conc);
-			return mx_refuse(ctx, cfg, p, 1, s);
-		}
-		if (rc < 0)
-			c = 0; /* uncounted */
+	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &pc, s))
+		return mx_refused(ctx, cfg, p, s, l.penalized, 0);
+	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wpc, s)) {
+		if (pc)
+			mx_pend_release(pc, epoch, s);
+		return mx_refused(ctx, cfg, p, s, l.penalized, 0);
 	}
 
-	if (l.rate_limit && mx_rate_spend(&rkey, now, &l.rate, s)) {
-		if (c)
-			mx_pend_release(c, epoch, s);
-		goto over_rate;
+	if ((l.rate_limit && mx_rate_spend(&rkey, now, &l.rate, s)) ||
+	    (wide_rate && mx_rate_spend(&rec.wide_key, now, &wrate, s))) {
+		/* lost a race since the peek; a wide refusal here may have
+		 * spent the source's own budget (race only) */
+		if (pc)
+			mx_pend_release(pc, epoch, s);
+		if (wpc)
+			mx_pend_release(wpc, epoch, s);
+		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
 	}
 
-	if (c) {
-		c->last_ns = now;
-		c->rule = rule->conc_rule;
+	if (pc) {
 		rec.epoch = epoch;
 		rec.rule = rule->conc_rule;
-		if (bpf_map_update_elem(&mx_pending, &fk, &rec, BPF_ANY))
-			mx_pend_release(c, epoch, s);
+		rec.flags = wpc ? MX_FLOW_WIDE : 0;
+		if (bpf_map_update_elem(&mx_pending, &fk, &rec, BPF_ANY)) {
+			mx_pend_release(pc, epoch, s);
+			if (wpc)
+				mx_pend_release(wpc, epoch, s);
+		}
 	}
 	MX_STAT_INC(s, admitted);
 	return XDP_PASS;
-
-over_rate:
-	if (l.penalized)
-		MX_STAT_INC(s, refused_penalty);
-	else
-		MX_STAT_INC(s, refused_rate);
-	return mx_refuse(ctx, cfg, p, 1, s);
 }
 
 SEC("xdp")

@@ -83,10 +83,19 @@ struct mx_rule {
 	__u32 conc_plen;   /* counter key: source masked to this length */
 	__u32 rate_limit;  /* new connections per period; 0 = unlimited */
 	__u32 rate_plen;
-	__u32 _pad;
+	__u32 wide_plen;         /* the wider level's prefix length (0: none) */
 	__u64 rate_period_ns;
 	__u64 rate_emission_ns;  /* GCRA emission interval: period / limit */
 	__u64 rate_tolerance_ns; /* GCRA burst tolerance: period - emission */
+	/* The wide level: a `default` source is also counted in its wider
+	 * network (ipv4_wide_prefix / ipv6_wide_prefix), with these limits, so
+	 * an attacker rotating through addresses of one network meets a limit
+	 * however many addresses it has.  0 = no limit at that level. */
+	__u32 wide_conc_limit;
+	__u32 wide_rate_limit;
+	__u64 wide_rate_period_ns;
+	__u64 wide_rate_emission_ns;
+	__u64 wide_rate_tolerance_ns;
 };
 
 /* mx_config.flags */
@@ -100,6 +109,8 @@ struct mx_config {
 	__u32 action;             /* enum mx_action */
 	__u32 v4_plen;            /* `default` aggregation, shared space (96 + ipv4_prefix) */
 	__u32 v6_plen;            /* `default` aggregation for IPv6 */
+	__u32 v4_wide_plen;       /* wide level (shared space), 0 = none; display only */
+	__u32 v6_wide_plen;
 	__u64 pending_timeout_ns; /* admitted SYN counts this long without handshake */
 	__u64 pending_slot_ns;    /* pending_timeout_ns / MX_PEND_SLOTS */
 	__u32 flags;              /* MX_CFG_* */
@@ -142,18 +153,25 @@ struct mx_sanction {
 	__u64 own_block_until_ns;
 	__u64 own_penalty_until_ns;
 	__u32 own_penalty_limit;
-	__u32 _pad;
+	__u32 plen;               /* this entry's own prefix length (the LPM
+				   * answers with a value, not the key it matched) */
 	char block_reason[MX_REASON_LEN];
 	char penalty_reason[MX_REASON_LEN];
 };
 
-/* Concurrency state of one counted source.  Only `established` is exact
- * by construction; `pend` holds admitted SYNs not yet established, in
- * time slots of (epoch << 32 | count). */
+/* Established connections of one counted source (or wide network).
+ * Created only when a handshake completes, so spoofed SYNs never fill the
+ * preallocated map that holds these. */
 struct mx_conc {
 	__u32 established;
 	__u32 rule;         /* conc_rule of the last event, for display */
-	__u64 last_ns;      /* last admit/open/close, for garbage collection */
+	__u64 last_ns;      /* last open/close, for garbage collection */
+};
+
+/* Admitted SYNs of one source (or wide network) not yet established, in
+ * time slots of (epoch << 32 | count).  Soft state in an LRU map: losing
+ * an entry under a flood only forgets SYNs that are still in flight. */
+struct mx_pendcnt {
 	__u64 pend[MX_PEND_SLOTS];
 };
 
@@ -173,11 +191,17 @@ struct mx_flow_key {
 	__u32 netns;
 };
 
+/* mx_pending.flags / mx_conn.flags */
+#define MX_FLOW_WIDE (1u << 0) /* also counted at wide_key */
+
 /* An admitted SYN waiting for its handshake. */
 struct mx_pending {
-	struct mx_key key; /* the counter it reserved a slot in */
-	__u32 epoch;       /* pending time slot it was counted in */
+	struct mx_key key;      /* the counter it reserved a slot in */
+	struct mx_key wide_key; /* and its wide level's, with MX_FLOW_WIDE */
+	__u32 epoch;            /* pending time slot it was counted in */
 	__u32 rule;
+	__u32 flags;
+	__u32 _pad;
 };
 
 /* A counted (established) connection, keyed by its socket cookie: at the
@@ -185,7 +209,9 @@ struct mx_pending {
  * released its local port, so a 4-tuple could not find the record. */
 struct mx_conn {
 	struct mx_key key;       /* the counter it incremented */
+	struct mx_key wide_key;  /* and its wide level's, with MX_FLOW_WIDE */
 	__u32 rule;
+	__u32 flags;
 	__u64 since_ns;
 	struct mx_flow_key flow; /* for display (top, query) */
 };

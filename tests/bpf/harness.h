@@ -100,6 +100,35 @@ static inline void h_rule(const char *prefix, uint32_t conc, uint32_t rate, uint
 	}
 }
 
+/* Give the last rule a wide level: plen (shared space), limits. */
+static inline void h_wide(uint32_t plen, uint32_t conc, uint32_t rate, uint64_t period_ns)
+{
+	struct mx_rule *r = &H.rules[H.n_rules - 1].rule;
+
+	r->wide_plen = plen;
+	r->wide_conc_limit = conc;
+	r->wide_rate_limit = rate;
+	if (rate) {
+		r->wide_rate_period_ns = period_ns;
+		r->wide_rate_emission_ns = period_ns / rate;
+		r->wide_rate_tolerance_ns = period_ns - period_ns / rate;
+	}
+}
+
+static inline size_t h_map_entries(int fd, size_t key_size)
+{
+	uint8_t k[64], n[64];
+	void *prev = NULL;
+	size_t cnt = 0;
+
+	while (bpf_map_get_next_key(fd, prev, n) == 0) {
+		memcpy(k, n, key_size);
+		prev = k;
+		cnt++;
+	}
+	return cnt;
+}
+
 static inline int h_apply(void)
 {
 	struct mx_compiled c = { .config = H.cfg, .rules = H.rules, .n_rules = H.n_rules };
@@ -147,6 +176,7 @@ static inline int h_reset(void **state)
 	h_clear_map(H.m.conc, sizeof(struct mx_key));
 	h_clear_map(H.m.rate, sizeof(struct mx_key));
 	h_clear_map(H.m.pending, sizeof(struct mx_flow_key));
+	h_clear_map(H.m.pendcnt, sizeof(struct mx_key));
 	h_clear_map(H.m.conns, sizeof(uint64_t));
 	h_clear_map(H.m.sanctions, sizeof(struct mx_sanction_key));
 	h_zero_stats();
@@ -231,44 +261,34 @@ static inline struct mx_stats h_stats(void)
 	return s;
 }
 
-/* The counter of an address masked to plen (shared space). */
-static inline int h_conc(const char *addr, uint32_t plen, struct mx_conc *out)
+static inline void h_key(struct mx_key *k, const char *addr, uint32_t plen)
 {
-	mx_prefix p;
-	struct mx_key k;
+	mx_prefix q;
 
-	h_prefix(&p, addr);
-	memcpy(k.addr, p.addr, sizeof(k.addr));
-	k.plen = plen;
-	{
-		mx_prefix q = p;
-
-		q.plen = plen;
-		mx_prefix_mask(&q);
-		memcpy(k.addr, q.addr, sizeof(k.addr));
-	}
-	return bpf_map_lookup_elem(H.m.conc, &k, out);
+	h_prefix(&q, addr);
+	q.plen = plen;
+	mx_prefix_mask(&q);
+	*k = q;
 }
 
-static inline uint32_t h_pending_live(const struct mx_conc *c, uint64_t now_ns)
+/* The established counter of an address masked to plen (shared space). */
+static inline int h_conc(const char *addr, uint32_t plen, struct mx_conc *out)
 {
-	uint32_t epoch = (uint32_t)(now_ns / H.cfg.pending_slot_ns), sum = 0;
-	int i;
+	struct mx_key k;
 
-	for (i = 0; i < MX_PEND_SLOTS; i++)
-		if ((uint32_t)(epoch - (uint32_t)(c->pend[i] >> 32)) < MX_PEND_SLOTS)
-			sum += (uint32_t)c->pend[i];
-	return sum;
+	h_key(&k, addr, plen);
+	return bpf_map_lookup_elem(H.m.conc, &k, out);
 }
 
 /* Count of established + live pending for addr/plen, now. */
 static inline uint32_t h_count(const char *addr, uint32_t plen)
 {
-	struct mx_conc c;
+	struct mx_conc c = {};
+	struct mx_key k;
 
-	if (h_conc(addr, plen, &c))
-		return 0;
-	return c.established + h_pending_live(&c, mx_mono_now(&H.m));
+	h_key(&k, addr, plen);
+	bpf_map_lookup_elem(H.m.conc, &k, &c);
+	return c.established + mx_pending_count(&H.m, &k, mx_mono_now(&H.m), H.cfg.pending_slot_ns);
 }
 
 static inline void h_sanction(const char *prefix, uint64_t block_until, uint64_t pen_until,

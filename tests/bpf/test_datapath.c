@@ -730,6 +730,89 @@ static void reload_keeps_counters(void **state)
 	}
 }
 
+/* ---- the wide level and floods of fresh sources ---- */
+
+/* Fresh /32s of one /24 each stay under their own limit, but the /24 as a
+ * whole is held to its wide limit; another /24 is untouched. */
+static void wide_concurrency_caps_rotating_v4(void **state)
+{
+	struct pkt_spec s = syn4("198.18.40.1", 1000);
+	char a[32];
+	int admitted = 0;
+
+	(void)state;
+	h_rule("v4default", 2, 0, 0, 0);
+	h_wide(96 + 24, 5, 0, 0);
+	assert_int_equal(h_apply(), 0);
+	for (int i = 1; i <= 40; i++) {
+		snprintf(a, sizeof(a), "198.18.40.%d", i);
+		s.src = a;
+		if (h_run(&s, NULL) == XDP_PASS_)
+			admitted++;
+	}
+	assert_int_equal(admitted, 5);
+	assert_int_equal(h_count("198.18.40.0", 120), 5);
+	assert_int_equal(h_stats().refused_conc, 35);
+	s.src = "198.18.41.1";
+	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	/* the per-source limit still holds inside the wide one */
+	s.sport = 1001;
+	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	s.sport = 1002;
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+}
+
+/* An IPv6 flood with a fresh /64 for every SYN from one /48 meets the
+ * /48's rate: exactly its budget passes, and a refused SYN spends none. */
+static void wide_rate_caps_fresh_v6_64s(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .dport = 25 };
+	char a[64];
+	int admitted = 0;
+
+	(void)state;
+	h_rule("v6default", 0, 5, 60 * NS, 0);
+	h_wide(48, 0, 20, 60 * NS);
+	assert_int_equal(h_apply(), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(a, sizeof(a), "fd00:0:48:%x::1", i);
+		s.src = a;
+		if (h_run(&s, NULL) == XDP_PASS_)
+			admitted++;
+	}
+	assert_int_equal(admitted, 20);
+	assert_int_equal(h_stats().refused_rate, 280);
+	s.src = "fd00:0:49:1::1"; /* another /48 */
+	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	h_set_clock(3 * NS); /* one emission interval (60 s / 20) */
+	s.src = "fd00:0:48:ffff::1";
+	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	s.src = "fd00:0:48:fffe::1";
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+}
+
+/* Spoofed SYNs never complete a handshake, so they never create an entry
+ * in the preallocated counter map: a flood of fresh sources cannot fill
+ * it and turn the limiter off for real clients. */
+static void spoofed_syns_never_fill_counter_map(void **state)
+{
+	struct pkt_spec s = syn4("198.18.0.1", 1000);
+	char a[32];
+
+	(void)state;
+	h_rule("v4default", 3, 10, 60 * NS, 0);
+	assert_int_equal(h_apply(), 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "198.18.%d.%d", 100 + i / 250, 1 + i % 250);
+		s.src = a;
+		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	}
+	assert_int_equal(h_stats().admitted, 5000);
+	assert_int_equal(h_map_entries(H.m.conc, sizeof(struct mx_key)), 0);
+	assert_int_equal(h_stats().conc_map_full, 0);
+	assert_true(h_map_entries(H.m.pendcnt, sizeof(struct mx_key)) > 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, h_reset)
 
 int main(void)
@@ -768,6 +851,9 @@ int main(void)
 		T(penalty_tier_uses_bad_limits),
 		T(reset_action_replies_with_valid_rst),
 		T(reload_keeps_counters),
+		T(wide_concurrency_caps_rotating_v4),
+		T(wide_rate_caps_fresh_v6_64s),
+		T(spoofed_syns_never_fill_counter_map),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -285,6 +285,7 @@ static void pending_released_at_established(void **state)
 {
 	struct mx_flow_key fk = {};
 	struct mx_pending rec = {};
+	struct mx_pendcnt pc = {};
 	struct mx_conc c = {};
 	mx_prefix p;
 	uint64_t now = mx_mono_now(&H.m);
@@ -302,21 +303,21 @@ static void pending_released_at_established(void **state)
 	rec.key.addr[2] = htonl(0xffff);
 	rec.key.addr[3] = htonl(0x7f000000);
 	rec.epoch = epoch;
-	c.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
-	assert_int_equal(bpf_map_update_elem(H.m.conc, &rec.key, &c, BPF_ANY), 0);
+	pc.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
+	assert_int_equal(bpf_map_update_elem(H.m.pendcnt, &rec.key, &pc, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(H.m.pending, &fk, &rec, BPF_ANY), 0);
 
 	lfd = listen_on(0, 25);
 	cfd = connect_to(0, 25, 47001);
 	afd = accept_one(lfd);
 	for (int i = 0; i < 2500; i++) {
-		bpf_map_lookup_elem(H.m.conc, &rec.key, &c);
-		if (c.established == 1)
+		if (bpf_map_lookup_elem(H.m.conc, &rec.key, &c) == 0 && c.established == 1)
 			break;
 		usleep(2000);
 	}
 	assert_int_equal(c.established, 1);
-	assert_int_equal((uint32_t)c.pend[epoch % MX_PEND_SLOTS], 0);
+	bpf_map_lookup_elem(H.m.pendcnt, &rec.key, &pc);
+	assert_int_equal((uint32_t)pc.pend[epoch % MX_PEND_SLOTS], 0);
 	assert_int_not_equal(bpf_map_lookup_elem(H.m.pending, &fk, &rec), 0);
 	assert_int_equal(h_stats().pending_lost, 0);
 	close(cfd);
@@ -364,6 +365,38 @@ static void many_connections_drift_to_zero(void **state)
 	assert_int_equal(h_stats().conn_close, N);
 }
 
+/* With a wide level, each connection counts at its /32 and at its /8,
+ * and gives both back when it ends. */
+static void wide_level_counted_and_released(void **state)
+{
+	int lfd = listen_on(0, 25), c[3], a[3];
+	struct mx_conc w = {};
+	struct mx_key wk;
+
+	(void)state;
+	h_config_default();
+	h_rule("v4default", 0, 0, 0, 0);
+	h_wide(96 + 8, 50, 0, 0);
+	assert_int_equal(h_apply(), 0);
+	h_key(&wk, "127.0.0.0", 96 + 8);
+	for (int i = 0; i < 3; i++) {
+		c[i] = connect_to(0, 25, 0);
+		a[i] = accept_one(lfd);
+	}
+	assert_int_equal(wait_count("127.0.0.1", 3), 3);
+	bpf_map_lookup_elem(H.m.conc, &wk, &w);
+	assert_int_equal(w.established, 3);
+	for (int i = 0; i < 3; i++) {
+		close(c[i]);
+		close(a[i]);
+	}
+	close(lfd);
+	assert_int_equal(wait_count("127.0.0.1", 0), 0);
+	bpf_map_lookup_elem(H.m.conc, &wk, &w);
+	assert_int_equal(w.established, 0);
+	assert_int_equal(h_stats().underflow, 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset_all)
 
 int main(void)
@@ -378,6 +411,7 @@ int main(void)
 		T(other_netns_not_counted),
 		T(pending_released_at_established),
 		T(many_connections_drift_to_zero),
+		T(wide_level_counted_and_released),
 	};
 
 	if (getenv("MX_TEST_FILTER"))

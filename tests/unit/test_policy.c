@@ -1258,6 +1258,48 @@ static void test_random_files(void **state)
 	assert_true(ok > 30);
 }
 
+/* ---- the wide level ---- */
+
+static void test_wide_level(void **state)
+{
+	const struct mx_compiled_rule *r;
+
+	(void)state;
+	load_ok("ipv4_wide_prefix = 24\nipv6_wide_prefix = 48\n"
+		"[concurrency]\nenabled = true\nmax = 3\nwide = 30\n198.51.100.0/24 = 10\n"
+		"[rate_conn]\nenabled = true\ndefault = 5/1m\nwide = 100/1m\n");
+	assert_int_equal(pol.ipv4_wide_prefix, 24);
+	assert_int_equal(pol.concurrency_wide.limit, 30);
+	assert_int_equal(pol.rate_conn_wide.period_ns, 60 * SEC);
+	compile_ok();
+	r = rule_for("::ffff:0:0/96");
+	assert_int_equal(r->rule.wide_plen, 96 + 24);
+	assert_int_equal(r->rule.wide_conc_limit, 30);
+	assert_int_equal(r->rule.wide_rate_limit, 100);
+	assert_int_equal(r->rule.wide_rate_emission_ns, 60 * SEC / 100);
+	r = rule_for("::/0");
+	assert_int_equal(r->rule.wide_plen, 48);
+	/* an explicit entry is one shared counter: no wide level for its
+	 * concurrency; its rate is still `default` and keeps the wide rate */
+	r = rule_for("198.51.100.0/24");
+	assert_int_equal(r->rule.wide_conc_limit, 0);
+	assert_int_equal(r->rule.wide_rate_limit, 100);
+	assert_int_equal(comp.config.v4_wide_plen, 96 + 24);
+}
+
+static void test_wide_errors(void **state)
+{
+	(void)state;
+	load_err("ipv4_wide_prefix = 32\n[concurrency]\nenabled = true\nmax = 3\nwide = 9\n",
+		 "mxlimit: t.ini:1: ipv4_wide_prefix (32) must be shorter than ipv4_prefix (32)");
+	load_err("[concurrency]\nenabled = true\nmax = 3\nwide = 9\n",
+		 "mxlimit: t.ini:4: wide needs ipv4_wide_prefix and/or ipv6_wide_prefix in [main]");
+	load_err("ipv6_wide_prefix = 48\n[rate_conn]\nenabled = true\nwide = lots\n",
+		 "mxlimit: t.ini:4: bad limit \"lots\"");
+	load_err("ipv4_wide_prefix = 24\n[errors]\nenabled = true\nwide = 3\n",
+		 "mxlimit: t.ini:4: unknown key \"wide\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1295,6 +1337,8 @@ int main(void)
 		T(test_print_json_escapes),
 		T(test_load_file_errors),
 		T(test_random_files),
+		T(test_wide_level),
+		T(test_wide_errors),
 #undef T
 	};
 

@@ -209,6 +209,8 @@ static const struct {
 	{ "ports", MT_PORTS, AT(ports) },
 	{ "ipv4_prefix", MT_PREFIX4, AT(ipv4_prefix) },
 	{ "ipv6_prefix", MT_PREFIX6, AT(ipv6_prefix) },
+	{ "ipv4_wide_prefix", MT_PREFIX4, AT(ipv4_wide_prefix) },
+	{ "ipv6_wide_prefix", MT_PREFIX6, AT(ipv6_wide_prefix) },
 	{ "action", MT_ACTION, AT(action) },
 	{ "tarpit_delay", MT_TARPIT, AT(tarpit_delay_ns) },
 	{ "pending_timeout", MT_PENDING, AT(pending_timeout_ns) },
@@ -453,6 +455,16 @@ static int limit_key(struct loader *L, const struct sect_desc *d, const char *ke
 
 	if (strcmp(key, "enabled") == 0)
 		return enabled_key(L, value, line, &sec->enabled);
+	if ((d->flags & SF_KERNEL) && strcmp(key, "wide") == 0) {
+		struct mx_tier *t = d->off == AT(concurrency) ? &L->pol->concurrency_wide
+							       : &L->pol->rate_conn_wide;
+
+		note_key(L, key, line);
+		if (limit_value(L, d, key, value, line, &t->limit, &t->period_ns) < 0)
+			return -1;
+		t->set = true;
+		return 0;
+	}
 	if ((d->flags & SF_RELAY) && strcmp(key, "max_relaying") == 0) {
 		note_key(L, key, line);
 		if (limit_value(L, d, key, value, line, &limit, &period) < 0)
@@ -717,9 +729,45 @@ static void finish_penalties(struct loader *L)
 	}
 }
 
+/* Line of a key seen in a section (0 if never). */
+static int seen_line(const struct loader *L, const char *sect, const char *key)
+{
+	long si = find_section(sect, false);
+	size_t i;
+
+	for (i = 0; i < L->n_seen; i++)
+		if ((long)L->seen[i].sect == si && strcmp(L->seen[i].key, key) == 0)
+			return L->seen[i].line;
+	return 0;
+}
+
+/* The wide level: shorter than the per-source prefix, and set where a
+ * `wide` limit asks for it. */
+static void finish_wide(struct loader *L)
+{
+	const struct mx_policy *p = L->pol;
+	bool want = p->concurrency_wide.set || p->rate_conn_wide.set;
+
+	if (p->ipv4_wide_prefix && p->ipv4_wide_prefix >= p->ipv4_prefix)
+		err(L, seen_line(L, "main", "ipv4_wide_prefix"),
+		    "ipv4_wide_prefix (%u) must be shorter than ipv4_prefix (%u)", p->ipv4_wide_prefix,
+		    p->ipv4_prefix);
+	if (p->ipv6_wide_prefix && p->ipv6_wide_prefix >= p->ipv6_prefix)
+		err(L, seen_line(L, "main", "ipv6_wide_prefix"),
+		    "ipv6_wide_prefix (%u) must be shorter than ipv6_prefix (%u)", p->ipv6_wide_prefix,
+		    p->ipv6_prefix);
+	if (want && !p->ipv4_wide_prefix && !p->ipv6_wide_prefix)
+		err(L, seen_line(L, p->concurrency_wide.set ? "concurrency" : "rate_conn", "wide"),
+		    "wide needs ipv4_wide_prefix and/or ipv6_wide_prefix in [main]");
+	if (!want && (p->ipv4_wide_prefix || p->ipv6_wide_prefix))
+		warn(L, seen_line(L, "main", p->ipv4_wide_prefix ? "ipv4_wide_prefix" : "ipv6_wide_prefix"),
+		     "a wide prefix without a wide limit in [concurrency] or [rate_conn] does nothing");
+}
+
 static void finish(struct loader *L)
 {
 	finish_history(L);
+	finish_wide(L);
 	/* after errors the file is refused anyway: spare the general remark */
 	if (!finish_limits(L) && !L->failed)
 		mx_log(MX_LOG_WARN, "%s: no limit section is enabled (a section needs enabled = true)",

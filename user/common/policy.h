@@ -128,6 +128,10 @@ struct mx_policy {
 	uint64_t ports[1024];  /* bitmap as in mx_config */
 	unsigned ipv4_prefix;  /* 1..32, native */
 	unsigned ipv6_prefix;  /* 1..128 */
+	/* the wide level of `default` sources: 0 = none, else shorter than the
+	 * per-source prefix (e.g. /24 over /32, /48 over /64) */
+	unsigned ipv4_wide_prefix;
+	unsigned ipv6_wide_prefix;
 	enum mx_action action;
 	uint64_t tarpit_delay_ns;
 	uint64_t pending_timeout_ns;
@@ -143,6 +147,8 @@ struct mx_policy {
 	/* kernel sections */
 	struct mx_section concurrency;
 	struct mx_section rate_conn;
+	struct mx_tier concurrency_wide; /* [concurrency] wide = N */
+	struct mx_tier rate_conn_wide;   /* [rate_conn] wide = N/time */
 	struct mx_tier concurrency_bad; /* [concurrency_history] bad */
 	struct mx_tier rate_conn_bad;   /* [rate_conn_history] bad */
 

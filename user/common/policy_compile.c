@@ -58,6 +58,36 @@ static long best_lookup(const struct mx_section *s, const mx_prefix *e, bool *sh
 	return best >= 0 ? best : dflt;
 }
 
+static uint32_t wide_plen(const struct mx_policy *pol, const mx_prefix *entry)
+{
+	if (mx_prefix_is_v4(entry))
+		return pol->ipv4_wide_prefix ? MX_V4_PLEN_BASE + pol->ipv4_wide_prefix : 0;
+	return pol->ipv6_wide_prefix;
+}
+
+/* A `default` source is also limited in its wide network (explicit
+ * entries are one shared counter already and have no wide level). */
+static void fill_wide(const struct mx_policy *pol, const mx_prefix *e, struct mx_rule *r)
+{
+	const struct mx_tier *c = &pol->concurrency_wide, *t = &pol->rate_conn_wide;
+	uint32_t plen = wide_plen(pol, e);
+
+	if (!plen)
+		return;
+	if (c->set && pol->concurrency.enabled && !(r->flags & MX_RULE_CONC_SHARED) &&
+	    r->conc_plen > plen)
+		r->wide_conc_limit = c->limit;
+	if (t->set && pol->rate_conn.enabled && !(r->flags & MX_RULE_RATE_SHARED) &&
+	    r->rate_plen > plen && t->limit) {
+		r->wide_rate_limit = t->limit;
+		r->wide_rate_period_ns = t->period_ns;
+		r->wide_rate_emission_ns = t->period_ns / t->limit;
+		r->wide_rate_tolerance_ns = t->period_ns - r->wide_rate_emission_ns;
+	}
+	if (r->wide_conc_limit || r->wide_rate_limit)
+		r->wide_plen = plen;
+}
+
 static void fill_conc(const struct mx_policy *pol, const mx_prefix *e, struct mx_rule *r)
 {
 	const struct mx_section *s = &pol->concurrency;
@@ -156,6 +186,8 @@ static void fill_config(const struct mx_policy *pol, struct mx_config *cfg)
 	cfg->action = pol->action;
 	cfg->v4_plen = MX_V4_PLEN_BASE + pol->ipv4_prefix;
 	cfg->v6_plen = pol->ipv6_prefix;
+	cfg->v4_wide_plen = pol->ipv4_wide_prefix ? MX_V4_PLEN_BASE + pol->ipv4_wide_prefix : 0;
+	cfg->v6_wide_plen = pol->ipv6_wide_prefix;
 	cfg->pending_timeout_ns = pol->pending_timeout_ns;
 	cfg->pending_slot_ns = pol->pending_timeout_ns / MX_PEND_SLOTS;
 	if (pol->concurrency_bad.set) {
@@ -200,6 +232,7 @@ int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out)
 	for (i = 0; i < out->n_rules; i++) {
 		fill_conc(pol, &out->rules[i].prefix, &out->rules[i].rule);
 		fill_rate(pol, &out->rules[i].prefix, &out->rules[i].rule);
+		fill_wide(pol, &out->rules[i].prefix, &out->rules[i].rule);
 	}
 	fill_config(pol, &out->config);
 	return 0;

@@ -143,6 +143,15 @@ static void text_main(FILE *f, const struct mx_policy *pol)
 	fprintf(f, "\n  action           %s\n", pol->action == MX_ACTION_RESET ? "reset" : "drop");
 	fprintf(f, "  default counts   each IPv4 /%u, each IPv6 /%u\n", pol->ipv4_prefix,
 		pol->ipv6_prefix);
+	if (pol->ipv4_wide_prefix || pol->ipv6_wide_prefix) {
+		fprintf(f, "  wide level       IPv4 /%u, IPv6 /%u: concurrency %s, rate %s\n",
+			pol->ipv4_wide_prefix, pol->ipv6_wide_prefix,
+			pol->concurrency_wide.set && pol->concurrency_wide.limit
+				? limit_text(pol->concurrency_wide.limit, 0, a, sizeof(a)) : "no limit",
+			pol->rate_conn_wide.set && pol->rate_conn_wide.limit
+				? limit_text(pol->rate_conn_wide.limit, pol->rate_conn_wide.period_ns, b, sizeof(b))
+				: "no limit");
+	}
 	fprintf(f, "  timers           pending_timeout %s, gc_idle %s, tarpit_delay %s\n",
 		mx_format_duration(pol->pending_timeout_ns, a, sizeof(a)),
 		mx_format_duration(pol->gc_idle_ns, b, sizeof(b)),
@@ -272,6 +281,11 @@ static void json_main(struct jw *w, const struct mx_policy *pol)
 	jw_kstr(w, "action", pol->action == MX_ACTION_RESET ? "reset" : "drop");
 	jw_ku64(w, "ipv4_prefix", pol->ipv4_prefix);
 	jw_ku64(w, "ipv6_prefix", pol->ipv6_prefix);
+	jw_ku64(w, "ipv4_wide_prefix", pol->ipv4_wide_prefix);
+	jw_ku64(w, "ipv6_wide_prefix", pol->ipv6_wide_prefix);
+	jw_ku64(w, "wide_concurrency", pol->concurrency_wide.set ? pol->concurrency_wide.limit : 0);
+	jw_ku64(w, "wide_rate", pol->rate_conn_wide.set ? pol->rate_conn_wide.limit : 0);
+	jw_ku64(w, "wide_rate_period_s", pol->rate_conn_wide.period_ns / MX_NS_PER_SEC);
 	jw_ku64(w, "tarpit_delay_s", secs(pol->tarpit_delay_ns));
 	jw_ku64(w, "pending_timeout_s", secs(pol->pending_timeout_ns));
 	jw_ku64(w, "gc_idle_s", secs(pol->gc_idle_ns));

@@ -34,20 +34,6 @@ static size_t map_count(int fd, size_t key_size)
 	return n;
 }
 
-static uint32_t pending_live(const struct mx_conc *c, uint64_t now, uint64_t slot_ns)
-{
-	uint32_t epoch, sum = 0;
-	int i;
-
-	if (!slot_ns)
-		return 0;
-	epoch = (uint32_t)(now / slot_ns);
-	for (i = 0; i < MX_PEND_SLOTS; i++)
-		if ((uint32_t)(epoch - (uint32_t)(c->pend[i] >> 32)) < MX_PEND_SLOTS)
-			sum += (uint32_t)c->pend[i];
-	return sum;
-}
-
 /* Sum of established over every counter (what status calls active). */
 static uint64_t active_total(const struct mx_maps *m)
 {
@@ -304,8 +290,36 @@ int cmd_top(int argc, char **argv, const struct mx_global *g)
 		}
 		rows[n].key = next;
 		rows[n].active = c.established;
-		rows[n].pending = pending_live(&c, now, cfg.pending_slot_ns);
+		rows[n].pending = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
 		rows[n].rule = c.rule;
+		rows[n].rate_used = rate_used(&m, &next, now);
+		n++;
+	}
+	/* sources with SYNs in flight but no established connection yet */
+	prev = NULL;
+	while (bpf_map_get_next_key(m.pendcnt, prev, &next) == 0) {
+		struct mx_conc c;
+		uint32_t pend;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(m.conc, &next, &c) == 0)
+			continue; /* listed above */
+		pend = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
+		if (!pend)
+			continue;
+		if (n == cap) {
+			struct top_row *nr;
+
+			cap = cap ? cap * 2 : 256;
+			nr = realloc(rows, cap * sizeof(*rows));
+			if (!nr)
+				break;
+			rows = nr;
+		}
+		memset(&rows[n], 0, sizeof(rows[n]));
+		rows[n].key = next;
+		rows[n].pending = pend;
 		rows[n].rate_used = rate_used(&m, &next, now);
 		n++;
 	}
@@ -407,7 +421,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 	rk.plen = r.rate_plen;
 	mx_prefix_mask(&rk);
 	bpf_map_lookup_elem(m.conc, &ck, &c);
-	pend = pending_live(&c, now, cfg.pending_slot_ns);
+	pend = mx_pending_count(&m, &ck, now, cfg.pending_slot_ns);
 	used = r.rate_limit ? rate_used(&m, &rk, now) : 0;
 	have_sn = mx_sanction_lookup(&m, &addr, &sn) == 0;
 	blocked = have_sn && sn.block_until_ns > now;

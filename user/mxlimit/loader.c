@@ -173,6 +173,7 @@ struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz,
 	size_map(skel->maps.mx_conns, pin_dir, sz ? sz->connections : 0);
 	size_map(skel->maps.mx_rate, pin_dir, sz ? sz->rate_sources : 0);
 	size_map(skel->maps.mx_pending, pin_dir, sz ? sz->pending : 0);
+	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
 
@@ -215,21 +216,27 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
-	DUP(pending); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(pending); DUP(pendcnt); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
 #undef DUP
 	return 0;
 }
 
+/* Every pinned map, in struct mx_maps order. */
+static const char *const map_names[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
+	"mx_conc", "mx_conns", "mx_pending", "mx_pendcnt", "mx_rate", "mx_stats", "mx_netns",
+	"mx_ifaces" };
+_Static_assert(sizeof(map_names) / sizeof(map_names[0]) == sizeof(struct mx_maps) / sizeof(int),
+	       "map_names must list every map of struct mx_maps");
+
 int mx_maps_open(const char *pin_dir, struct mx_maps *m)
 {
-	static const char *const names[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
-		"mx_conc", "mx_conns", "mx_pending", "mx_rate", "mx_stats", "mx_netns", "mx_ifaces" };
+	const char *const *names = map_names;
 	int *f = (int *)m;
 	char path[PATH_MAX];
 	size_t i;
 
 	mx_maps_init(m);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
 		f[i] = bpf_obj_get(path);
 		if (f[i] < 0) {
@@ -546,8 +553,7 @@ int mx_xdp_detach(const char *pin_dir, const char *ifname)
 
 int mx_unload_all(const char *pin_dir)
 {
-	static const char *const maps[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
-		"mx_conc", "mx_conns", "mx_pending", "mx_rate", "mx_stats", "mx_netns", "mx_ifaces" };
+	const char *const *maps = map_names;
 	char path[PATH_MAX];
 	struct dirent *de;
 	size_t i;
@@ -571,7 +577,7 @@ int mx_unload_all(const char *pin_dir)
 		closedir(d);
 		rmdir(path);
 	}
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
 		if (unlink(path) && errno != ENOENT) {
 			mx_err("cannot remove %s: %s", path, strerror(errno));
@@ -703,4 +709,20 @@ int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)
 	}
 	free(per);
 	return 0;
+}
+
+uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
+			  uint64_t slot_ns)
+{
+	struct mx_pendcnt pc;
+	uint32_t epoch, sum = 0;
+	int i;
+
+	if (!slot_ns || bpf_map_lookup_elem(m->pendcnt, k, &pc))
+		return 0;
+	epoch = (uint32_t)(now / slot_ns);
+	for (i = 0; i < MX_PEND_SLOTS; i++)
+		if ((uint32_t)(epoch - (uint32_t)(pc.pend[i] >> 32)) < MX_PEND_SLOTS)
+			sum += (uint32_t)pc.pend[i];
+	return sum;
 }

@@ -26,7 +26,7 @@ struct mxlimit; /* the skeleton */
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
-	int ctl, config, policy, sanctions, conc, conns, pending, rate, stats, netns, ifaces;
+	int ctl, config, policy, sanctions, conc, conns, pending, pendcnt, rate, stats, netns, ifaces;
 };
 
 struct mx_map_sizes {
@@ -91,6 +91,10 @@ uint64_t mx_mono_now(const struct mx_maps *m);
 
 /* netns inode of the calling process */
 uint32_t mx_self_netns(void);
+
+/* Live pending SYNs counted at k (the datapath's slot rule). */
+uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
+			  uint64_t slot_ns);
 
 /* Sum one interface's (or every row's, row < 0) per-CPU counters. */
 int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out);
