@@ -95,6 +95,17 @@ class Backend:
         self.save("msg", body)
         c.send("250 2.0.0 Ok: queued\r\n")
 
+    def auth(self, c):
+        """AUTH LOGIN: two challenges; "*" cancels (RFC 4954)."""
+        for challenge in ("VXNlcm5hbWU6", "UGFzc3dvcmQ6"):
+            c.send("334 %s\r\n" % challenge)
+            line = c.read_line().rstrip(b"\r\n")
+            self.log(b"auth-response " + line)
+            if line == b"*":
+                c.send("501 5.7.0 Authentication aborted\r\n")
+                return
+        c.send("235 2.7.0 Authentication successful\r\n")
+
     def tunnel(self, c):
         c.send("220 2.0.0 Ready to start TLS\r\n")
         if c.buf:
@@ -131,7 +142,7 @@ class Backend:
             verb = line.split(b" ")[0].upper()
             if verb in (b"EHLO", b"HELO"):
                 c.send("250-capture\r\n250-PIPELINING\r\n250-CHUNKING\r\n"
-                       "250-STARTTLS\r\n250 8BITMIME\r\n")
+                       "250-STARTTLS\r\n250-AUTH LOGIN\r\n250 8BITMIME\r\n")
                 mail, rcpts = False, 0
             elif verb == b"MAIL":
                 if mail:
@@ -166,6 +177,8 @@ class Backend:
             elif verb == b"RSET":
                 mail, rcpts = False, 0
                 c.send("250 2.0.0 Ok\r\n")
+            elif verb == b"AUTH":
+                self.auth(c)
             elif verb == b"NOOP":
                 c.send("250 2.0.0 Ok\r\n")
             elif verb == b"STARTTLS":

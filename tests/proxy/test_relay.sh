@@ -129,6 +129,19 @@ c.cmd('QUIT')
 " | tr '\n' ' ')
 check_eq "pipelined replies in order (local replies interleaved)" "$out" "250 250 250 502 250 502 250 503 250 "
 
+# --- AUTH: responses after 334 are not commands; an overlong one cancels ---
+out=$(py "
+c = Client($PXC)
+c.cmd('EHLO a')
+print(c.cmd('AUTH LOGIN')[:3], c.cmd('RCPT TO:<looks@like.a.command>')[:3], c.cmd('cGFzcw==')[:3])
+print(c.cmd('AUTH LOGIN')[:3], c.cmd('A' * 5000)[:3], c.cmd('NOOP')[:3])
+")
+check "AUTH LOGIN exchange relayed (334 334 235)" grep -q '^334 334 235$' <<<"$out"
+check "SASL response shaped like RCPT reached the backend as a response" \
+	grep -q '^auth-response RCPT TO:<looks@like.a.command>' "$TMP/cap/commands"
+check "overlong SASL response: exchange cancelled with *, session goes on" \
+	grep -q '^334 501 250$' <<<"$out"
+
 # --- SMTP smuggling: a dot line with a bare LF ends nothing, it is refused ---
 rm -f "$TMP"/cap/msg.*
 for variant in '\n.\n' '\n.\r\n' '\r\n.\n'; do

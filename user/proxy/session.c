@@ -421,6 +421,17 @@ static bool client_line(struct px_session *s)
 	s->cin.r += (uint32_t)(len + 1);
 	if (len && p[len - 1] == '\r')
 		len--; /* a bare LF ends a command line too; we send CRLF on */
+	if (s->mode == CM_AUTH && (len + 2 > max || memchr(p, '\0', len))) {
+		/* the backend waits for this response: cancel the exchange
+		 * (RFC 4954 4: "*"), its 501 answers the client */
+		if (!bfits(&s->bout, 3)) {
+			s->cin.r -= (uint32_t)(lf - p) + 1;
+			return false;
+		}
+		bput_line(&s->bout, "*", 1);
+		s->mode = CM_WAIT;
+		return true;
+	}
 	if (len + 2 > max) {
 		local_reply(s, LR_TOO_LONG);
 		return true;
