@@ -41,6 +41,18 @@ static __always_inline int mx_build_rst(struct xdp_md *ctx, const struct mx_pkt 
 
 	if ((void *)(eth + 1) > end || l3 > MX_MAX_L3_OFF)
 		return -1;
+	/* The trim below takes the packet's length from its IP header: only
+	 * when that length is what the packet holds (it may be followed by
+	 * Ethernet padding, never be longer) and covers the reply's headers.
+	 * A lying length field gets a drop, not a malformed reset. */
+	{
+		__u32 ip_len = p->ip_len & 0x1ffff;
+
+		if (data + l3 + ip_len > end)
+			return -1;
+		if (ip_len < (p->is_v6 ? MX_RST_V6_LEN : MX_RST_V4_LEN))
+			return -1;
+	}
 	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);

@@ -697,6 +697,38 @@ static void reset_action_replies_with_valid_rst(void **state)
 	assert_int_equal(h_stats().rst_sent, 2);
 }
 
+/* A SYN whose IP length field claims more than the packet holds cannot be
+ * answered with a well-formed reset: it is dropped (found by the packet
+ * fuzzer: the trim cut into the reply). */
+static void reset_of_lying_length_is_a_drop(void **state)
+{
+	struct pkt_spec s6 = { .v6 = 1, .src = "fd00:0:0:19::1", .sport = 41001, .dport = 25 };
+	struct pkt_spec s4 = { .src = "198.18.19.9", .sport = 41002, .dport = 25 };
+	uint8_t buf[512];
+	size_t n;
+	uint64_t now = mx_mono_now(&H.m);
+
+	(void)state;
+	H.cfg.action = MX_ACTION_RESET;
+	policy_open();
+	h_sanction("fd00:0:0:19::/64", now + 600 * NS, 0, 0);
+	h_sanction("198.18.19.9", now + 600 * NS, 0, 0);
+	n = pkt_build(&s6, buf, sizeof(buf));
+	buf[14 + 4] = 0;
+	buf[14 + 5] = 65; /* payload length 65, 20 present */
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	n = pkt_build(&s4, buf, sizeof(buf));
+	buf[14 + 2] = 0;
+	buf[14 + 3] = 200; /* total length 200, 40 present */
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	buf[14 + 3] = 30; /* shorter than its own headers */
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	assert_int_equal(h_stats().rst_fail, 3);
+	/* and an honest one still gets its reset */
+	n = pkt_build(&s4, buf, sizeof(buf));
+	assert_int_equal(h_run_raw(buf, n), XDP_TX_);
+}
+
 static void reload_keeps_counters(void **state)
 {
 	struct pkt_spec s = syn4("198.18.19.1", 1000);
@@ -850,6 +882,7 @@ int main(void)
 		T(penalty_caps_and_expires),
 		T(penalty_tier_uses_bad_limits),
 		T(reset_action_replies_with_valid_rst),
+		T(reset_of_lying_length_is_a_drop),
 		T(reload_keeps_counters),
 		T(wide_concurrency_caps_rotating_v4),
 		T(wide_rate_caps_fresh_v6_64s),
