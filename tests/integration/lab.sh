@@ -23,6 +23,7 @@ LAB_SRV4=198.18.0.1
 LAB_CLI4=198.18.0.2
 LAB_SRV6=fd00:18::1
 LAB_CLI6=fd00:18::2
+LAB_PIDS=""
 LAB_DIR=$(mktemp -d /tmp/mxlimit-lab-XXXXXX)
 LAB_BARE=$ROOT/$BUILD/bpf/bare.bpf.o
 HERE_LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
