@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * daemon.c - `mxlimit daemon`: the long-running companion of the kernel
+ * layer.  It takes verdicts on a Unix socket (verdict_server.c), serves
+ * metrics (metrics.c), re-applies the policy on SIGHUP, and keeps house:
+ * expired sanctions and idle counters leave the maps, blocks and
+ * penalties are snapshotted to the state file.
+ *
+ * Enforcement never depends on it: it only writes maps, the kernel checks
+ * expiries itself, and SIGTERM / SIGINT / SIGKILL leave every program and
+ * map in place.  When the pins are replaced under it (`unload --all`,
+ * `load`), it notices and follows the new maps.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "log.h"
+#include "sanction.h"
+#include "state.h"
+
+#define DMN_MAX_EVENTS 64
+/* Idle counters collected per pass; the rest waits for the next pass. */
+#define DMN_GC_BATCH 4096
+
+/* ---- event loop plumbing ---- */
+
+uint64_t dmn_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * MX_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+int dmn_io_add(struct dmn *d, struct dmn_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, io->fd, &ev);
+}
+
+int dmn_io_mod(struct dmn *d, struct dmn_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, io->fd, &ev);
+}
+
+void dmn_io_close(struct dmn *d, struct dmn_io *io)
+{
+	if (io->fd < 0)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	close(io->fd);
+	io->fd = -1;
+}
+
+/* ---- the maps: held, and followed when the pins change ---- */
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static uint32_t pinned_id(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	uint32_t id;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mx_sanctions", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	id = map_id(fd);
+	close(fd);
+	return id;
+}
+
+static void settings_read(struct dmn *d);
+
+/* Hold the pinned maps; say so when they come and go. */
+static void maps_follow(struct dmn *d)
+{
+	uint32_t id = pinned_id(d->pin_dir);
+
+	d->maps_checked_ns = dmn_now_ns();
+	if (d->loaded && id == d->maps_id)
+		return;
+	if (d->loaded) {
+		mx_maps_close(&d->maps);
+		d->loaded = false;
+		d->state_sum_valid = false;
+		mx_warn(id ? "the maps in %s were replaced; following the new ones"
+			   : "mxlimit was unloaded (no maps in %s); verdicts wait for `mxlimit load`",
+			d->pin_dir);
+	}
+	if (!id)
+		return;
+	if (mx_maps_open(d->pin_dir, &d->maps))
+		return;
+	d->maps_id = map_id(d->maps.sanctions);
+	d->loaded = true;
+	settings_read(d);
+	mx_info("using the maps in %s", d->pin_dir);
+}
+
+bool dmn_maps_ready(struct dmn *d)
+{
+	if (!d->loaded || dmn_now_ns() - d->maps_checked_ns > DMN_MAPS_RECHECK_NS)
+		maps_follow(d);
+	return d->loaded;
+}
+
+/* ---- policy settings the daemon itself uses ---- */
+
+static void policy_path(struct dmn *d, char *buf, size_t len)
+{
+	if (d->policy_arg)
+		snprintf(buf, len, "%s", d->policy_arg);
+	else
+		mx_ctl_policy_path(d->pin_dir, buf, len);
+}
+
+static void quiet_sink(void *ctx, enum mx_log_level level, const char *line)
+{
+	(void)ctx;
+	(void)level;
+	(void)line;
+}
+
+/* gc_idle from the policy file.  Read quietly: this is not an apply, and
+ * the policy in force stays whatever `load` / `reload` put there. */
+static void settings_read(struct dmn *d)
+{
+	struct mx_policy pol;
+	char path[PATH_MAX];
+	int rc;
+
+	policy_path(d, path, sizeof(path));
+	mx_log_set_sink(quiet_sink, NULL);
+	rc = mx_policy_load(path, &pol);
+	mx_log_set_sink(NULL, NULL);
+	if (rc) {
+		d->gc_idle_ns = MX_DEFAULT_GC_IDLE_NS;
+		mx_warn("cannot read %s for gc_idle; collecting counters idle for %llus",
+			path, (unsigned long long)(d->gc_idle_ns / MX_NS_PER_SEC));
+		return;
+	}
+	d->gc_idle_ns = pol.gc_idle_ns ? pol.gc_idle_ns : MX_DEFAULT_GC_IDLE_NS;
+	mx_policy_free(&pol);
+}
+
+static void reload(struct dmn *d)
+{
+	char path[PATH_MAX];
+
+	policy_path(d, path, sizeof(path));
+	mx_info("SIGHUP: applying %s", path);
+	if (mx_ctl_apply_file(d->pin_dir, path) != MX_EXIT_OK) {
+		d->c.reloads_failed++;
+		mx_err("policy %s not applied; the policy in force is unchanged", path);
+		return;
+	}
+	d->c.reloads_ok++;
+	d->maps_checked_ns = 0; /* re-check the maps at once */
+	dmn_maps_ready(d);
+	settings_read(d);
+	mx_info("policy %s applied", path);
+}
+
+/* ---- housekeeping ---- */
+
+static bool conc_idle(const struct mx_conc *c, uint64_t now, uint64_t idle)
+{
+	return c->established == 0 && c->last_ns < now && now - c->last_ns > idle;
+}
+
+/*
+ * Remove concurrency counters with no connection counted and no open or
+ * close for gc_idle.  The socket-state program creates them again at the
+ * next handshake.  Pending SYNs are not in these entries (they live in
+ * the LRU map mx_pendcnt, see bpf/mx_limits.h), so removing one never
+ * forgets a SYN in flight.
+ *
+ * The race: a hash map has no compare-and-delete, so a handshake on
+ * another CPU can find an entry between our last look and the delete and
+ * increment the copy we then remove.  We look again just before deleting,
+ * which leaves a window of one syscall, and only for a source silent for
+ * gc_idle.  When it is hit, that one connection is not counted while it
+ * lasts (the source may have one connection more than its limit), and its
+ * close finds no counter and is counted as `underflow`.  Nothing sticks:
+ * the next handshake starts a fresh, exact counter.
+ */
+static void gc_conc(struct dmn *d)
+{
+	struct mx_key *dead, k, next, *prev = NULL;
+	uint64_t now = mx_mono_now(&d->maps);
+	size_t n = 0, i;
+	unsigned guard = 0;
+
+	dead = calloc(DMN_GC_BATCH, sizeof(*dead));
+	if (!dead)
+		return;
+	while (n < DMN_GC_BATCH && guard++ < MX_MAP_ENTRIES_MAX &&
+	       bpf_map_get_next_key(d->maps.conc, prev, &next) == 0) {
+		struct mx_conc c;
+
+		if (bpf_map_lookup_elem(d->maps.conc, &next, &c) == 0 &&
+		    conc_idle(&c, now, d->gc_idle_ns))
+			dead[n++] = next;
+		k = next;
+		prev = &k;
+	}
+	/* delete after the walk: a hash walk restarts when its key goes */
+	for (i = 0; i < n; i++) {
+		struct mx_conc c;
+
+		if (bpf_map_lookup_elem(d->maps.conc, &dead[i], &c) == 0 &&
+		    conc_idle(&c, now, d->gc_idle_ns) &&
+		    bpf_map_delete_elem(d->maps.conc, &dead[i]) == 0)
+			d->c.gc_collected++;
+	}
+	if (n)
+		mx_debug("collected %zu idle counters", n);
+	free(dead);
+}
+
+/* FNV-1a over every sanction's own part: has anything changed? */
+static int sanctions_sum(struct dmn *d, uint64_t *sum)
+{
+	struct mx_sanction_entry *all;
+	uint64_t h = 1469598103934665603ULL;
+	size_t n, i, j;
+
+	if (mx_sanction_list(&d->maps, &all, &n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct {
+			mx_prefix p;
+			uint32_t flags, limit;
+			uint64_t b, pe;
+			char br[MX_REASON_LEN], pr[MX_REASON_LEN];
+		} x;
+		const unsigned char *b = (const unsigned char *)&x;
+
+		memset(&x, 0, sizeof(x));
+		x.p = all[i].prefix;
+		x.flags = all[i].v.flags;
+		x.limit = all[i].v.own_penalty_limit;
+		x.b = all[i].v.own_block_until_ns;
+		x.pe = all[i].v.own_penalty_until_ns;
+		memcpy(x.br, all[i].v.block_reason, sizeof(x.br));
+		memcpy(x.pr, all[i].v.penalty_reason, sizeof(x.pr));
+		for (j = 0; j < sizeof(x); j++)
+			h = (h ^ b[j]) * 1099511628211ULL;
+	}
+	free(all);
+	*sum = h;
+	return 0;
+}
+
+/*
+ * Save when the sanctions changed since the last save.  The first look
+ * after (re)opening the maps only records what is there, unless the file
+ * is missing: `load` restores from the file, so a daemon that starts
+ * must not overwrite it with a map that may not have been restored yet.
+ */
+static void snapshot(struct dmn *d, bool force)
+{
+	struct stat st;
+	uint64_t sum;
+
+	if (!d->state_path || !d->loaded || sanctions_sum(d, &sum))
+		return;
+	if (!d->state_sum_valid && !force && stat(d->state_path, &st) == 0) {
+		d->state_sum = sum;
+		d->state_sum_valid = true;
+		return;
+	}
+	if (d->state_sum_valid && sum == d->state_sum)
+		return;
+	if (mx_state_save(&d->maps, d->state_path)) {
+		d->c.snapshots_failed++;
+		return;
+	}
+	d->c.snapshots_ok++;
+	d->state_sum = sum;
+	d->state_sum_valid = true;
+	mx_debug("state saved to %s", d->state_path);
+}
+
+static void housekeeping(struct dmn *d)
+{
+	uint64_t now = dmn_now_ns();
+
+	vsrv_tick(d, now);
+	msrv_tick(d, now);
+	maps_follow(d);
+	if (!d->loaded)
+		return;
+	{
+		int n = mx_sanction_expire(&d->maps, mx_mono_now(&d->maps));
+
+		if (n > 0)
+			d->c.sanctions_expired += (uint64_t)n;
+	}
+	if (now - d->last_gc_ns >= DMN_GC_EVERY_NS) {
+		d->last_gc_ns = now;
+		gc_conc(d);
+	}
+	snapshot(d, false);
+}
+
+/* ---- signals and the loop ---- */
+
+struct dmn_sig {
+	struct dmn_io io;
+};
+
+static void on_signal(struct dmn *d, struct dmn_io *io, uint32_t ev)
+{
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+		} else {
+			mx_info("%s: exiting; enforcement stays in place",
+				si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			d->stop = true;
+		}
+	}
+}
+
+static void on_tick(struct dmn *d, struct dmn_io *io, uint32_t ev)
+{
+	uint64_t expirations;
+
+	(void)ev;
+	if (read(io->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	housekeeping(d);
+}
+
+static int loop(struct dmn *d)
+{
+	struct epoll_event ev[DMN_MAX_EVENTS];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, ev, DMN_MAX_EVENTS, -1), i;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			mx_err("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < n && !d->stop; i++) {
+			struct dmn_io *io = ev[i].data.ptr;
+
+			io->fn(d, io, ev[i].events);
+		}
+	}
+	return 0;
+}
+
+static int setup_signals(struct dmn *d, struct dmn_io *sig)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	sig->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sig->fn = on_signal;
+	return sig->fd < 0 ? -1 : dmn_io_add(d, sig, EPOLLIN);
+}
+
+static int setup_timer(struct dmn *d, struct dmn_io *tick)
+{
+	struct itimerspec it = {
+		.it_interval = { DMN_TICK_MS / 1000, (DMN_TICK_MS % 1000) * 1000000L },
+		.it_value = { DMN_TICK_MS / 1000, (DMN_TICK_MS % 1000) * 1000000L },
+	};
+
+	tick->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	tick->fn = on_tick;
+	if (tick->fd < 0 || timerfd_settime(tick->fd, 0, &it, NULL))
+		return -1;
+	return dmn_io_add(d, tick, EPOLLIN);
+}
+
+/* ---- options ---- */
+
+static const char usage_text[] =
+	"Usage: mxlimit daemon [-c FILE] [--socket PATH] [--state FILE] [--metrics ADDR:PORT]\n"
+	"                      [--group GROUP] [--allow-user USER]... [--syslog] [-v]\n\n"
+	"Run in the foreground: take verdicts (PENALIZE, BLOCK, UNBLOCK, QUERY) on a\n"
+	"Unix socket, serve Prometheus metrics, re-apply the policy on SIGHUP, remove\n"
+	"expired blocks and idle counters from the maps, and save blocks and penalties\n"
+	"to the state file that `load` restores.  The kernel enforces everything with\n"
+	"or without the daemon; SIGTERM and SIGINT leave enforcement in place.\n\n"
+	"Options:\n"
+	"  -c, --config FILE      policy file for SIGHUP (default: the one `load` applied,\n"
+	"                         else " MX_DEFAULT_POLICY ")\n"
+	"      --socket PATH      verdict socket (default " MX_DEFAULT_SOCKET "), mode 0660\n"
+	"      --group GROUP      group of the socket; its members may send verdicts\n"
+	"      --allow-user USER  also accept this user's verdicts (repeatable, up to 16)\n"
+	"      --state FILE       snapshot of blocks and penalties (default " MX_DEFAULT_STATE ")\n"
+	"      --no-state         keep no snapshot\n"
+	"      --metrics ADDR:PORT  serve GET /metrics there (127.0.0.1:9433, [::1]:9433)\n"
+	"      --syslog           log to syslog (facility daemon) as well as to stderr\n"
+	"  -v, --verbose          log debug messages too\n"
+	"  -h, --help             this text\n\n"
+	"Peers of the verdict socket are checked with SO_PEERCRED: root, the daemon's\n"
+	"own user, members of the socket's group and --allow-user users are served;\n"
+	"others get \"ERR permission denied\".  See mxlimit(8), \"VERDICT PROTOCOL\".\n";
+
+static int parse_user(const char *s, uid_t *uid)
+{
+	struct passwd *pw = getpwnam(s);
+	char *end;
+	unsigned long v;
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	v = strtoul(s, &end, 10);
+	if (!*s || *end)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+/* 0 = run, 1 = --help shown, -1 = usage error (reported). */
+static int parse_options(int argc, char **argv, struct dmn *d)
+{
+	enum { O_SOCKET = 256, O_STATE, O_NO_STATE, O_METRICS, O_GROUP, O_ALLOW, O_SYSLOG };
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' },
+		{ "socket", required_argument, 0, O_SOCKET },
+		{ "state", required_argument, 0, O_STATE },
+		{ "no-state", no_argument, 0, O_NO_STATE },
+		{ "metrics", required_argument, 0, O_METRICS },
+		{ "group", required_argument, 0, O_GROUP },
+		{ "allow-user", required_argument, 0, O_ALLOW },
+		{ "syslog", no_argument, 0, O_SYSLOG },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d->policy_arg = optarg; break;
+		case O_SOCKET: d->socket_path = optarg; break;
+		case O_STATE: d->state_path = optarg; break;
+		case O_NO_STATE: d->state_path = NULL; break;
+		case O_METRICS:
+			if (!mx_metrics_addr_valid(optarg)) {
+				mx_err("daemon: --metrics wants ADDR:PORT or [V6ADDR]:PORT, not \"%s\"",
+				       optarg);
+				return -1;
+			}
+			d->metrics_addr = optarg;
+			break;
+		case O_GROUP: d->group = optarg; break;
+		case O_ALLOW:
+			if (d->n_allow_uids == DMN_MAX_ALLOW_UIDS ||
+			    parse_user(optarg, &d->allow_uids[d->n_allow_uids])) {
+				mx_err("daemon: --allow-user: unknown user \"%s\" (or more than %d)",
+				       optarg, DMN_MAX_ALLOW_UIDS);
+				return -1;
+			}
+			d->n_allow_uids++;
+			break;
+		case O_SYSLOG:
+			openlog("mxlimit", LOG_PID, LOG_DAEMON);
+			mx_log_use_syslog(1);
+			break;
+		case 'v': mx_log_set_level(MX_LOG_DEBUG); break;
+		case 'h': fputs(usage_text, stdout); return 1;
+		case ':':
+			mx_err("daemon: %s needs a value", argv[optind - 1]);
+			return -1;
+		default:
+			mx_err("daemon: unknown option \"%s\" (mxlimit daemon --help)",
+			       argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		mx_err("daemon: unexpected argument \"%s\"", argv[optind]);
+		return -1;
+	}
+	if (!d->socket_path[0] || (d->state_path && !d->state_path[0])) {
+		mx_err("daemon: empty path");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_daemon(int argc, char **argv, const struct mx_global *g)
+{
+	struct dmn d;
+	struct dmn_io sig = { -1, NULL }, tick = { -1, NULL };
+	int rc = MX_EXIT_FAIL, r;
+
+	memset(&d, 0, sizeof(d));
+	d.pin_dir = g->pin_dir;
+	d.socket_path = MX_DEFAULT_SOCKET;
+	d.state_path = MX_DEFAULT_STATE;
+	d.epfd = -1;
+	d.gc_idle_ns = MX_DEFAULT_GC_IDLE_NS;
+	d.started_wall = (uint64_t)time(NULL);
+	for (r = 0; r < (int)(sizeof(d.maps) / sizeof(int)); r++)
+		((int *)&d.maps)[r] = -1;
+	r = parse_options(argc, argv, &d);
+	if (r)
+		return r > 0 ? MX_EXIT_OK : MX_EXIT_USAGE;
+
+	maps_follow(&d);
+	if (!d.loaded) {
+		mx_err("mxlimit is not loaded in %s (run `mxlimit load` first)", d.pin_dir);
+		return MX_EXIT_FAIL;
+	}
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.epfd < 0 || setup_signals(&d, &sig) || setup_timer(&d, &tick)) {
+		mx_err("daemon: cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	if (vsrv_open(&d))
+		goto out;
+	if (d.metrics_addr && msrv_open(&d))
+		goto out;
+	snapshot(&d, false);
+	d.last_gc_ns = dmn_now_ns();
+	mx_info("daemon ready: verdicts on %s%s%s, maps in %s", d.socket_path,
+		d.metrics_addr ? ", metrics on " : "", d.metrics_addr ? d.metrics_addr : "",
+		d.pin_dir);
+	if (loop(&d) == 0)
+		rc = MX_EXIT_OK;
+	maps_follow(&d);
+	snapshot(&d, false); /* what changed since the last tick */
+out:
+	msrv_close(&d);
+	vsrv_close(&d);
+	if (tick.fd >= 0)
+		close(tick.fd);
+	if (sig.fd >= 0)
+		close(sig.fd);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	if (d.loaded)
+		mx_maps_close(&d.maps);
+	return rc;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * daemon.h - the pieces of `mxlimit daemon` (daemon.c: options, event
+ * loop, signals, housekeeping; verdict_server.c: the verdict socket;
+ * metrics.c: the Prometheus endpoint).  Internal to the controller.
+ *
+ * One thread, one epoll set, every socket non-blocking: a slow or stuck
+ * peer costs a slot and a bounded buffer, never the loop.  The daemon
+ * only writes maps; the kernel enforces everything with or without it.
+ */
+#ifndef MX_DAEMON_H
+#define MX_DAEMON_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loader.h"
+#include "policy.h"
+
+/* Housekeeping tick: sanction expiry, snapshot check, peer timeouts. */
+#define DMN_TICK_MS 2000
+/* Idle counter collection runs this often (gc_idle is 10 s at least). */
+#define DMN_GC_EVERY_NS (10 * MX_NS_PER_SEC)
+/* How often a verdict re-checks that the pinned maps are still the ones
+ * held (an `unload --all` + `load` makes new maps). */
+#define DMN_MAPS_RECHECK_NS (1 * MX_NS_PER_SEC)
+/* Users besides root, the daemon's own user and the socket's group. */
+#define DMN_MAX_ALLOW_UIDS 16
+
+struct dmn;
+struct dmn_io;
+
+typedef void (*dmn_io_fn)(struct dmn *d, struct dmn_io *io, uint32_t events);
+
+/* Anything in the epoll set: its fd and who handles its events. */
+struct dmn_io {
+	int fd;
+	dmn_io_fn fn;
+};
+
+/* The daemon's own counters, exported as metrics. */
+struct dmn_counters {
+	uint64_t verdicts_ok;
+	uint64_t verdicts_err;
+	uint64_t peers_accepted;
+	uint64_t peers_refused; /* SO_PEERCRED said no, or too many peers */
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
+	uint64_t gc_collected;
+	uint64_t sanctions_expired;
+	uint64_t snapshots_ok;
+	uint64_t snapshots_failed;
+	uint64_t scrapes;
+};
+
+struct vsrv;
+struct msrv;
+
+struct dmn {
+	const char *pin_dir;
+	const char *policy_arg;    /* -c FILE, or NULL: the path `load` remembered */
+	const char *socket_path;
+	const char *state_path;    /* NULL: no snapshots */
+	const char *metrics_addr;  /* NULL: no metrics endpoint */
+	const char *group;         /* --group: the socket's group, or NULL */
+	uid_t allow_uids[DMN_MAX_ALLOW_UIDS];
+	int n_allow_uids;
+
+	struct mx_maps maps;
+	bool loaded;               /* maps open and still the pinned ones */
+	uint32_t maps_id;          /* kernel id of the held mx_sanctions map */
+	uint64_t maps_checked_ns;
+	uint64_t gc_idle_ns;       /* [main] gc_idle of the policy file */
+
+	int epfd;
+	bool stop;
+	struct vsrv *vs;
+	struct msrv *ms;
+	struct dmn_counters c;
+	uint64_t started_wall;     /* Unix seconds */
+	uint64_t last_gc_ns;
+	uint64_t state_sum;        /* checksum of the sanctions last saved or seen */
+	bool state_sum_valid;
+};
+
+int dmn_io_add(struct dmn *d, struct dmn_io *io, uint32_t events);
+int dmn_io_mod(struct dmn *d, struct dmn_io *io, uint32_t events);
+/* Remove from the set and close the fd. */
+void dmn_io_close(struct dmn *d, struct dmn_io *io);
+/* CLOCK_MONOTONIC ns (no test offset: for the daemon's own timeouts). */
+uint64_t dmn_now_ns(void);
+/* Are the maps usable (re-checked at most every DMN_MAPS_RECHECK_NS)? */
+bool dmn_maps_ready(struct dmn *d);
+
+/* ---- verdict_server.c ---- */
+int vsrv_open(struct dmn *d);
+void vsrv_tick(struct dmn *d, uint64_t now);
+void vsrv_close(struct dmn *d);
+size_t vsrv_peers(const struct dmn *d);
+
+/* ---- metrics.c ---- */
+bool mx_metrics_addr_valid(const char *s); /* "ADDR:PORT", "[V6]:PORT" */
+int msrv_open(struct dmn *d);
+void msrv_tick(struct dmn *d, uint64_t now);
+void msrv_close(struct dmn *d);
+/* The whole exposition text (malloc'd), for the endpoint and tests. */
+char *mx_metrics_render(struct dmn *d, size_t *len);
+
+#endif

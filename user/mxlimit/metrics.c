@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * metrics.c - the daemon's Prometheus endpoint (text exposition format
+ * 0.0.4) on --metrics ADDR:PORT.
+ *
+ * A deliberately tiny HTTP/1.0 server in the daemon's loop: GET (or HEAD)
+ * /metrics, one response, close.  Requests are bounded (MS_REQ_MAX bytes,
+ * MS_TIMEOUT_NS), clients capped (MS_MAX_CLIENTS); nothing here can stall
+ * the verdict socket.  The numbers are read from the pinned maps at each
+ * scrape, so they are the kernel's, not a copy kept by the daemon.
+ *
+ * Series (see docs/mxlimit-daemon.md):
+ *   mxlimit_<field>_total{iface="NAME"}   every counter of MX_STATS_FIELDS,
+ *                                          per attached interface, and
+ *                                          iface="(socket)" for the socket
+ *                                          events row (connections counted)
+ *   mxlimit_active_connections            counted connections (mx_conns)
+ *   mxlimit_tracked_sources               concurrency counters (mx_conc)
+ *   mxlimit_blocks / mxlimit_penalties    prefixes with an own active one
+ *   mxlimit_policy_generation, mxlimit_interfaces, mxlimit_loaded
+ *   mxlimit_daemon_*                      the daemon's own counters
+ */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "sanction.h"
+
+/* Scrapers: Prometheus and an admin's curl; more at once is a mistake. */
+#define MS_MAX_CLIENTS 16
+/* A scrape request is one short line plus a few headers. */
+#define MS_REQ_MAX 4096
+/* A client that has not sent its request or read the answer by then is closed. */
+#define MS_TIMEOUT_NS (10 * MX_NS_PER_SEC)
+/* Counting a map walks its keys; stop at a sane bound if it keeps changing. */
+#define MS_COUNT_MAX (64u * 1024 * 1024)
+
+struct mclient {
+	struct dmn_io io;
+	size_t slot;
+	char req[MS_REQ_MAX];
+	size_t rlen;
+	char *out;
+	size_t olen, ooff;
+	uint64_t since;
+};
+
+struct msrv {
+	struct dmn_io listen;
+	struct mclient *clients[MS_MAX_CLIENTS];
+	size_t n_clients;
+};
+
+/* ---- rendering ---- */
+
+static void label_escape(FILE *f, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < max && s[i]; i++) {
+		if (s[i] == '\\' || s[i] == '"')
+			fputc('\\', f);
+		if (s[i] == '\n')
+			fputs("\\n", f);
+		else
+			fputc(s[i], f);
+	}
+}
+
+static void gauge(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRIu64 "\n", name, help, name, name, v);
+}
+
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
+}
+
+/* Keys in a map (a gauge: approximate while the map changes). */
+static uint64_t count_keys(int fd)
+{
+	char k[64], next[64];
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (n < MS_COUNT_MAX && bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(k, next, sizeof(k));
+		prev = k;
+		n++;
+	}
+	return n;
+}
+
+struct stats_row {
+	char name[MX_IFNAME_LEN + 1];
+	struct mx_stats s;
+};
+
+/* Row 0 (socket events) and every attached interface's row. */
+static size_t read_rows(struct dmn *d, struct stats_row *rows)
+{
+	size_t n = 0;
+	uint32_t r;
+
+	snprintf(rows[n].name, sizeof(rows[n].name), "(socket)");
+	if (mx_stats_read(&d->maps, MX_STATS_ROW_SOCK, &rows[n].s) == 0)
+		n++;
+	for (r = 1; r < MX_MAX_IFACES; r++) {
+		struct mx_iface ifc;
+
+		if (bpf_map_lookup_elem(d->maps.ifaces, &r, &ifc) || !ifc.ifindex)
+			continue;
+		memcpy(rows[n].name, ifc.name, MX_IFNAME_LEN);
+		rows[n].name[MX_IFNAME_LEN] = '\0';
+		if (mx_stats_read(&d->maps, (int)r, &rows[n].s) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void render_kernel(struct dmn *d, FILE *f)
+{
+	struct stats_row *rows = calloc(MX_MAX_IFACES, sizeof(*rows));
+	struct mx_sanction_entry *all = NULL;
+	size_t n_rows = 0, n_all = 0, i, ifaces = 0;
+	uint64_t blocks = 0, penalties = 0, now = mx_mono_now(&d->maps);
+	struct mx_config cfg;
+	uint32_t gen = 0;
+
+	if (rows)
+		n_rows = read_rows(d, rows);
+#define MX_METRIC_X(field, help)                                                          \
+	fprintf(f, "# HELP mxlimit_" #field "_total " help "\n"                            \
+		   "# TYPE mxlimit_" #field "_total counter\n");                            \
+	for (i = 0; i < n_rows; i++) {                                                     \
+		fputs("mxlimit_" #field "_total{iface=\"", f);                             \
+		label_escape(f, rows[i].name, sizeof(rows[i].name));                        \
+		fprintf(f, "\"} %" PRIu64 "\n", (uint64_t)rows[i].s.field);                \
+	}
+	MX_STATS_FIELDS(MX_METRIC_X)
+#undef MX_METRIC_X
+	ifaces = n_rows ? n_rows - 1 : 0;
+	free(rows);
+
+	if (mx_sanction_list(&d->maps, &all, &n_all) == 0) {
+		for (i = 0; i < n_all; i++) {
+			const struct mx_sanction *v = &all[i].v;
+
+			blocks += (v->flags & MX_SANCTION_OWN_BLOCK) && v->own_block_until_ns > now;
+			penalties += (v->flags & MX_SANCTION_OWN_PENALTY) &&
+				     v->own_penalty_until_ns > now;
+		}
+		free(all);
+	}
+	mx_config_read(&d->maps, &cfg, &gen);
+	gauge(f, "mxlimit_active_connections",
+	      "inbound mail connections counted now (entries of mx_conns)", count_keys(d->maps.conns));
+	gauge(f, "mxlimit_tracked_sources", "sources with a concurrency counter (entries of mx_conc)",
+	      count_keys(d->maps.conc));
+	gauge(f, "mxlimit_blocks", "prefixes with an active block", blocks);
+	gauge(f, "mxlimit_penalties", "prefixes with an active penalty", penalties);
+	gauge(f, "mxlimit_policy_generation", "policy generation in force (grows at each reload)",
+	      gen);
+	gauge(f, "mxlimit_interfaces", "interfaces with mxlimit's XDP program attached", ifaces);
+}
+
+static void render_daemon(struct dmn *d, FILE *f)
+{
+	const struct dmn_counters *c = &d->c;
+
+	fprintf(f, "# HELP mxlimit_daemon_verdicts_total verdict requests answered, by result\n"
+		   "# TYPE mxlimit_daemon_verdicts_total counter\n"
+		   "mxlimit_daemon_verdicts_total{result=\"ok\"} %" PRIu64 "\n"
+		   "mxlimit_daemon_verdicts_total{result=\"err\"} %" PRIu64 "\n",
+		c->verdicts_ok, c->verdicts_err);
+	counter(f, "mxlimit_daemon_peers_accepted_total", "verdict socket connections accepted",
+		c->peers_accepted);
+	counter(f, "mxlimit_daemon_peers_refused_total",
+		"verdict socket connections refused (credentials or too many)", c->peers_refused);
+	gauge(f, "mxlimit_daemon_peers", "verdict socket connections open", vsrv_peers(d));
+	fprintf(f, "# HELP mxlimit_daemon_reloads_total policy reloads on SIGHUP, by result\n"
+		   "# TYPE mxlimit_daemon_reloads_total counter\n"
+		   "mxlimit_daemon_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+		   "mxlimit_daemon_reloads_total{result=\"err\"} %" PRIu64 "\n",
+		c->reloads_ok, c->reloads_failed);
+	counter(f, "mxlimit_daemon_gc_collected_total", "idle concurrency counters removed",
+		c->gc_collected);
+	counter(f, "mxlimit_daemon_sanctions_expired_total",
+		"expired blocks and penalties removed from the map", c->sanctions_expired);
+	fprintf(f, "# HELP mxlimit_daemon_snapshots_total state file writes, by result\n"
+		   "# TYPE mxlimit_daemon_snapshots_total counter\n"
+		   "mxlimit_daemon_snapshots_total{result=\"ok\"} %" PRIu64 "\n"
+		   "mxlimit_daemon_snapshots_total{result=\"err\"} %" PRIu64 "\n",
+		c->snapshots_ok, c->snapshots_failed);
+	gauge(f, "mxlimit_daemon_start_time_seconds", "when the daemon started (Unix time)",
+	      d->started_wall);
+}
+
+char *mx_metrics_render(struct dmn *d, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	bool loaded;
+
+	if (!f)
+		return NULL;
+	loaded = dmn_maps_ready(d);
+	gauge(f, "mxlimit_loaded", "1 when mxlimit's maps are pinned and readable", loaded);
+	if (loaded)
+		render_kernel(d, f);
+	render_daemon(d, f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- HTTP ---- */
+
+static void client_free(struct dmn *d, struct mclient *c)
+{
+	d->ms->clients[c->slot] = NULL;
+	d->ms->n_clients--;
+	dmn_io_close(d, &c->io);
+	free(c->out);
+	free(c);
+}
+
+static void respond(struct mclient *c, int code, const char *reason, const char *type,
+		    const char *body, size_t blen, bool head)
+{
+	char hdr[256];
+	int h;
+
+	h = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n", code, reason, type, blen);
+	if (head)
+		blen = 0;
+	c->out = malloc((size_t)h + blen);
+	if (!c->out)
+		return;
+	memcpy(c->out, hdr, (size_t)h);
+	if (blen)
+		memcpy(c->out + h, body, blen);
+	c->olen = (size_t)h + blen;
+}
+
+static void answer(struct dmn *d, struct mclient *c)
+{
+	static const char text[] = "text/plain; charset=utf-8";
+	char method[8], path[256];
+	char *body;
+	size_t blen;
+	bool head;
+
+	c->req[c->rlen < sizeof(c->req) ? c->rlen : sizeof(c->req) - 1] = '\0';
+	if (sscanf(c->req, "%7s %255s", method, path) != 2 || strncmp(path, "/", 1)) {
+		respond(c, 400, "Bad Request", text, "bad request\n", 12, false);
+		return;
+	}
+	head = strcmp(method, "HEAD") == 0;
+	if (!head && strcmp(method, "GET")) {
+		respond(c, 405, "Method Not Allowed", text, "GET /metrics\n", 13, false);
+		return;
+	}
+	path[strcspn(path, "?")] = '\0';
+	if (strcmp(path, "/") == 0) {
+		static const char idx[] = "mxlimit daemon: metrics at /metrics\n";
+
+		respond(c, 200, "OK", text, idx, sizeof(idx) - 1, head);
+		return;
+	}
+	if (strcmp(path, "/metrics")) {
+		respond(c, 404, "Not Found", text, "not found; try /metrics\n", 24, head);
+		return;
+	}
+	d->c.scrapes++;
+	body = mx_metrics_render(d, &blen);
+	if (!body) {
+		respond(c, 500, "Internal Server Error", text, "out of memory\n", 14, head);
+		return;
+	}
+	respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, blen, head);
+	free(body);
+}
+
+static bool request_complete(const struct mclient *c)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < c->rlen; i++) {
+		if (c->req[i] == '\n' && (c->req[i + 1] == '\n' ||
+		    (c->req[i + 1] == '\r' && i + 2 < c->rlen && c->req[i + 2] == '\n')))
+			return true;
+	}
+	return false;
+}
+
+static void client_event(struct dmn *d, struct dmn_io *io, uint32_t ev)
+{
+	struct mclient *c = (struct mclient *)io;
+
+	if (ev & EPOLLERR) {
+		client_free(d, c);
+		return;
+	}
+	if (!c->olen) {
+		ssize_t r = recv(c->io.fd, c->req + c->rlen, sizeof(c->req) - 1 - c->rlen,
+				 MSG_DONTWAIT);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) { /* closed before asking */
+			client_free(d, c);
+			return;
+		}
+		c->rlen += (size_t)r;
+		if (!request_complete(c)) {
+			if (c->rlen < sizeof(c->req) - 1)
+				return;
+			respond(c, 431, "Request Header Fields Too Large", "text/plain",
+				"request too large\n", 18, false);
+		} else {
+			answer(d, c);
+		}
+		if (!c->olen) {
+			client_free(d, c);
+			return;
+		}
+		dmn_io_mod(d, &c->io, EPOLLOUT);
+	}
+	while (c->ooff < c->olen) {
+		ssize_t w = send(c->io.fd, c->out + c->ooff, c->olen - c->ooff,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			break;
+		}
+		c->ooff += (size_t)w;
+	}
+	client_free(d, c);
+}
+
+static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
+{
+	struct msrv *s = d->ms;
+	int i;
+
+	(void)io;
+	(void)ev;
+	for (i = 0; i < 8; i++) {
+		struct mclient *c;
+		size_t slot;
+		int fd = accept4(s->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (s->n_clients == MS_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+			close(fd);
+			continue;
+		}
+		for (slot = 0; s->clients[slot]; slot++)
+			;
+		c->slot = slot;
+		c->io.fd = fd;
+		c->io.fn = client_event;
+		c->since = dmn_now_ns();
+		if (dmn_io_add(d, &c->io, EPOLLIN)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		s->clients[slot] = c;
+		s->n_clients++;
+	}
+}
+
+void msrv_tick(struct dmn *d, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; d->ms && i < MS_MAX_CLIENTS; i++) {
+		struct mclient *c = d->ms->clients[i];
+
+		if (c && now - c->since > MS_TIMEOUT_NS)
+			client_free(d, c);
+	}
+}
+
+/* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433" */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	unsigned long port;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon)
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port == 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] != '[') {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -1;
+	}
+}
+
+bool mx_metrics_addr_valid(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return parse_listen(s, &ss, &len) == 0;
+}
+
+int msrv_open(struct dmn *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct msrv *s;
+	int one = 1, fd;
+
+	if (parse_listen(d->metrics_addr, &ss, &len))
+		return -1; /* checked with the options */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	s->listen.fd = -1;
+	d->ms = s;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		mx_err("metrics socket: %s", strerror(errno));
+		return -1;
+	}
+	s->listen.fd = fd;
+	s->listen.fn = on_accept;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16) ||
+	    dmn_io_add(d, &s->listen, EPOLLIN)) {
+		mx_err("cannot listen on %s for metrics: %s", d->metrics_addr, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void msrv_close(struct dmn *d)
+{
+	struct msrv *s = d->ms;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < MS_MAX_CLIENTS; i++)
+		if (s->clients[i])
+			client_free(d, s->clients[i]);
+	if (s->listen.fd >= 0)
+		dmn_io_close(d, &s->listen);
+	free(s);
+	d->ms = NULL;
+}
