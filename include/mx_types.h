@@ -32,8 +32,9 @@
 /* Policy generations: the LPM and config are double-buffered so a reload
  * flips from one complete policy to the next in a single store. */
 #define MX_GENERATIONS 2
-/* Bytes of a reason word kept with a block or penalty ("rcpt", "manual"). */
-#define MX_REASON_LEN 16
+/* Bytes of a reason word kept with a block or penalty, NUL included: the
+ * longest [penalty] key, "unrecognized_commands", must fit. */
+#define MX_REASON_LEN 24
 /* Bytes of an interface name (IFNAMSIZ). */
 #define MX_IFNAME_LEN 16
 

@@ -232,13 +232,14 @@ static void test_reasons(void **state)
 	(void)state;
 	r = parse_ok("BLOCK 192.0.2.7 60 reason=A-z_0.9");
 	assert_string_equal(r.reason, "A-z_0.9");
-	r = parse_ok("BLOCK 192.0.2.7 60 reason=123456789012345"); /* 15 */
-	assert_string_equal(r.reason, "123456789012345");
-	parse_bad("BLOCK 192.0.2.7 60 reason=1234567890123456",
-		  "bad reason (1 to 15 of A-Z a-z 0-9 _ . -)");
-	parse_bad("BLOCK 192.0.2.7 60 reason=", "bad reason (1 to 15 of A-Z a-z 0-9 _ . -)");
-	parse_bad("BLOCK 192.0.2.7 60 reason=a/b", "bad reason (1 to 15 of A-Z a-z 0-9 _ . -)");
-	parse_bad("BLOCK 192.0.2.7 60 reason=a=b", "bad reason (1 to 15 of A-Z a-z 0-9 _ . -)");
+	r = parse_ok("BLOCK 192.0.2.7 60 reason=12345678901234567890123"); /* 23 */
+	assert_string_equal(r.reason, "12345678901234567890123");
+	r = parse_ok("BLOCK 192.0.2.7 60 reason=unrecognized_commands"); /* longest [penalty] key */
+	parse_bad("BLOCK 192.0.2.7 60 reason=123456789012345678901234",
+		  "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)");
+	parse_bad("BLOCK 192.0.2.7 60 reason=", "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)");
+	parse_bad("BLOCK 192.0.2.7 60 reason=a/b", "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)");
+	parse_bad("BLOCK 192.0.2.7 60 reason=a=b", "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)");
 	parse_bad("BLOCK 192.0.2.7 60 reason=a reason=b", "duplicate reason=");
 	parse_bad("UNBLOCK 192.0.2.7 reason=x", "too many fields");
 }

@@ -88,7 +88,7 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* The reason word rule of mx_reason_valid (sanction.h): 1..15 chars of
+/* The reason word rule of mx_reason_valid (sanction.h): 1..23 chars of
  * [A-Za-z0-9_.-], so it fits mx_sanction's reason fields. */
 static bool reason_ok(const char *s)
 {
@@ -139,7 +139,7 @@ static int parse_option(const struct vreq_verb *v, const char *f, struct mx_vreq
 			return -1;
 		}
 		if (!reason_ok(f + 7)) {
-			*why = "bad reason (1 to 15 of A-Z a-z 0-9 _ . -)";
+			*why = "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)";
 			return -1;
 		}
 		memcpy(r->reason, f + 7, strlen(f + 7) + 1);
