@@ -13,7 +13,7 @@
  * Never blocked by a peer: a peer has a read buffer of one line and a
  * write buffer of a few replies.  When its replies are not read, we stop
  * reading its requests (backpressure) instead of buffering more; when it
- * stalls mid-line or leaves replies unread for DMN_PEER_STALL_NS, it is
+ * stalls mid-line or leaves replies unread for VS_STALL_NS, it is
  * closed.  At most VS_MAX_PEERS at once; one more is told "ERR busy".
  */
 #include "daemon.h"
