@@ -147,20 +147,6 @@ static uint32_t wait_count(const char *addr, uint32_t want)
 	return got;
 }
 
-static size_t map_entries(int fd, size_t key_size)
-{
-	uint8_t k[64], n[64];
-	void *prev = NULL;
-	size_t cnt = 0;
-
-	while (bpf_map_get_next_key(fd, prev, n) == 0) {
-		memcpy(k, n, key_size);
-		prev = k;
-		cnt++;
-	}
-	return cnt;
-}
-
 static int group_setup(void **state)
 {
 	int lfd, c[2], a[2];
@@ -239,7 +225,7 @@ static void count_and_release(int v6, uint16_t port, const char *addr, int how)
 	close(lfd);
 	assert_int_equal(h_stats().conn_close, 3);
 	assert_int_equal(h_stats().underflow, 0);
-	assert_int_equal(map_entries(H.m.conns, sizeof(uint64_t)), 0);
+	assert_int_equal(h_map_entries(H.m.conns, sizeof(uint64_t)), 0);
 }
 
 static void ipv4_close_by_fin(void **s) { (void)s; count_and_release(0, 25, "127.0.0.1", 0); }
@@ -359,7 +345,7 @@ static void many_connections_drift_to_zero(void **state)
 	}
 	close(lfd);
 	assert_int_equal(wait_count("127.0.0.1", 0), 0);
-	assert_int_equal(map_entries(H.m.conns, sizeof(uint64_t)), 0);
+	assert_int_equal(h_map_entries(H.m.conns, sizeof(uint64_t)), 0);
 	assert_int_equal(h_stats().underflow, 0);
 	assert_int_equal(h_stats().conn_open, N);
 	assert_int_equal(h_stats().conn_close, N);

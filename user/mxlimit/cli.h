@@ -49,6 +49,13 @@ int cmd_blocks(int argc, char **argv, const struct mx_global *g);
 int cmd_daemon(int argc, char **argv, const struct mx_global *g);
 int cmd_doctor(int argc, char **argv, const struct mx_global *g);
 
+/*
+ * For commands that take no options but --help and exactly `nargs`
+ * positional arguments: prints help and returns MX_EXIT_OK, reports a
+ * usage error and returns MX_EXIT_USAGE, or returns -1 to go on.
+ */
+int mx_cmd_args(int argc, char **argv, const char *help, int nargs);
+
 /* Read, compile and apply a policy file to loaded maps; on any error
  * nothing changes (errors reported).  Remembers the path for later.
  * Returns an exit code. */

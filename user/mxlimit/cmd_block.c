@@ -87,16 +87,10 @@ int cmd_unblock(int argc, char **argv, const struct mx_global *g)
 {
 	struct mx_maps m;
 	mx_prefix p;
-	int rc;
+	int rc, a = mx_cmd_args(argc, argv, unblock_help, 1);
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(unblock_help, stdout);
-		return MX_EXIT_OK;
-	}
-	if (argc != 2) {
-		mx_err("unblock takes one prefix");
-		return MX_EXIT_USAGE;
-	}
+	if (a >= 0)
+		return a;
 	if (parse_prefix_arg(argv[1], &p))
 		return MX_EXIT_USAGE;
 	if (mx_maps_open(g->pin_dir, &m))
@@ -122,15 +116,10 @@ int cmd_blocks(int argc, char **argv, const struct mx_global *g)
 	struct mx_maps m;
 	uint64_t now;
 	struct jw w;
+	int a = mx_cmd_args(argc, argv, blocks_help, 0);
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(blocks_help, stdout);
-		return MX_EXIT_OK;
-	}
-	if (argc > 1) {
-		mx_err("unexpected argument \"%s\"", argv[1]);
-		return MX_EXIT_USAGE;
-	}
+	if (a >= 0)
+		return a;
 	if (mx_maps_open(g->pin_dir, &m))
 		return MX_EXIT_FAIL;
 	now = mx_mono_now(&m);

@@ -141,6 +141,17 @@ char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len
 	return buf;
 }
 
+/* One more -i IFACE; -1 (reported) when too many. */
+static int add_iface(const char **ifaces, int *n, const char *name)
+{
+	if (*n == MAX_IFACES_ARG) {
+		mx_err("at most %d interfaces at once", MAX_IFACES_ARG);
+		return -1;
+	}
+	ifaces[(*n)++] = name;
+	return 0;
+}
+
 static int parse_mode(const char *s, enum mx_xdp_mode *mode)
 {
 	if (!strcmp(s, "auto"))
@@ -197,11 +208,8 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	while ((opt = getopt_long(argc, argv, "i:c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (n_if == MAX_IFACES_ARG) {
-				mx_err("at most %d interfaces at once", MAX_IFACES_ARG);
+			if (add_iface(ifaces, &n_if, optarg))
 				return MX_EXIT_USAGE;
-			}
-			ifaces[n_if++] = optarg;
 			break;
 		case 'c': cfg = optarg; break;
 		case 'm':
@@ -290,11 +298,8 @@ int cmd_unload(int argc, char **argv, const struct mx_global *g)
 	while ((opt = getopt_long(argc, argv, "i:ah", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (n_if == MAX_IFACES_ARG) {
-				mx_err("at most %d interfaces at once", MAX_IFACES_ARG);
+			if (add_iface(ifaces, &n_if, optarg))
 				return MX_EXIT_USAGE;
-			}
-			ifaces[n_if++] = optarg;
 			break;
 		case 'a': all = 1; break;
 		case 'h': fputs(unload_help, stdout); return MX_EXIT_OK;

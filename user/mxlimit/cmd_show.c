@@ -105,15 +105,10 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	uint32_t gen = 0, r;
 	char ports[1024];
 	struct jw w;
+	int a = mx_cmd_args(argc, argv, status_help, 0);
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(status_help, stdout);
-		return MX_EXIT_OK;
-	}
-	if (argc > 1) {
-		mx_err("unexpected argument \"%s\"", argv[1]);
-		return MX_EXIT_USAGE;
-	}
+	if (a >= 0)
+		return a;
 	if (mx_maps_open(g->pin_dir, &m))
 		return MX_EXIT_FAIL;
 	memset(&cfg, 0, sizeof(cfg));
@@ -201,6 +196,22 @@ struct top_row {
 	uint64_t rate_used; /* arrivals still within the GCRA window */
 };
 
+/* A zeroed row at the end of *rows, grown as needed; NULL when out of memory. */
+static struct top_row *top_push(struct top_row **rows, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct top_row *nr = realloc(*rows, nc * sizeof(**rows));
+
+		if (!nr)
+			return NULL;
+		*rows = nr;
+		*cap = nc;
+	}
+	memset(&(*rows)[*n], 0, sizeof(**rows));
+	return &(*rows)[(*n)++];
+}
+
 static int top_cmp(const void *a, const void *b)
 {
 	const struct top_row *x = a, *y = b;
@@ -273,31 +284,25 @@ int cmd_top(int argc, char **argv, const struct mx_global *g)
 	mx_config_read(&m, &cfg, NULL);
 	now = mx_mono_now(&m);
 	while (bpf_map_get_next_key(m.conc, prev, &next) == 0) {
+		struct top_row *row;
 		struct mx_conc c;
 
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(m.conc, &next, &c))
 			continue;
-		if (n == cap) {
-			struct top_row *nr;
-
-			cap = cap ? cap * 2 : 256;
-			nr = realloc(rows, cap * sizeof(*rows));
-			if (!nr)
-				break;
-			rows = nr;
-		}
-		rows[n].key = next;
-		rows[n].active = c.established;
-		rows[n].pending = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
-		rows[n].rule = c.rule;
-		rows[n].rate_used = rate_used(&m, &next, now);
-		n++;
+		if (!(row = top_push(&rows, &n, &cap)))
+			break;
+		row->key = next;
+		row->active = c.established;
+		row->pending = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
+		row->rule = c.rule;
+		row->rate_used = rate_used(&m, &next, now);
 	}
 	/* sources with SYNs in flight but no established connection yet */
 	prev = NULL;
 	while (bpf_map_get_next_key(m.pendcnt, prev, &next) == 0) {
+		struct top_row *row;
 		struct mx_conc c;
 		uint32_t pend;
 
@@ -308,20 +313,11 @@ int cmd_top(int argc, char **argv, const struct mx_global *g)
 		pend = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
 		if (!pend)
 			continue;
-		if (n == cap) {
-			struct top_row *nr;
-
-			cap = cap ? cap * 2 : 256;
-			nr = realloc(rows, cap * sizeof(*rows));
-			if (!nr)
-				break;
-			rows = nr;
-		}
-		memset(&rows[n], 0, sizeof(rows[n]));
-		rows[n].key = next;
-		rows[n].pending = pend;
-		rows[n].rate_used = rate_used(&m, &next, now);
-		n++;
+		if (!(row = top_push(&rows, &n, &cap)))
+			break;
+		row->key = next;
+		row->pending = pend;
+		row->rate_used = rate_used(&m, &next, now);
 	}
 	if (n)
 		qsort(rows, n, sizeof(*rows), top_cmp);
@@ -391,15 +387,10 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 	uint32_t pend;
 	bool have_sn, blocked, penalized;
 	struct jw w;
+	int ar = mx_cmd_args(argc, argv, query_help, 1);
 
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(query_help, stdout);
-		return MX_EXIT_OK;
-	}
-	if (argc != 2) {
-		mx_err("query takes one address");
-		return MX_EXIT_USAGE;
-	}
+	if (ar >= 0)
+		return ar;
 	if (mx_addr_parse(argv[1], &addr)) {
 		mx_err("bad address \"%s\"", argv[1]);
 		return MX_EXIT_USAGE;

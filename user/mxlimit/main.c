@@ -33,6 +33,27 @@ static const struct {
 	{ "doctor", cmd_doctor, "check the kernel for what mxlimit needs" },
 };
 
+int mx_cmd_args(int argc, char **argv, const char *help, int nargs)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(help, stdout);
+			return MX_EXIT_OK;
+		}
+	}
+	if (argc - 1 == nargs)
+		return -1;
+	if (argc - 1 > nargs)
+		mx_err("unexpected argument \"%s\" (mxlimit %s --help)", argv[nargs + 1], argv[0]);
+	else
+		mx_err("%s takes %d argument%s (mxlimit %s --help)", argv[0], nargs,
+		       nargs == 1 ? "" : "s", argv[0]);
+	fputs(help, stderr);
+	return MX_EXIT_USAGE;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;
