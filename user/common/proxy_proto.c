@@ -59,6 +59,14 @@ static int pp_pair(const struct sockaddr *src, const struct sockaddr *dst, struc
 
 	if (pp_side(src, &fs, p->src, &p->sport) < 0 || pp_side(dst, &fd, p->dst, &p->dport) < 0)
 		return -1;
+	if (fs != fd && src->sa_family == AF_INET6 && dst->sa_family == AF_INET6) {
+		/* One side IPv4-mapped, the other not: a valid TCP6 header from a
+		 * dual-stack balancer ("TCP6 ::ffff:192.0.2.1 2001:db8::1").  Pass
+		 * it on as TCP6, as it came, rather than failing the session. */
+		memcpy(p->src, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
+		memcpy(p->dst, &((const struct sockaddr_in6 *)dst)->sin6_addr, 16);
+		fs = fd = AF_INET6;
+	}
 	if (fs != fd)
 		return -1;
 	p->family = fs;
