@@ -123,6 +123,16 @@ check "and says so" grep -q "not loaded" "$DMN_DIR/err"
 check_eq "daemon with a bad option value exits 2" "$rc" 2
 check "daemon --help documents the options" bash -c "'$MXLIMIT' daemon --help | grep -q -- '--metrics ADDR:PORT'"
 
+# --- doctor: this kernel has what mxlimit needs; an interface is looked at,
+# never attached to
+check "doctor: exit 0 on this kernel" bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN lab_mx doctor >/dev/null"
+check "doctor -i: the lab's veth runs XDP natively" has "$(lab_mx doctor -i "$LAB_IF_SRV")" "ok +xdp:$LAB_IF_SRV +driver veth"
+check "doctor -i: nothing was attached" bash -c "! ip -n $LAB_SRV -d link show $LAB_IF_SRV | grep -q prog/xdp"
+lab_mx doctor -i nosuch$TEST_ID >"$DMN_DIR/out" 2>&1; rc=$?
+check_eq "doctor -i of a missing interface exits 1" "$rc" 1
+check "and says so in plain words" grep -q "FAIL .*no interface nosuch$TEST_ID" "$DMN_DIR/out"
+check "doctor --json" bash -c "'$MXLIMIT' doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"checks\"]'"
+
 check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol" --state "$STATE"
 check "daemon starts" dmn_start
 check_eq "socket mode 0660" "$(stat -c %a "$SOCK")" 660
