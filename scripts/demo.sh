@@ -69,7 +69,8 @@ cat "$TMP/limit.ini"
 say "smtp-sink on 198.18.1.1:25 / 198.18.2.1:25, mxlimit loaded on both server interfaces"
 nsenter --net=/run/netns/$SRV timeout 120 smtp-sink -u nobody -c 0.0.0.0:25 1024 >"$TMP/sink.out" 2>&1 &
 PIDS="$PIDS $!"
-nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" load -i $IFG -i $IFB -c "$TMP/limit.ini" || exit 1
+nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" load -i $IFG -i $IFB -c "$TMP/limit.ini" \
+	--state "$TMP/state.gz" || exit 1
 sleep 0.5
 
 say "abusive client: tries to hold 200 connections for 8 s"

@@ -198,8 +198,10 @@ static inline int h_setup(unsigned progs)
 	if (mx_pin_dir_prepare(H.pin_dir))
 		return -1;
 	H.skel = mx_skel_load(H.pin_dir, &sz, progs, 1);
-	if (!H.skel)
+	if (!H.skel) {
+		mx_unload_all(H.pin_dir); /* leave no pin dir behind */
 		return -1;
+	}
 	mx_skel_maps(H.skel, &H.m);
 	H.prog_fd = (progs & MX_PROGS_XDP) ? mx_skel_xdp_fd(H.skel) : -1;
 	h_reset(NULL);

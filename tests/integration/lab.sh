@@ -70,7 +70,14 @@ lab_client_addr() { # add another client address (v4 on the /15, v6 on the /64)
 		ip -n "$LAB_CLI" addr add "$1/$([ "${1#*:}" != "$1" ] && echo 64 || echo 15)" dev "$LAB_IF_CLI"
 }
 
-lab_mx() { nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" "$@"; }
+# `load` restores blocks from a state file: the lab's own, never the host's
+lab_mx() {
+	if [ "${1:-}" = load ]; then
+		shift
+		set -- load --state "$LAB_DIR/state.gz" "$@"
+	fi
+	nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" "$@"
+}
 
 lab_server() {
 	nsenter --net=/run/netns/$LAB_SRV python3 -u "$HERE_LAB/lab_server.py" --max-seconds 600 "$@" \

@@ -88,9 +88,9 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* The reason word rule of mx_reason_valid (sanction.h): 1..23 chars of
- * [A-Za-z0-9_.-], so it fits mx_sanction's reason fields. */
-static bool reason_ok(const char *s)
+/* A reason word: 1..23 chars of [A-Za-z0-9_.-], so it fits mx_sanction's
+ * reason fields.  The one rule for verdicts and `mxlimit block --reason`. */
+bool mx_reason_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -138,7 +138,7 @@ static int parse_option(const struct vreq_verb *v, const char *f, struct mx_vreq
 			*why = "duplicate reason=";
 			return -1;
 		}
-		if (!reason_ok(f + 7)) {
+		if (!mx_reason_valid(f + 7)) {
 			*why = "bad reason (1 to 23 of A-Z a-z 0-9 _ . -)";
 			return -1;
 		}

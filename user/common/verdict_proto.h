@@ -63,4 +63,7 @@ int mx_vreq_parse(const char *line, size_t len, struct mx_vreq *out, const char 
 /* "PENALIZE", "BLOCK", ... */
 const char *mx_vreq_op_name(enum mx_vreq_op op);
 
+/* Is s a reason word: 1 to MX_REASON_LEN - 1 of [A-Za-z0-9_.-]? */
+bool mx_reason_valid(const char *s);
+
 #endif

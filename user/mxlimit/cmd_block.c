@@ -9,6 +9,7 @@
 #include "json.h"
 #include "log.h"
 #include "sanction.h"
+#include "verdict_proto.h"
 
 static int parse_prefix_arg(const char *s, mx_prefix *p)
 {

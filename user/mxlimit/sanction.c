@@ -2,7 +2,6 @@
 /* sanction.c - blocks and penalties; see sanction.h. */
 #include "sanction.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +9,6 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
-
-bool mx_reason_valid(const char *s)
-{
-	size_t n = 0;
-
-	if (!s || !*s)
-		return false;
-	for (; s[n]; n++) {
-		if (n >= MX_REASON_LEN - 1)
-			return false;
-		if (!isalnum((unsigned char)s[n]) && !strchr("_.-", s[n]))
-			return false;
-	}
-	return true;
-}
 
 static void key_of(const mx_prefix *p, struct mx_sanction_key *k)
 {

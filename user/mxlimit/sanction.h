@@ -53,7 +53,6 @@ int mx_sanction_expire(const struct mx_maps *m, uint64_t now);
 /* The effective state for one address (as the datapath sees it). */
 int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx_sanction *out);
 
-/* Is the reason word acceptable (1..15 chars of [A-Za-z0-9_.-])? */
-bool mx_reason_valid(const char *s);
+/* mx_reason_valid(): user/common/verdict_proto.h */
 
 #endif

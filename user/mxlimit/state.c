@@ -35,6 +35,7 @@
 #include "addr.h"
 #include "log.h"
 #include "sanction.h"
+#include "verdict_proto.h"
 
 #define STATE_MAGIC "# mxlimit-state 1"
 /* Longest line we write is about 90 bytes; longer is not ours. */
