@@ -92,4 +92,26 @@ check_eq "allowlisted address is flagged" "$(lab_mx query 198.19.1.1 --json | py
 check_eq "default still 1 for others: 1st" "$(lab_open g1 198.19.1.2)" ok
 check_eq "default still 1 for others: 2nd refused" "$(lab_open g2 198.19.1.2 25 "" 1.5)" timeout
 reset_lab
+
+# --- the wide level: each /32 and its /24 at once, over real TCP
+pol=$(lab_policy wide.ini <<'P'
+[main]
+ports = 25
+ipv4_wide_prefix = 24
+[concurrency]
+enabled = true
+max = 2
+wide = 3
+P
+)
+check "reload: per-source 2, wide /24 3" lab_mx reload -c "$pol"
+check_eq "wide: 1st from .2" "$(lab_open w1 $LAB_CLI4)" ok
+check_eq "wide: 2nd from .2" "$(lab_open w2 $LAB_CLI4)" ok
+check_eq "wide: 3rd from .2 over its own limit" "$(lab_open w3 $LAB_CLI4 25 "" 1.5)" timeout
+check_eq "wide: 1st from .3 (the /24 holds 3)" "$(lab_open w4 198.18.0.3)" ok
+check_eq "wide: 1st from .4 refused: the /24 is full" "$(lab_open w5 198.18.0.4 25 "" 1.5)" timeout
+check_eq "wide: another /24 is not affected" "$(lab_open w6 198.18.7.5)" ok
+check "active_connections counts each connection once (4)" wait_for 30 active_is 4
+check_eq "query shows the wide network's count" "$(lab_mx top --json | python3 -c 'import json,sys; print([s["active"] for s in json.load(sys.stdin)["sources"] if s["source"]=="198.18.0.0/24"][0])')" 3
+reset_lab
 exit 0

@@ -34,22 +34,6 @@ static size_t map_count(int fd, size_t key_size)
 	return n;
 }
 
-/* Sum of established over every counter (what status calls active). */
-static uint64_t active_total(const struct mx_maps *m)
-{
-	struct mx_key k, next, *prev = NULL;
-	uint64_t sum = 0;
-	struct mx_conc c;
-
-	while (bpf_map_get_next_key(m->conc, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(m->conc, &next, &c) == 0)
-			sum += c.established;
-		k = next;
-		prev = &k;
-	}
-	return sum;
-}
-
 static const char *mode_name(uint32_t mode)
 {
 	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
@@ -121,7 +105,9 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		penalties += sn[i].v.penalty_until_ns > now && (sn[i].v.flags & MX_SANCTION_OWN_PENALTY);
 	}
 	free(sn);
-	active = active_total(&m);
+	/* one record per counted connection; summing the counters would count
+	 * a connection twice when a wide level counts it too */
+	active = map_count(m.conns, sizeof(uint64_t));
 	ports_text(&cfg, ports, sizeof(ports));
 
 	if (g->json) {
@@ -157,7 +143,6 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_ku64(&w, "prefixes", map_count(m.policy, sizeof(struct mx_policy_key)));
 		jw_end(&w);
 		jw_ku64(&w, "active_connections", active);
-		jw_ku64(&w, "connection_records", map_count(m.conns, sizeof(uint64_t)));
 		jw_ku64(&w, "tracked_sources", map_count(m.conc, sizeof(struct mx_key)));
 		jw_ku64(&w, "blocks", blocks);
 		jw_ku64(&w, "penalties", penalties);
