@@ -83,6 +83,23 @@ check "and says why" grep -q "not mxlimit's" "$LAB_DIR/err"
 check "load --force replaces it" lab_mx load -i "$LAB_IF_SRV" -c "$pol" --force
 check_eq "limits apply after --force" "$(lab_open f1 $LAB_CLI4)" ok
 
+# --- explicit XDP modes
+lab_closeall
+check "unload -i before a mode change" lab_mx unload -i "$LAB_IF_SRV"
+check "load --mode generic" lab_mx load -i "$LAB_IF_SRV" -c "$pol" --mode generic
+check_eq "status says generic" "$(lab_mx status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mode"])')" generic
+check "the kernel shows a generic (xdpgeneric) program" bash -c "ip -n $LAB_SRV -d link show $LAB_IF_SRV | grep -q xdpgeneric"
+check_eq "limits apply in generic mode" "$(lab_open gm1 $LAB_CLI4)" ok
+lab_mx block $LAB_CLI4 --ttl 1m
+check_eq "a block applies in generic mode" "$(lab_open gm2 $LAB_CLI4 25 "" 1.5)" timeout
+lab_mx unblock $LAB_CLI4
+lab_mx load -i "$LAB_IF_SRV" -c "$pol" --mode bogus 2>/dev/null; rc=$?
+check_eq "--mode bogus is a usage error" "$rc" 2
+lab_closeall
+check "unload -i, then native" lab_mx unload -i "$LAB_IF_SRV"
+check "load --mode native" lab_mx load -i "$LAB_IF_SRV" -c "$pol" --mode native
+check_eq "status says native" "$(lab_mx status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mode"])')" native
+
 # --- unload --all: nothing attached, no pins
 check "unload --all" lab_mx unload --all
 check_eq "no XDP program after unload --all" "$(ip -n $LAB_SRV -d link show $LAB_IF_SRV | grep -c 'prog/xdp')" 0
