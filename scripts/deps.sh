@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libcmocka-dev iproute2 iptables nftables ethtool
-postfix swaks python3 procps psmisc kmod util-linux iputils-ping"
+postfix swaks python3 procps psmisc kmod util-linux iputils-ping
+libclang-rt-14-dev cppcheck clang-tidy"
 
 missing=""
 for p in $PKGS; do
