@@ -170,7 +170,7 @@ static void parse_header(struct reader *r, char *s, int line)
 		return;
 	}
 	r->skip_keys = false;
-	strcpy(r->section, name);
+	memcpy(r->section, name, strlen(name) + 1); /* fits: name is part of a line */
 	emit(r, MX_INI_SECTION, NULL, NULL, line);
 }
 

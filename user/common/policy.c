@@ -833,9 +833,12 @@ static char *read_file(const char *path, size_t *len)
 
 	if (fd < 0)
 		return NULL;
+	buf = malloc(cap);
+	if (!buf)
+		goto fail;
 	for (;;) {
-		if (n == cap || !buf) {
-			cap = buf ? 2 * cap : cap;
+		if (n == cap) {
+			cap *= 2;
 			nb = realloc(buf, cap);
 			if (!nb)
 				goto fail;

@@ -211,15 +211,18 @@ static int set_u32(const char *file, int line, const char *key, const char *valu
 	char *end;
 	unsigned long long v;
 
+	if (!isdigit((unsigned char)*value))
+		goto bad;
 	errno = 0;
-	v = isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
-	if (!isdigit((unsigned char)*value) || errno || *end || v < min || v > UINT32_MAX) {
-		mx_log_at(MX_LOG_ERROR, file, line, "%s: expected a number >= %u, got \"%s\"", key,
-			  min, value);
-		return -1;
-	}
+	v = strtoull(value, &end, 10);
+	if (errno || *end || v < min || v > UINT32_MAX)
+		goto bad;
 	*out = (uint32_t)v;
 	return 0;
+bad:
+	mx_log_at(MX_LOG_ERROR, file, line, "%s: expected a number >= %u, got \"%s\"", key, min,
+		  value);
+	return -1;
 }
 
 static int set_duration(const char *file, int line, const char *key, const char *value,

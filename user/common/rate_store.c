@@ -144,7 +144,7 @@ struct mx_rate_store *mx_rate_store_mem_new(size_t max_keys)
 		return NULL;
 	while (nb < max_keys && nb < ((size_t)1 << 24))
 		nb <<= 1;
-	m->buckets = calloc(nb, sizeof(*m->buckets));
+	m->buckets = calloc(nb, sizeof(*m->buckets)); /* NOLINT(bugprone-sizeof-expression): pointers */
 	if (!m->buckets) {
 		free(m);
 		return NULL;
