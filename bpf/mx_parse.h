@@ -108,15 +108,73 @@ static __always_inline int parse_ipv4(struct hdr_cursor *c, void *end, struct mx
 	return MX_P_TCP;
 }
 
+/* The walk through IPv6 extension headers, between global-function steps. */
+struct mx_ext_walk {
+	__u32 l3;        /* offset of the IPv6 header */
+	__u32 off;       /* bytes of extension headers walked so far */
+	__u32 nh;        /* next header */
+	__u32 first_frag;
+};
+
+/* Longest extension chain we walk, in bytes (8 headers of 2 KiB at most
+ * each would be 16 KiB; a real chain in front of TCP is a few dozen). */
+#define MX_EXT_MAX_BYTES 2048
+
+/*
+ * One extension header at l3 + 40 + off.  Returns 0 when it advanced
+ * (w updated), else an mx_parse_rc.  A global function, verified once:
+ * walking eight of them inline made the verifier follow every combination
+ * of header kinds (their lengths differ), hundreds of thousands of
+ * instructions for a loop of eight.
+ */
+__noinline int mx_ext_step(struct xdp_md *ctx, struct mx_ext_walk *w)
+{
+	void *data, *end;
+	struct ipv6_opt_hdr *oh;
+	__u32 len, nh;
+
+	if (!ctx || !w)
+		return MX_P_FAIL;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	nh = w->nh;
+	if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_FRAGMENT &&
+	    nh != NEXTHDR_AUTH && nh != NEXTHDR_DEST)
+		return MX_P_OTHER; /* ESP, no-next-header, UDP, ICMPv6, ... */
+	if (w->off > MX_EXT_MAX_BYTES || w->l3 > MX_MAX_L3_OFF)
+		return MX_P_FAIL;
+	oh = data + w->l3 + sizeof(struct ipv6hdr) + w->off;
+	if ((void *)oh + 8 > end) /* every extension header is 8 bytes or more */
+		return MX_P_FAIL;
+	if (nh == NEXTHDR_FRAGMENT) {
+		struct frag_hdr *fh = (void *)oh;
+
+		if (bpf_ntohs(fh->frag_off) & IP6_OFFMASK_)
+			return MX_P_NONFIRST;
+		if (bpf_ntohs(fh->frag_off) & IP6_MF_)
+			w->first_frag = 1;
+		len = sizeof(*fh);
+	} else if (nh == NEXTHDR_AUTH) {
+		len = ((__u32)oh->hdrlen + 2) * 4;
+	} else {
+		len = ((__u32)oh->hdrlen + 1) * 8;
+	}
+	if ((void *)oh + len > end)
+		return MX_P_FAIL; /* the header runs past the packet */
+	w->nh = oh->nexthdr;
+	w->off += len;
+	return 0;
+}
+
 /* IPv6 and its extension chain (hop-by-hop, routing, fragment, AH,
  * destination options), at most MX_MAX_EXT_HDRS of them. */
-static __always_inline int parse_ipv6(struct hdr_cursor *c, void *end, struct mx_pkt *p,
-				      __u32 *l4_len)
+static __always_inline int parse_ipv6(struct xdp_md *ctx, struct hdr_cursor *c, void *data,
+				      void *end, struct mx_pkt *p, __u32 *l4_len)
 {
 	struct ipv6hdr *ip6 = c->pos;
-	__u32 plen, ext = 0;
-	__u8 nh;
-	int i;
+	struct mx_ext_walk w = {};
+	__u32 plen, off;
+	int i, rc;
 
 	if ((void *)(ip6 + 1) > end)
 		return MX_P_FAIL;
@@ -125,46 +183,36 @@ static __always_inline int parse_ipv6(struct hdr_cursor *c, void *end, struct mx
 	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 	p->is_v6 = 1;
+	/* An IPv4-mapped source is invalid on the wire (RFC 4291 2.5.5.2; the
+	 * kernel drops it).  In our shared address space it would pose as that
+	 * IPv4 source and use up its limits: not ours to judge. */
+	if (p->saddr[0] == 0 && p->saddr[1] == 0 && p->saddr[2] == bpf_htonl(0x0000ffff))
+		return MX_P_FAIL;
 	plen = bpf_ntohs(ip6->payload_len);
 	p->ip_len = 40 + plen;
-	nh = ip6->nexthdr;
-	c->pos = ip6 + 1;
+	w.l3 = p->l3_off;
+	w.nh = ip6->nexthdr;
 
+	/* Up to MX_MAX_EXT_HDRS headers are walked (a non-first fragment
+	 * among them is found); TCP must follow at most MX_MAX_EXT_HDRS - 1. */
 	for (i = 0; i < MX_MAX_EXT_HDRS; i++) {
-		struct ipv6_opt_hdr *oh = c->pos;
-		__u32 len;
-
-		if (nh == IPPROTO_TCP_) {
-			*l4_len = plen > ext ? plen - ext : 0;
-			return MX_P_TCP;
-		}
-		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_FRAGMENT &&
-		    nh != NEXTHDR_AUTH && nh != NEXTHDR_DEST)
-			return MX_P_OTHER; /* ESP, no-next-header, UDP, ICMPv6, ... */
-		if ((void *)(oh + 1) > end)
-			return MX_P_FAIL;
-		if (nh == NEXTHDR_FRAGMENT) {
-			struct frag_hdr *fh = c->pos;
-
-			if ((void *)(fh + 1) > end)
-				return MX_P_FAIL;
-			if (bpf_ntohs(fh->frag_off) & IP6_OFFMASK_)
-				return MX_P_NONFIRST;
-			if (bpf_ntohs(fh->frag_off) & IP6_MF_)
-				p->first_frag = 1;
-			len = sizeof(*fh);
-		} else if (nh == NEXTHDR_AUTH) {
-			len = ((__u32)oh->hdrlen + 2) * 4;
-		} else {
-			len = ((__u32)oh->hdrlen + 1) * 8;
-		}
-		nh = oh->nexthdr;
-		ext += len;
-		c->pos += len;
-		if (c->pos > end)
-			return MX_P_FAIL;
+		if (w.nh == IPPROTO_TCP_)
+			break;
+		rc = mx_ext_step(ctx, &w);
+		if (rc)
+			return rc;
 	}
-	return MX_P_FAIL; /* longer chain than we walk */
+	if (w.nh != IPPROTO_TCP_ || i == MX_MAX_EXT_HDRS)
+		return MX_P_FAIL; /* longer chain than we walk */
+	off = w.off;
+	if (off > MX_EXT_MAX_BYTES)
+		return MX_P_FAIL;
+	p->first_frag = (__u8)w.first_frag;
+	*l4_len = plen > off ? plen - off : 0;
+	c->pos = (void *)(ip6 + 1) + off;
+	if (c->pos > end)
+		return MX_P_FAIL;
+	return MX_P_TCP;
 }
 
 /* TCP.  A first fragment whose header is cut short but whose destination
@@ -199,8 +247,10 @@ static __always_inline int parse_tcp(struct hdr_cursor *c, void *end, struct mx_
 }
 
 /* The whole stack.  Returns an mx_parse_rc and fills *p. */
-static __always_inline int mx_parse(void *data, void *end, struct mx_pkt *p)
+static __always_inline int mx_parse(struct xdp_md *ctx, struct mx_pkt *p)
 {
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
 	struct hdr_cursor c = { .pos = data };
 	__u32 l4_len = 0;
 	int proto, rc;
@@ -212,7 +262,7 @@ static __always_inline int mx_parse(void *data, void *end, struct mx_pkt *p)
 	if (proto == bpf_htons(ETH_P_IP))
 		rc = parse_ipv4(&c, end, p, &l4_len);
 	else if (proto == bpf_htons(ETH_P_IPV6))
-		rc = parse_ipv6(&c, end, p, &l4_len);
+		rc = parse_ipv6(ctx, &c, data, end, p, &l4_len);
 	else
 		return MX_P_OTHER;
 	if (rc != MX_P_TCP)

@@ -28,11 +28,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader per interface before load: this program's stats row. */
 const volatile __u32 mx_stats_row_id = 0;
 
+/*
+ * Verification cost.  The parser has many paths (VLAN tags, families,
+ * IPv6 extension chains); had the judge and the reset builder been inlined
+ * after it, the verifier would walk all of them once per parse path.  As
+ * global functions (BPF-to-BPF calls with a context and a pointer to the
+ * parsed packet, 5.12+) each is verified once, on its own, whatever calls
+ * it: the program stays far below the verifier's budget on old kernels.
+ */
+
 /* Refuse: drop, or answer with a reset when configured and possible. */
-static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config *cfg,
-				     const struct mx_pkt *p, int have_tcp, struct mx_stats *s)
+__noinline int mx_refuse_g(struct xdp_md *ctx, const struct mx_pkt *p, int have_tcp)
 {
-	if (cfg->action != MX_ACTION_RESET || !have_tcp)
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+
+	if (!ctx || !p)
+		return XDP_DROP;
+	if (!cfg || cfg->action != MX_ACTION_RESET || !have_tcp)
 		return XDP_DROP;
 	if (mx_build_rst(ctx, p)) {
 		MX_STAT_INC(s, rst_fail);
@@ -40,6 +54,14 @@ static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config 
 	}
 	MX_STAT_INC(s, rst_sent);
 	return XDP_TX;
+}
+
+static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config *cfg,
+				     const struct mx_pkt *p, int have_tcp, struct mx_stats *s)
+{
+	(void)cfg;
+	(void)s;
+	return mx_refuse_g(ctx, p, have_tcp);
 }
 
 /* The limits that apply to this source now: its rule, lowered by an
@@ -208,11 +230,29 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	return XDP_PASS;
 }
 
+/* The parser, verified once (see above).  Returns an mx_parse_rc. */
+__noinline int mx_parse_g(struct xdp_md *ctx, struct mx_pkt *p)
+{
+	if (!ctx || !p)
+		return MX_P_FAIL;
+	return mx_parse(ctx, p);
+}
+
+/* The SYN path, verified once (see above). */
+__noinline int mx_judge_syn_g(struct xdp_md *ctx, struct mx_pkt *p)
+{
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+
+	if (!ctx || !p || !cfg || !ctl)
+		return XDP_PASS;
+	return mx_judge_syn(ctx, ctl, cfg, p, s);
+}
+
 SEC("xdp")
 int mx_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg;
@@ -220,7 +260,7 @@ int mx_xdp(struct xdp_md *ctx)
 	int rc;
 
 	MX_STAT_INC(s, packets);
-	rc = mx_parse(data, end, &p);
+	rc = mx_parse_g(ctx, &p);
 	if (rc == MX_P_OTHER)
 		return XDP_PASS;
 	if (rc == MX_P_FAIL) {
@@ -247,7 +287,7 @@ int mx_xdp(struct xdp_md *ctx)
 	if ((p.tcp_flags & (TCPF_SYN_ | TCPF_ACK_ | TCPF_RST_ | TCPF_FIN_)) != TCPF_SYN_)
 		return XDP_PASS;
 	MX_STAT_INC(s, syn);
-	return mx_judge_syn(ctx, ctl, cfg, &p, s);
+	return mx_judge_syn_g(ctx, &p);
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -457,6 +457,9 @@ static struct model classify(const uint8_t *b, size_t len)
 		if (off + 40 > len || b[off] >> 4 != 6)
 			return m;
 		src = b + off + 8;
+		/* an IPv4-mapped source is invalid on the wire: parse failure */
+		if (!memcmp(src, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
+			return m;
 		nh = b[off + 6];
 		pos = off + 40;
 		/* RFC 8200 chains: at most MX_MAX_EXT_HDRS headers are walked */
