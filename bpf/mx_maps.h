@@ -29,6 +29,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_config SEC(".maps");
 
+/* The live ports bitmap for the fast path (mx_types.h).  Userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mx_ports);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_ports SEC(".maps");
+
 /* Merged [concurrency] + [rate_conn] rules by source prefix, both
  * generations.  Written by userspace only, so a flood cannot fill it. */
 struct {

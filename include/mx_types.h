@@ -123,6 +123,14 @@ struct mx_config {
 	__u64 bad_rate_tolerance_ns;
 };
 
+/* The live policy's ports, alone: what the fast path reads for every TCP
+ * packet (one lookup instead of control word + config).  Written after the
+ * generation flip; a port in both the old and the new policy is never seen
+ * unset while it is rewritten, a port that changes is either. */
+struct mx_ports {
+	__u64 bits[1024];
+};
+
 /* The single control word: which generation is live, and a clock offset
  * added to bpf_ktime_get_ns() so tests move time without sleeping. */
 struct mx_ctl {

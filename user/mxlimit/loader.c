@@ -215,14 +215,15 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 {
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
-	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
+	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
 	DUP(pending); DUP(pendcnt); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
 #undef DUP
 	return 0;
 }
 
 /* Every pinned map, in struct mx_maps order. */
-static const char *const map_names[] = { "mx_ctl", "mx_config", "mx_policy", "mx_sanctions",
+static const char *const map_names[] = { "mx_ctl", "mx_config", "mx_ports", "mx_policy",
+	"mx_sanctions",
 	"mx_conc", "mx_conns", "mx_pending", "mx_pendcnt", "mx_rate", "mx_stats", "mx_netns",
 	"mx_ifaces" };
 _Static_assert(sizeof(map_names) / sizeof(map_names[0]) == sizeof(struct mx_maps) / sizeof(int),
@@ -677,6 +678,14 @@ int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
 		mx_err("cannot switch to the new policy: %s", strerror(errno));
 		policy_prune(m->policy, ctl.gen - 1);
 		return -1;
+	}
+	/* the fast path's ports, after the flip (see struct mx_ports) */
+	{
+		struct mx_ports p;
+
+		memcpy(p.bits, cfg.ports, sizeof(p.bits));
+		if (bpf_map_update_elem(m->ports, &zero, &p, BPF_ANY))
+			mx_warn("cannot update the fast path's ports: %s", strerror(errno));
 	}
 	policy_prune(m->policy, next);
 	return 0;

@@ -26,7 +26,8 @@ struct mxlimit; /* the skeleton */
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
-	int ctl, config, policy, sanctions, conc, conns, pending, pendcnt, rate, stats, netns, ifaces;
+	int ctl, config, ports, policy, sanctions, conc, conns, pending, pendcnt, rate, stats, netns,
+	    ifaces;
 };
 
 struct mx_map_sizes {
