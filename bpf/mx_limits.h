@@ -82,20 +82,22 @@ static __always_inline int mx_gcra_over(__u64 tat, __u64 now, const struct mx_ra
 	return t - now > rp->tolerance;
 }
 
-/* Peek without spending. 1 = over the rate. */
+/* Peek without spending. 1 = over the rate.  *rp_out keeps the bucket
+ * found (or NULL) for mx_rate_spend, saving it a lookup. */
 static __always_inline int mx_rate_peek(const struct mx_key *k, __u64 now,
-					const struct mx_rate_params *rp)
+					const struct mx_rate_params *rp, struct mx_rate **found)
 {
 	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
 
+	*found = r;
 	return r && mx_gcra_over(r->tat_ns, now, rp);
 }
 
-/* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent). */
-static __always_inline int mx_rate_spend(const struct mx_key *k, __u64 now,
+/* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent).  r is
+ * the bucket the peek found, NULL when there was none. */
+static __always_inline int mx_rate_spend(const struct mx_key *k, struct mx_rate *r, __u64 now,
 					 const struct mx_rate_params *rp, struct mx_stats *s)
 {
-	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
 	int i;
 
 	if (!r) {

@@ -138,6 +138,7 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	struct mx_pending rec = {};
 	struct mx_rate_params wrate;
 	struct mx_pendcnt *pc = 0, *wpc = 0;
+	struct mx_rate *rb = 0, *wrb = 0;
 	struct mx_sanction *sn;
 	struct mx_rule *rule;
 	struct mx_key rkey;
@@ -192,9 +193,9 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	mx_make_key(&rkey, p->saddr, rule->rate_plen);
 	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
 	mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
-	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate))
+	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate, &rb))
 		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
-	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate))
+	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate, &wrb))
 		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
 
 	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &pc, s))
@@ -205,8 +206,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 		return mx_refused(ctx, cfg, p, s, l.penalized, 0);
 	}
 
-	if ((l.rate_limit && mx_rate_spend(&rkey, now, &l.rate, s)) ||
-	    (wide_rate && mx_rate_spend(&rec.wide_key, now, &wrate, s))) {
+	if ((l.rate_limit && mx_rate_spend(&rkey, rb, now, &l.rate, s)) ||
+	    (wide_rate && mx_rate_spend(&rec.wide_key, wrb, now, &wrate, s))) {
 		/* lost a race since the peek; a wide refusal here may have
 		 * spent the source's own budget (race only) */
 		if (pc)
