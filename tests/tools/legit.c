@@ -13,6 +13,8 @@
  *          connect_ms_median=X connect_ms_p99=Y connect_ms_max=Z
  *
  * (one line; the latency figures are over the sessions that connected).
+ * With -o FILE it also writes one line per session: "ok|timeout|refused|smtp
+ * CONNECT_MS" (CONNECT_MS -1 when it never connected), for pooling runs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -182,7 +184,7 @@ static double pct(const double *v, size_t n, double p)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: legit -d DST -t SECONDS [-p PORT] [-s SRC] [-i INTERVAL_MS] [-w TIMEOUT_S]\n"
+	fprintf(f, "usage: legit -d DST -t SECONDS [-p PORT] [-s SRC] [-i INTERVAL_MS] [-w TIMEOUT_S] [-o FILE]\n"
 		   "SMTP sessions (connect, 220, QUIT, 221) one after another for SECONDS;\n"
 		   "prints success counts and connect latency (median, p99, max).\n");
 }
@@ -190,7 +192,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	struct client c = { .timeout_s = 3.0 };
-	const char *dst = NULL, *src = NULL;
+	const char *dst = NULL, *src = NULL, *raw_path = NULL;
+	static const char *const names[] = { "ok", "timeout", "refused", "smtp" };
+	FILE *raw = NULL;
 	double seconds = 0, interval_ms = 50, next, end, ms;
 	unsigned long port = 25;
 	unsigned long n[4] = { 0 };
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
 	double *lat;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "d:p:s:i:t:w:h", NULL, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:p:s:i:t:w:o:h", NULL, NULL)) != -1) {
 		switch (ch) {
 		case 'd': dst = optarg; break;
 		case 's': src = optarg; break;
@@ -206,6 +210,7 @@ int main(int argc, char **argv)
 		case 'i': interval_ms = strtod(optarg, NULL); break;
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'w': c.timeout_s = strtod(optarg, NULL); break;
+		case 'o': raw_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -219,6 +224,10 @@ int main(int argc, char **argv)
 	    (src && parse_sa(src, 0, &c.src, &c.src_len))) {
 		fprintf(stderr, "legit: bad address\n");
 		return 2;
+	}
+	if (raw_path && !(raw = fopen(raw_path, "w"))) {
+		fprintf(stderr, "legit: %s: cannot write\n", raw_path);
+		return 1;
 	}
 	lat = calloc(SAMPLES_MAX, sizeof(*lat));
 	if (!lat)
@@ -234,6 +243,8 @@ int main(int argc, char **argv)
 		n[o]++;
 		if (ms >= 0)
 			lat[nlat++] = ms;
+		if (raw)
+			fprintf(raw, "%s %.3f\n", names[o], ms);
 		next += interval_ms / 1000.0;
 		if (next > now_s()) {
 			struct timespec ts;
@@ -252,5 +263,9 @@ int main(int argc, char **argv)
 	       attempts, n[OK], attempts - n[OK], n[TIMEOUT], n[REFUSED], n[SMTP],
 	       pct(lat, nlat, 0.5), pct(lat, nlat, 0.99), nlat ? lat[nlat - 1] : 0.0);
 	free(lat);
+	if (raw && fclose(raw)) {
+		fprintf(stderr, "legit: %s: write failed\n", raw_path);
+		return 1;
+	}
 	return 0;
 }

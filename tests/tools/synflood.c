@@ -76,6 +76,7 @@ struct flood {
 	unsigned batch;
 	uint64_t rng;
 	bool any_address;
+	bool use_qdisc;       /* through the device's qdisc, not straight to the driver */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -91,12 +92,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: synflood -i IFACE --dst-mac MAC -d DST -s PREFIX -c PACKETS -t SECONDS\n"
 		"                [-p PORT] [--source-len L] [-n SOURCES] [--order seq|random]\n"
-		"                [--fresh] [-r PPS] [-b BATCH] [--seed N] [--any-address]\n"
+		"                [--fresh] [-r PPS] [-b BATCH] [--seed N] [--qdisc] [--any-address]\n"
 		"Sends TCP SYNs from spoofed sources in PREFIX to DST:PORT (default 25) on\n"
 		"IFACE until PACKETS are sent or SECONDS have passed.  Sources: N distinct\n"
 		"prefixes of length L (default: full addresses; default N: 1000, or all of\n"
 		"them if fewer) spread evenly over PREFIX; bits past L random per SYN.\n"
-		"--fresh: the next source for every SYN, N = all sources in PREFIX.\n");
+		"--fresh: the next source for every SYN, N = all sources in PREFIX.\n"
+		"--qdisc: send through IFACE's qdisc (default: straight to the driver).\n");
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -361,8 +363,8 @@ static int open_socket(const struct flood *f)
 		close(fd);
 		return -1;
 	}
-	/* straight to the driver: no qdisc in the generator's cost */
-	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
+	/* straight to the driver unless told: no qdisc in the generator's cost */
+	if (!f->use_qdisc && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
 		fprintf(stderr, "synflood: PACKET_QDISC_BYPASS: %s (continuing)\n", strerror(errno));
 	return fd;
 }
@@ -425,7 +427,7 @@ static int flood_run(struct flood *f, int fd)
 	return 0;
 }
 
-enum { OPT_DSTMAC = 256, OPT_SRCLEN, OPT_ORDER, OPT_FRESH, OPT_SEED, OPT_ANY };
+enum { OPT_DSTMAC = 256, OPT_SRCLEN, OPT_ORDER, OPT_FRESH, OPT_SEED, OPT_ANY, OPT_QDISC };
 
 static int flood_check(struct flood *f, u128 dst, unsigned dwidth, unsigned dlen, bool fresh,
 		       bool have_n)
@@ -489,6 +491,7 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, 0, 'b' },
 		{ "seed", required_argument, 0, OPT_SEED },
 		{ "any-address", no_argument, 0, OPT_ANY },
+		{ "qdisc", no_argument, 0, OPT_QDISC },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -577,6 +580,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ANY:
 			f.any_address = true;
+			break;
+		case OPT_QDISC:
+			f.use_qdisc = true;
 			break;
 		case 'h':
 			usage(stdout);
