@@ -263,6 +263,11 @@ sys.exit(0 if all(x.get("active", 0) == 0 and x.get("pending", 0) == 0 for x in 
 check "top: no source holds a count" wait_for 30 top_clear
 check_eq "no connection record left in mx_conns" \
 	"$(bpftool -j map dump pinned "$LAB_PIN/mx_conns" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 0
+# a tracepoint run the kernel skipped (recursion: a softirq interrupting the
+# same program on the same CPU) loses an open or a close
+sock_prog=$(bpftool -j link show pinned "$LAB_PIN/links/sockstate" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])' 2>/dev/null)
+misses=$(bpftool -j prog show id "${sock_prog:-0}" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("recursion_misses", 0))' 2>/dev/null)
+echo "# socket-state program id ${sock_prog:-?}: recursion_misses ${misses:-?}"
 counters=$(lab_mx status --json | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
