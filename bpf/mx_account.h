@@ -167,6 +167,12 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 		MX_STAT_INC(s, conc_map_full);
 		conn.flags &= ~MX_FLOW_WIDE;
 	}
+	{
+		__u32 zero = 0;
+		struct mx_sweep *sw = bpf_map_lookup_elem(&mx_sweep, &zero);
+
+		conn.sweep = sw ? sw->gen : 0;
+	}
 	if (bpf_map_update_elem(&mx_conns, &cookie, &conn, BPF_NOEXIST)) {
 		if (!bpf_map_lookup_elem(&mx_conns, &cookie))
 			MX_STAT_INC(s, conn_map_full);
@@ -189,6 +195,19 @@ release:
 	}
 }
 
+/* Count a connection down once: only the caller whose delete of the
+ * record succeeds gives back what the record says it took. */
+static __always_inline int mx_conn_release(__u64 cookie, const struct mx_conn *conn, __u64 now,
+					   struct mx_stats *s)
+{
+	if (bpf_map_delete_elem(&mx_conns, &cookie))
+		return -1; /* another program deleted it and decremented */
+	mx_conc_put(&conn->key, now, s);
+	if (conn->flags & MX_FLOW_WIDE)
+		mx_conc_put(&conn->wide_key, now, s);
+	return 0;
+}
+
 /* A socket left ESTABLISHED.  Counted only if we hold its record. */
 static __always_inline void mx_conn_close(const struct sock *sk)
 {
@@ -203,15 +222,11 @@ static __always_inline void mx_conn_close(const struct sock *sk)
 	if (!cp)
 		return;
 	conn = *cp;
-	if (bpf_map_delete_elem(&mx_conns, &cookie))
-		return; /* another program deleted it and decremented */
 	s = mx_stats_row(MX_STATS_ROW_SOCK);
 	if (mx_live_config(&ctl) && ctl)
 		now = mx_now(ctl);
-	mx_conc_put(&conn.key, now, s);
-	if (conn.flags & MX_FLOW_WIDE)
-		mx_conc_put(&conn.wide_key, now, s);
-	MX_STAT_INC(s, conn_close);
+	if (mx_conn_release(cookie, &conn, now, s) == 0)
+		MX_STAT_INC(s, conn_close);
 }
 
 #endif

@@ -118,6 +118,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_rate SEC(".maps");
 
+/* The current reconciliation sweep (mx_types.h).  Userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mx_sweep);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_sweep SEC(".maps");
+
 /* Counters by reason; row 0 socket events, rows 1.. one per interface. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

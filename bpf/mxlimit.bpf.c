@@ -371,12 +371,19 @@ int BPF_PROG(mx_sockstate, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
+/* Seeding and the sweep's marking: every ESTABLISHED socket of this
+ * namespace gets counted if it is not yet, and its record marked as seen
+ * by the current sweep. */
 SEC("iter/tcp")
 int mx_seed(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct mx_sweep *sw;
 	struct tcp_sock *tp;
+	struct mx_conn *conn;
 	struct sock *sk;
+	__u64 cookie;
+	__u32 zero = 0;
 
 	if (!skc)
 		return 0;
@@ -386,6 +393,43 @@ int mx_seed(struct bpf_iter__tcp *ctx)
 	sk = &tp->inet_conn.icsk_inet.sk;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
 		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	conn = bpf_map_lookup_elem(&mx_conns, &cookie);
+	sw = bpf_map_lookup_elem(&mx_sweep, &zero);
+	if (conn) {
+		if (sw)
+			conn->sweep = sw->gen;
+		return 0;
+	}
 	mx_conn_open(sk, 1);
+	return 0;
+}
+
+/* The sweep's second half: records of the swept namespace, older than the
+ * sweep, that the marking did not find ESTABLISHED lost their close. */
+SEC("iter/bpf_map_elem")
+int mx_sweep_conns(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct mx_conn *val = ctx->value;
+	struct mx_stats *s = mx_stats_row(MX_STATS_ROW_SOCK);
+	const struct mx_ctl *ctl = 0;
+	struct mx_sweep *sw;
+	struct mx_conn conn;
+	__u64 cookie, now = 0;
+	__u32 zero = 0;
+
+	if (!key || !val)
+		return 0;
+	sw = bpf_map_lookup_elem(&mx_sweep, &zero);
+	if (!sw || val->sweep == sw->gen || val->flow.netns != sw->netns ||
+	    val->since_ns >= sw->start_ns)
+		return 0;
+	cookie = *key;
+	conn = *val;
+	if (mx_live_config(&ctl) && ctl)
+		now = mx_now(ctl);
+	if (mx_conn_release(cookie, &conn, now, s) == 0)
+		MX_STAT_INC(s, conn_swept);
 	return 0;
 }

@@ -32,6 +32,7 @@
 	X(conn_seeded, "existing connections counted at load")                      \
 	X(pending_lost, "established without their pending record (evicted, expired or NATed)") \
 	X(underflow, "decrements that found a zero count (should stay 0)")          \
+	X(conn_swept, "connections counted down by the sweep (their close was missed)") \
 	X(contention, "atomic updates given up after retries")
 
 #ifndef __VMLINUX_H__

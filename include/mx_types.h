@@ -223,6 +223,25 @@ struct mx_conn {
 	__u32 flags;
 	__u64 since_ns;
 	struct mx_flow_key flow; /* for display (top, query) */
+	__u32 sweep;             /* last sweep that found its socket ESTABLISHED */
+	__u32 _pad;
+};
+
+/*
+ * The reconciliation sweep.  The kernel skips a tracing program's run
+ * when the same program is already running on that CPU (a softirq closing
+ * a socket while the program runs for another socket in process context:
+ * bpf_prog_info.recursion_misses), so a close can be missed and its record
+ * left behind.  A sweep marks every record whose socket is still
+ * ESTABLISHED (the seeding iterator) and then removes the records of this
+ * namespace that are older than the sweep and unmarked, decrementing
+ * through the same checked delete, so each connection is still counted
+ * down exactly once.
+ */
+struct mx_sweep {
+	__u32 gen;      /* current sweep */
+	__u32 netns;    /* the namespace being swept */
+	__u64 start_ns; /* records younger than this are left alone */
 };
 
 /* mx_iface.mode */

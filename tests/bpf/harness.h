@@ -178,6 +178,12 @@ static inline int h_reset(void **state)
 	h_clear_map(H.m.pending, sizeof(struct mx_flow_key));
 	h_clear_map(H.m.pendcnt, sizeof(struct mx_key));
 	h_clear_map(H.m.conns, sizeof(uint64_t));
+	{
+		struct mx_sweep z = {};
+		uint32_t zero = 0;
+
+		bpf_map_update_elem(H.m.sweep, &zero, &z, BPF_ANY);
+	}
 	h_clear_map(H.m.sanctions, sizeof(struct mx_sanction_key));
 	h_zero_stats();
 	h_set_clock(0);

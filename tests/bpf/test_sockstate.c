@@ -383,6 +383,61 @@ static void wide_level_counted_and_released(void **state)
 	assert_int_equal(h_stats().underflow, 0);
 }
 
+/* A close the tracepoint missed (the kernel skips a nested run of a
+ * tracing program) leaves a record: the sweep counts it down, once, and
+ * leaves live connections, young records and other namespaces alone. */
+static void sweep_counts_down_missed_closes(void **state)
+{
+	int lfd = listen_on(0, 25), c[2], a[2];
+	struct mx_conn lost = {}, young, other;
+	struct mx_conc cnt = {};
+	uint64_t k_lost = 0xfeedf00d01ULL, k_young = 0xfeedf00d02ULL, k_other = 0xfeedf00d03ULL;
+	struct mx_key ghost;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		c[i] = connect_to(0, 25, 0);
+		a[i] = accept_one(lfd);
+	}
+	assert_int_equal(wait_count("127.0.0.1", 2), 2);
+	/* three records whose sockets are gone, counted at 198.18.77.7 */
+	h_key(&ghost, "198.18.77.7", 128);
+	lost.key = ghost;
+	lost.since_ns = 1; /* long ago */
+	lost.flow.netns = self_netns;
+	young = lost;
+	young.since_ns = mx_mono_now(&H.m) + 3600 * NS; /* "opened after the sweep began" */
+	other = lost;
+	other.flow.netns = self_netns + 1; /* another namespace: not ours to judge */
+	cnt.established = 3;
+	assert_int_equal(bpf_map_update_elem(H.m.conc, &ghost, &cnt, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(H.m.conns, &k_lost, &lost, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(H.m.conns, &k_young, &young, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(H.m.conns, &k_other, &other, BPF_ANY), 0);
+
+	assert_int_equal(mx_sock_sweep(H.skel, &H.m), 1);
+	assert_int_equal(h_stats().conn_swept, 1);
+	assert_int_not_equal(bpf_map_lookup_elem(H.m.conns, &k_lost, &lost), 0);
+	assert_int_equal(bpf_map_lookup_elem(H.m.conns, &k_young, &young), 0);
+	assert_int_equal(bpf_map_lookup_elem(H.m.conns, &k_other, &other), 0);
+	bpf_map_lookup_elem(H.m.conc, &ghost, &cnt);
+	assert_int_equal(cnt.established, 2);
+	/* the live connections were marked, not swept */
+	assert_int_equal(established("127.0.0.1"), 2);
+	/* a second sweep finds nothing more to do */
+	assert_int_equal(mx_sock_sweep(H.skel, &H.m), 0);
+	assert_int_equal(established("127.0.0.1"), 2);
+	bpf_map_delete_elem(H.m.conns, &k_young);
+	bpf_map_delete_elem(H.m.conns, &k_other);
+	for (int i = 0; i < 2; i++) {
+		close(c[i]);
+		close(a[i]);
+	}
+	close(lfd);
+	assert_int_equal(wait_count("127.0.0.1", 0), 0);
+	assert_int_equal(h_stats().underflow, 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset_all)
 
 int main(void)
@@ -398,6 +453,7 @@ int main(void)
 		T(pending_released_at_established),
 		T(many_connections_drift_to_zero),
 		T(wide_level_counted_and_released),
+		T(sweep_counts_down_missed_closes),
 	};
 
 	if (getenv("MX_TEST_FILTER"))

@@ -250,7 +250,9 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	for (i = 0; i < n_if; i++)
 		if (mx_xdp_attach(g->pin_dir, &sz, ifaces[i], &ao))
 			goto out;
-	mx_sock_seed(core);
+	/* count what exists, and count down records of connections that
+	 * closed while nothing was watching or whose close was missed */
+	mx_sock_sweep(core, &m);
 	restored = mx_state_restore(&m, state);
 	for (i = 0; i < n_if; i++) {
 		uint32_t r;

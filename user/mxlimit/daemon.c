@@ -112,6 +112,9 @@ static void maps_follow(struct dmn *d)
 		return;
 	if (d->loaded) {
 		mx_maps_close(&d->maps);
+		if (d->sweeper)
+			mx_skel_destroy(d->sweeper);
+		d->sweeper = NULL;
 		d->loaded = false;
 		d->state_sum_valid = false;
 		mx_warn(id ? "the maps in %s were replaced; following the new ones"
@@ -313,6 +316,28 @@ static void snapshot(struct dmn *d, bool force)
 	mx_debug("state saved to %s", d->state_path);
 }
 
+/*
+ * Count down connections whose close the tracepoint missed (see struct
+ * mx_sweep) in the daemon's network namespace.  The programs are loaded
+ * once, against the pinned maps, and kept; never attached.
+ */
+static void sweep(struct dmn *d)
+{
+	int n;
+
+	if (!d->sweeper) {
+		d->sweeper = mx_skel_load(d->pin_dir, NULL, MX_PROGS_SOCK, 0);
+		if (!d->sweeper)
+			return; /* reported; tried again next time */
+	}
+	n = mx_sock_sweep(d->sweeper, &d->maps);
+	if (n > 0) {
+		d->swept += (uint64_t)n;
+		mx_info("sweep: %d connection%s counted down (their close was missed)", n,
+			n == 1 ? "" : "s");
+	}
+}
+
 static void housekeeping(struct dmn *d)
 {
 	uint64_t now = dmn_now_ns();
@@ -330,6 +355,7 @@ static void housekeeping(struct dmn *d)
 	}
 	if (now - d->last_gc_ns >= DMN_GC_EVERY_NS) {
 		d->last_gc_ns = now;
+		sweep(d);
 		gc_conc(d);
 	}
 	snapshot(d, false);
@@ -586,5 +612,7 @@ out:
 		close(d.epfd);
 	if (d.loaded)
 		mx_maps_close(&d.maps);
+	if (d.sweeper)
+		mx_skel_destroy(d.sweeper);
 	return rc;
 }

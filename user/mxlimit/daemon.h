@@ -69,6 +69,7 @@ struct dmn {
 	int n_allow_uids;
 
 	struct mx_maps maps;
+	struct mxlimit *sweeper;   /* the socket programs, loaded (not attached) for sweeps */
 	bool loaded;               /* maps open and still the pinned ones */
 	uint32_t maps_id;          /* kernel id of the held mx_sanctions map */
 	uint64_t maps_checked_ns;
@@ -81,6 +82,7 @@ struct dmn {
 	struct dmn_counters c;
 	uint64_t started_wall;     /* Unix seconds */
 	uint64_t last_gc_ns;
+	uint64_t swept;            /* connections counted down by sweeps */
 	uint64_t state_sum;        /* checksum of the sanctions last saved or seen */
 	bool state_sum_valid;
 };

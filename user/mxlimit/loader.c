@@ -180,6 +180,7 @@ struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz,
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
 	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
 	bpf_program__set_autoload(skel->progs.mx_seed, !!(progs & MX_PROGS_SOCK));
+	bpf_program__set_autoload(skel->progs.mx_sweep_conns, !!(progs & MX_PROGS_SOCK));
 	skel->rodata->mx_stats_row_id = stats_row;
 
 	err = mxlimit__load(skel);
@@ -216,16 +217,15 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
-	DUP(pending); DUP(pendcnt); DUP(rate); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
 #undef DUP
 	return 0;
 }
 
 /* Every pinned map, in struct mx_maps order. */
 static const char *const map_names[] = { "mx_ctl", "mx_config", "mx_ports", "mx_policy",
-	"mx_sanctions",
-	"mx_conc", "mx_conns", "mx_pending", "mx_pendcnt", "mx_rate", "mx_stats", "mx_netns",
-	"mx_ifaces" };
+	"mx_sanctions", "mx_conc", "mx_conns", "mx_pending", "mx_pendcnt", "mx_rate", "mx_sweep",
+	"mx_stats", "mx_netns", "mx_ifaces" };
 _Static_assert(sizeof(map_names) / sizeof(map_names[0]) == sizeof(struct mx_maps) / sizeof(int),
 	       "map_names must list every map of struct mx_maps");
 
@@ -298,28 +298,71 @@ int mx_sock_attach(struct mxlimit *skel, const char *pin_dir)
 	return 0;
 }
 
+/* Run an iterator link to its end (its program does the work). */
+static int iter_drain(struct bpf_link *link)
+{
+	char buf[256];
+	int fd, n;
+
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
 int mx_sock_seed(struct mxlimit *skel)
 {
 	struct bpf_link *link;
-	char buf[256];
-	int fd, n;
+	int rc;
 
 	link = bpf_program__attach_iter(skel->progs.mx_seed, NULL);
 	if (!link) {
 		mx_warn("cannot seed existing connections (iter/tcp): %s", strerror(errno));
 		return -1;
 	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
+	rc = iter_drain(link);
+	if (rc)
 		mx_warn("cannot run the seeding iterator: %s", strerror(errno));
-		bpf_link__destroy(link);
+	bpf_link__destroy(link);
+	return rc;
+}
+
+int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m)
+{
+	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, io);
+	union bpf_iter_link_info li = {};
+	struct mx_stats before, after;
+	struct mx_sweep sw = {};
+	struct bpf_link *link;
+	uint32_t zero = 0;
+	int rc;
+
+	bpf_map_lookup_elem(m->sweep, &zero, &sw);
+	sw.gen++;
+	sw.netns = mx_self_netns();
+	sw.start_ns = mx_mono_now(m);
+	if (bpf_map_update_elem(m->sweep, &zero, &sw, BPF_ANY))
+		return -1;
+	mx_stats_read(m, MX_STATS_ROW_SOCK, &before);
+	if (mx_sock_seed(skel)) /* seeds and marks */
+		return -1;
+	li.map.map_fd = (uint32_t)m->conns;
+	io.link_info = &li;
+	io.link_info_len = sizeof(li);
+	link = bpf_program__attach_iter(skel->progs.mx_sweep_conns, &io);
+	if (!link) {
+		mx_warn("cannot run the sweep iterator: %s", strerror(errno));
 		return -1;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	close(fd);
+	rc = iter_drain(link);
 	bpf_link__destroy(link);
-	return n < 0 ? -1 : 0;
+	if (rc)
+		return -1;
+	mx_stats_read(m, MX_STATS_ROW_SOCK, &after);
+	return (int)(after.conn_swept - before.conn_swept);
 }
 
 uint32_t mx_self_netns(void)

@@ -26,8 +26,8 @@ struct mxlimit; /* the skeleton */
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
-	int ctl, config, ports, policy, sanctions, conc, conns, pending, pendcnt, rate, stats, netns,
-	    ifaces;
+	int ctl, config, ports, policy, sanctions, conc, conns, pending, pendcnt, rate, sweep, stats,
+	    netns, ifaces;
 };
 
 struct mx_map_sizes {
@@ -60,6 +60,10 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m); /* dup'd fds */
 int mx_sock_attach(struct mxlimit *skel, const char *pin_dir);
 /* Count connections that exist now, in the caller's network namespace. */
 int mx_sock_seed(struct mxlimit *skel);
+/* Reconcile (see struct mx_sweep): seed and mark what is ESTABLISHED in
+ * the caller's namespace, then count down the records whose close was
+ * missed.  Returns how many were counted down, or -1. */
+int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m);
 
 struct mx_attach_opts {
 	enum mx_xdp_mode mode;
