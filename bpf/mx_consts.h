@@ -33,8 +33,9 @@
 /* VLAN tags we look through: 802.1ad outer plus 802.1Q inner (QinQ). */
 #define MX_MAX_VLANS     2
 /* Looks for TCP along the IPv6 chain: at most MX_MAX_EXT_HDRS - 1 = 7
- * extension headers in front of it, else a parse failure (the packet
- * passes).  Real traffic carries 0-2; RFC 8200's recommended order has 6. */
+ * extension headers in front of it; a longer chain is refused (it could
+ * hide a SYN; RFC 8200 allows each header once, destination options twice:
+ * at most 6 in front of an upper layer).  Real traffic carries 0-2. */
 #define MX_MAX_EXT_HDRS  8
 /* Largest L3 offset: Ethernet plus two VLAN tags. */
 #define MX_MAX_L3_OFF    (ETH_HLEN + MX_MAX_VLANS * VLAN_HLEN)

@@ -19,6 +19,7 @@ enum mx_parse_rc {
 	MX_P_FAIL,         /* malformed or truncated: pass, counted */
 	MX_P_NONFIRST,     /* non-first fragment: carries no ports, pass */
 	MX_P_FRAG_SHORT,   /* first fragment, TCP header cut short (dport known) */
+	MX_P_LONG_CHAIN,   /* IPv6 extension chain longer than we walk */
 };
 
 struct hdr_cursor {
@@ -202,8 +203,13 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct hdr_cursor *c, 
 		if (rc)
 			return rc;
 	}
-	if (w.nh != IPPROTO_TCP_ || i == MX_MAX_EXT_HDRS)
-		return MX_P_FAIL; /* longer chain than we walk */
+	/* A chain longer than RFC 8200 allows (each header once, destination
+	 * options twice) could hide a SYN behind it: the kernel would walk
+	 * it.  Refused, like a SYN in a fragment; nothing legitimate sends it. */
+	if (i == MX_MAX_EXT_HDRS)
+		return MX_P_LONG_CHAIN;
+	if (w.nh != IPPROTO_TCP_)
+		return MX_P_FAIL;
 	off = w.off;
 	if (off > MX_EXT_MAX_BYTES)
 		return MX_P_FAIL;

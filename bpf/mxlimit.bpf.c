@@ -340,6 +340,10 @@ int mx_xdp(struct xdp_md *ctx)
 		MX_STAT_INC(s, nonfirst_frag);
 		return XDP_PASS;
 	}
+	if (rc == MX_P_LONG_CHAIN) {
+		MX_STAT_INC(s, refused_exthdr);
+		return XDP_DROP;
+	}
 	cfg = mx_live_config(&ctl);
 	if (!cfg || !ctl || !mx_port_subject(cfg, bpf_ntohs(p.dport)))
 		return XDP_PASS;

@@ -20,6 +20,7 @@
 	X(refused_rate, "SYNs refused: over the connection rate")                   \
 	X(refused_conc, "SYNs refused: over the concurrency limit")                 \
 	X(refused_frag, "first fragments refused: SYN or cut TCP header in a fragment") \
+	X(refused_exthdr, "IPv6 packets refused: extension chain longer than walked") \
 	X(parse_fail, "packets that failed to parse (passed)")                      \
 	X(nonfirst_frag, "non-first IP fragments (passed)")                         \
 	X(rst_sent, "TCP resets sent (action reset)")                               \

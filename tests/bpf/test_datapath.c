@@ -201,6 +201,28 @@ static void ipv6_v4mapped_source_is_not_judged(void **state)
 	assert_int_equal(h_run(&s4, NULL), XDP_PASS_); /* the real one still has its slot */
 }
 
+/* A chain longer than walked could hide a SYN the kernel would accept:
+ * refused, whatever the port (nothing legitimate sends one). */
+static void ipv6_long_extension_chain_refused(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .src = "fd00:0:0:61::1", .dport = 25 };
+
+	(void)state;
+	policy_open();
+	h_sanction("fd00:0:0:61::/64", mx_mono_now(&H.m) + 600 * NS, 0, 0);
+	s.ext_hdrs = 7; /* the longest chain walked: judged, and blocked */
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_stats().refused_block, 1);
+	s.ext_hdrs = 8;
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	s.ext_hdrs = 12;
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	s.dport = 80;
+	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_stats().refused_exthdr, 3);
+	assert_int_equal(h_stats().refused_block, 1);
+}
+
 static void ipv4_ihl_below_5_is_parse_failure(void **state)
 {
 	struct pkt_spec s = syn4("198.18.0.11", 1234);
@@ -898,6 +920,7 @@ int main(void)
 		T(ipv4_options),
 		T(ipv6_extension_headers),
 		T(ipv6_v4mapped_source_is_not_judged),
+		T(ipv6_long_extension_chain_refused),
 		T(ipv4_ihl_below_5_is_parse_failure),
 		T(tcp_doff_below_5_is_parse_failure),
 		T(truncated_at_every_boundary),

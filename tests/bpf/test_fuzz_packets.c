@@ -375,10 +375,11 @@ enum cls {
 	C_MAIL_OTHER,  /* TCP to a mail port, not a connection request */
 	C_FRAG_REFUSE, /* first fragment with SYN or cut TCP header, to a mail port */
 	C_SYN,         /* SYN (no ACK/RST/FIN) to a mail port: judged */
+	C_LONG,        /* IPv6 chain longer than walked (8 headers): refused */
 	C__N
 };
 static const char *cls_name[C__N] = { "other", "parse-fail", "nonfirst-frag", "not-mail", "mail-non-syn",
-				      "frag-refuse", "syn" };
+				      "frag-refuse", "syn", "long-chain"};
 
 struct model {
 	enum cls cls;
@@ -499,8 +500,10 @@ static struct model classify(const uint8_t *b, size_t len)
 			if (pos > len)
 				return m;
 		}
-		if (!tcp)
+		if (!tcp) { /* 8 headers walked and still no TCP */
+			m.cls = C_LONG;
 			return m;
+		}
 		l4 = pos;
 	} else {
 		m.cls = C_OTHER;
@@ -605,6 +608,8 @@ static int judge(const struct model *m, int ret, const uint8_t *in, uint32_t out
 		return ret == XDP_PASS_ ? 0 : -1;
 	case C_FRAG_REFUSE:
 		return refused ? 0 : -1;
+	case C_LONG:
+		return ret == XDP_DROP_ ? 0 : -1;
 	case C_SYN:
 		if (m->src == P_BLOCKED || m->src == P_PENALIZED)
 			return refused ? 0 : -1;
@@ -644,7 +649,8 @@ static struct mx_stats stats_delta(const struct mx_stats *a, const struct mx_sta
  * description of the first disagreement, or NULL. */
 static const char *stats_disagree(const struct mx_stats *d, const struct tally *t)
 {
-	uint64_t judged = d->admitted + d->syn_retransmit + refusals(d) - d->refused_frag;
+	uint64_t judged = d->admitted + d->syn_retransmit + refusals(d) - d->refused_frag -
+			  d->refused_exthdr;
 
 	if (d->packets != t->runs)
 		return "packets != runs";
@@ -658,6 +664,8 @@ static const char *stats_disagree(const struct mx_stats *d, const struct tally *
 		return "syn != model";
 	if (d->refused_frag != t->cls[C_FRAG_REFUSE])
 		return "refused_frag != model";
+	if (d->refused_exthdr != t->cls[C_LONG])
+		return "refused_exthdr != model";
 	if (refusals(d) != t->drop + t->tx)
 		return "sum of refused_* != packets refused";
 	if (d->rst_sent != t->tx)
@@ -819,7 +827,7 @@ static void model_knows_the_fixtures(void **state)
 		{ { .src = "198.18.1.1", .frag = FRAG_LATER }, C_NONFIRST },
 		{ { .v6 = 1, .src = "fd00:1::1", .ext_hdrs = 3, .routing_hdr = 1 }, C_SYN },
 		{ { .v6 = 1, .src = "fd00:1::1", .ext_hdrs = 7 }, C_SYN },
-		{ { .v6 = 1, .src = "fd00:1::1", .ext_hdrs = 8 }, C_FAIL },
+		{ { .v6 = 1, .src = "fd00:1::1", .ext_hdrs = 8 }, C_LONG },
 		{ { .v6 = 1, .src = "fd00:1::1", .frag = FRAG_FIRST }, C_FRAG_REFUSE },
 		{ { .v6 = 1, .src = "fd00:1::1", .frag = FRAG_LATER }, C_NONFIRST },
 	};
