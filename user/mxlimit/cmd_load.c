@@ -330,8 +330,8 @@ int cmd_unload(int argc, char **argv, const struct mx_global *g)
 
 			if (bpf_map_lookup_elem(m.ifaces, &r, &row) || !row.ifindex || row.netns != netns)
 				continue;
-			if (n_if < MAX_IFACES_ARG)
-				ifaces[n_if++] = strdup(row.name);
+			if (n_if < MAX_IFACES_ARG && (ifaces[n_if] = strdup(row.name)))
+				n_if++;
 		}
 		mx_maps_close(&m);
 		for (i = 0; i < n_if; i++) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cmd_show.c - status, top, query: what the kernel holds, read from the pins. */
 #include <getopt.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,18 @@ static size_t map_count(int fd, size_t key_size)
 		n++;
 	}
 	return n;
+}
+
+/* Is the interface of this row still there?  Only this namespace can be
+ * checked; rows of other namespaces are taken as they are. */
+static bool iface_present(const struct mx_iface *row)
+{
+	char name[IF_NAMESIZE];
+
+	if (row->netns != mx_self_netns())
+		return true;
+	return if_indextoname(row->ifindex, name) &&
+	       strncmp(name, row->name, sizeof(row->name)) == 0;
 }
 
 static const char *mode_name(uint32_t mode)
@@ -127,6 +140,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			jw_ku64(&w, "ifindex", row.ifindex);
 			jw_ku64(&w, "netns", row.netns);
 			jw_kstr(&w, "mode", mode_name(row.mode));
+			jw_kstr(&w, "state", iface_present(&row) ? "attached" : "gone");
 			jw_ku64(&w, "prog_id", row.prog_id);
 			jw_key(&w, "counters");
 			print_stats_json(&w, &st);
@@ -160,8 +174,12 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 
 		if (bpf_map_lookup_elem(m.ifaces, &r, &row) || !row.ifindex)
 			continue;
-		printf("  %-16s ifindex %u, %s mode, program id %u, netns %u\n", row.name, row.ifindex,
-		       mode_name(row.mode), row.prog_id, row.netns);
+		if (!iface_present(&row))
+			printf("  %-16s gone: the interface was removed (`mxlimit unload -i %s` forgets it)\n",
+			       row.name, row.name);
+		else
+			printf("  %-16s ifindex %u, %s mode, program id %u, netns %u\n", row.name,
+			       row.ifindex, mode_name(row.mode), row.prog_id, row.netns);
 	}
 	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
 	       "%zu prefixes\n", gen, ports, cfg.action == MX_ACTION_RESET ? "reset" : "drop",

@@ -592,6 +592,10 @@ int mx_xdp_detach(const char *pin_dir, const char *ifname)
 		mx_err("mxlimit is not attached to %s", ifname);
 		return -1;
 	}
+	if (!if_nametoindex(ifname))
+		mx_info("%s is gone; forgot it", ifname);
+	else
+		mx_info("detached from %s", ifname);
 	return 0;
 }
 
