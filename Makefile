@@ -3,7 +3,8 @@
 #   make deps    install the Debian packages the build and tests need
 #   make         build BPF objects, skeletons, mxlimit and mxlimit-proxy
 #   make test    build and run every test; ends with "N passed, N failed"
-#   make asan    the same suite under AddressSanitizer + UBSan
+#   make asan    the whole suite under AddressSanitizer + UBSan
+#   make lint    cppcheck and clang-tidy over user/
 #   make bench   micro-benchmarks and side-by-side ratios
 #   make demo    a namespace lab: smtp-sink behind mxlimit, good and abusive clients
 #   make install DESTDIR=... PREFIX=/usr/local
@@ -61,7 +62,7 @@ ifneq ($(PROXY_SRCS),)
 BINS += $(BUILD)/mxlimit-proxy
 endif
 
-.PHONY: all deps test test-unit asan bench demo soak install clean tests-build check-headers
+.PHONY: all deps test test-unit asan lint bench demo soak install clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BINS) $(BPF_OBJS)
@@ -123,8 +124,13 @@ test: tests-build
 test-unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-tests.sh unit
 
+# the whole suite under ASan + UBSan (`make test` runs a subset of it)
 asan:
-	$(MAKE) BUILD=build/asan SAN=1 test
+	$(MAKE) BUILD=build/asan SAN=1 tests-build
+	BUILD=build/asan scripts/run-tests.sh unit bpf fuzz proxy integration
+
+lint:
+	BUILD=$(BUILD) scripts/run-tests.sh lint
 
 bench: all $(TOOL_BINS) $(BUILD)/bench
 	BUILD=$(BUILD) scripts/bench.sh

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libnl-3-dev libnl-route-3-dev libcmocka-dev iproute2 iptables nftables ethtool
 postfix swaks python3 procps psmisc kmod util-linux iputils-ping
-libclang-rt-14-dev cppcheck clang-tidy"
+libclang-rt-14-dev cppcheck clang-tidy valgrind"
 
 missing=""
 for p in $PKGS; do

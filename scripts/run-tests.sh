@@ -5,7 +5,13 @@
 # in $BUILD/tests/{unit,bpf}, shell tests tests/{integration,proxy}/test_*.sh
 # through tests/lib.sh.  A program that exits non-zero without reporting a
 # failure counts as one failure, so a crash is never silent.
-#   scripts/run-tests.sh [GROUP...]   groups: unit bpf integration proxy fuzz
+#   scripts/run-tests.sh [GROUP...]
+# groups: unit bpf fuzz proxy integration   the tests
+#         lint       cppcheck + clang-tidy over user/ (scripts/lint.sh)
+#         valgrind   the unit tests under valgrind memcheck
+#         asan       an ASan+UBSan build ($ASAN_BUILD) running the unit, BPF,
+#                    proxy and controller/daemon tests (`make asan`: all of them)
+# Default: all of them.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -17,7 +23,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy integration)
+[ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy integration lint valgrind asan)
+ASAN_BUILD=${ASAN_BUILD:-build/asan}
+# the integration tests that drive the controller's and daemon's code paths
+ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e"}
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -61,6 +70,34 @@ for g in "${groups[@]}"; do
 			[ -f "$t" ] || continue
 			run_one "$g/$(basename "$t" .sh)" bash "$t"
 		done ;;
+	lint)
+		run_one lint/cppcheck+clang-tidy bash -c \
+			'scripts/lint.sh && echo "ok - user/ is clean" || { echo "not ok - findings above"; exit 1; }' ;;
+	valgrind)
+		for t in "$BUILD"/tests/unit/test_*; do
+			[ -x "$t" ] || continue
+			run_one "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
+				--leak-check=full --errors-for-leak-kinds=definite "$t"
+		done ;;
+	asan)
+		echo "asan: building $ASAN_BUILD (ASan + UBSan)"
+		if ! make -s BUILD="$ASAN_BUILD" SAN=1 tests-build >"$log" 2>&1; then
+			failed=$((failed + 1)); failures+=("asan/build"); tail -n 40 "$log"
+			continue
+		fi
+		saved=$BUILD
+		BUILD=$ASAN_BUILD
+		for t in "$BUILD"/tests/unit/test_* "$BUILD"/tests/bpf/test_*; do
+			[ -x "$t" ] || continue
+			run_one "asan/$(basename "$(dirname "$t")")/$(basename "$t")" "$t"
+		done
+		for t in tests/proxy/test_*.sh; do
+			run_one "asan/proxy/$(basename "$t" .sh)" bash "$t"
+		done
+		for n in $ASAN_INTEGRATION; do
+			[ -f "tests/integration/$n.sh" ] && run_one "asan/integration/$n" bash "tests/integration/$n.sh"
+		done
+		BUILD=$saved ;;
 	*) echo "run-tests: unknown group $g" >&2; exit 2 ;;
 	esac
 done

@@ -254,7 +254,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	 * closed while nothing was watching or whose close was missed */
 	mx_sock_sweep(core, &m);
 	restored = mx_state_restore(&m, state);
-	for (i = 0; i < n_if; i++) {
+	for (i = 0; i < n_if && ifaces[i]; i++) {
 		uint32_t r;
 
 		for (r = 1; r < MX_MAX_IFACES; r++) {

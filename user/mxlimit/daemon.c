@@ -252,12 +252,22 @@ static void gc_conc(struct dmn *d)
 	free(dead);
 }
 
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *b = p;
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		h = (h ^ b[j]) * 1099511628211ULL;
+	return h;
+}
+
 /* FNV-1a over every sanction's own part: has anything changed? */
 static int sanctions_sum(struct dmn *d, uint64_t *sum)
 {
 	struct mx_sanction_entry *all;
 	uint64_t h = 1469598103934665603ULL;
-	size_t n, i, j;
+	size_t n, i;
 
 	if (mx_sanction_list(&d->maps, &all, &n))
 		return -1;
@@ -268,7 +278,6 @@ static int sanctions_sum(struct dmn *d, uint64_t *sum)
 			uint64_t b, pe;
 			char br[MX_REASON_LEN], pr[MX_REASON_LEN];
 		} x;
-		const unsigned char *b = (const unsigned char *)&x;
 
 		memset(&x, 0, sizeof(x));
 		x.p = all[i].prefix;
@@ -278,8 +287,7 @@ static int sanctions_sum(struct dmn *d, uint64_t *sum)
 		x.pe = all[i].v.own_penalty_until_ns;
 		memcpy(x.br, all[i].v.block_reason, sizeof(x.br));
 		memcpy(x.pr, all[i].v.penalty_reason, sizeof(x.pr));
-		for (j = 0; j < sizeof(x); j++)
-			h = (h ^ b[j]) * 1099511628211ULL;
+		h = fnv1a(&x, sizeof(x), h);
 	}
 	free(all);
 	*sum = h;
@@ -362,10 +370,6 @@ static void housekeeping(struct dmn *d)
 }
 
 /* ---- signals and the loop ---- */
-
-struct dmn_sig {
-	struct dmn_io io;
-};
 
 static void on_signal(struct dmn *d, struct dmn_io *io, uint32_t ev)
 {

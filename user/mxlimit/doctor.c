@@ -440,7 +440,8 @@ static int ethtool_driver(const char *ifname, char *drv, size_t len)
 struct nlreq {
 	struct nlmsghdr n;
 	struct genlmsghdr g;
-	char attrs[64];
+	/* room for the attributes nl_put() appends past g */
+	char attrs[64]; // cppcheck-suppress unusedStructMember
 };
 
 static void nl_put(struct nlreq *r, uint16_t type, const void *data, uint16_t len)

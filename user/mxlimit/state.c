@@ -267,7 +267,7 @@ static int parse_line(char *line, struct mx_sanction_req *r, char *reason, uint6
 	if (strcmp(f[4], "-") != 0) {
 		if (!mx_reason_valid(f[4]))
 			return -1;
-		strcpy(reason, f[4]);
+		snprintf(reason, MX_REASON_LEN, "%s", f[4]); /* fits: checked above */
 		r->reason = reason;
 	}
 	return 0;

@@ -182,7 +182,7 @@ int px_timer_set(struct px_loop *l, struct px_timer *t, uint64_t when)
 	}
 	if (l->n_heap == l->cap_heap) {
 		size_t cap = l->cap_heap ? 2 * l->cap_heap : 256;
-		struct px_timer **h = realloc(l->heap, cap * sizeof(*h));
+		struct px_timer **h = realloc(l->heap, cap * sizeof(struct px_timer *));
 
 		if (!h)
 			return -1;
@@ -243,7 +243,7 @@ static void bury(struct px_loop *l)
 	l->n_grave = 0;
 }
 
-int px_loop_run(struct px_loop *l, volatile int *stop_flag)
+int px_loop_run(struct px_loop *l, const volatile int *stop_flag)
 {
 	struct epoll_event ev[LOOP_BATCH];
 

@@ -85,6 +85,8 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 	if (ss->ss_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
+	else if (ss->ss_family != AF_INET6)
+		snprintf(buf, len, "?");
 	else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
 		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
 	else
@@ -127,7 +129,7 @@ static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
 
 	(void)events;
 	for (int i = 0; i < 64; i++) { /* bounded: other work gets its turn */
-		struct sockaddr_storage peer;
+		struct sockaddr_storage peer = { 0 }; /* filled by accept4 */
 		socklen_t pl = sizeof(peer);
 		int fd = accept4(io->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
