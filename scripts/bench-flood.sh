@@ -227,7 +227,7 @@ show_row() {
 	echo "$1" | awk '{
 		if ($4 == "FAILED") { printf "  %-6s %-16s %s\n", $1, $2, $0; next }
 		printf "  %-6s %-16s r%d sent %4.0fk pps (full %d)  %5d ns/pkt  busy %5.1f%%  dropped %5.1f%%  legit %s  med %.2f ms p99 %.2f ms\n",
-			$1, $2, $3, $4 / 1000, $12, $6, $10, ($5 > 0 ? 100 * $13 / ($5 * $11) : 0), $7, $8, $9
+			$1, $2, $3, $4 / 1000, $12, $6, $10, ($5 > 0 ? 100 * (1 - $13 / ($5 * $11)) : 0), $7, $8, $9
 	}'
 }
 
@@ -339,18 +339,18 @@ def summary(key):
             ok += what == "ok"
             if float(ms) >= 0:
                 lat.append(float(ms))
-    secs = sum(float(r[10]) for r in rs)
     absorbed = sum(float(r[4]) * float(r[10]) for r in rs)
-    drops = sum(int(r[12]) for r in rs)
+    # dropped before TCP: what entered the rings and never reached TCP
+    drops = absorbed - sum(int(r[12]) for r in rs)
     refused = sum(int(r[11]) for r in rs)
     return {
         "sent": float(m[3]), "abs": float(m[4]), "ns": float(m[5]), "busy": float(m[9]),
         "ns_range": "%d–%d" % (float(rs[0][5]), float(rs[-1][5])) if len(rs) > 1 else "",
-        "drop": 100.0 * drops / absorbed if absorbed else 0.0,
+        "drop": max(0.0, 100.0 * drops / absorbed) if absorbed else 0.0,
         "full": 100.0 * refused / (absorbed + refused) if absorbed + refused else 0.0,
         "ok": ok, "att": att, "med": pct(lat, 0.5), "p99": pct(lat, 0.99),
-        "mem": m[13], "rounds": len(rs),
-        "prog": statistics.median([float(r[14]) for r in rs if len(r) > 14 and r[14] != "-"] or [float("nan")]),
+        "mem": m[14], "rounds": len(rs),
+        "prog": statistics.median([float(r[15]) for r in rs if len(r) > 15 and r[15] != "-"] or [float("nan")]),
     }
 
 def legit(s):
@@ -365,8 +365,8 @@ tables = []
 for key in order:
     if key[0] not in tables and (not only or key[0] in only):
         tables.append(key[0])
-ipt = summary(("main", "iptables"))
-skb = summary(("main", "skb-drop-floor"))
+ipt = summary(("main", "iptables")) if ("main", "iptables") in rows else None
+skb = summary(("main", "skb-drop-floor")) if ("main", "skb-drop-floor") in rows else None
 
 def own(name, s):
     """The limiter's own ns per packet: mxlimit's XDP program run time
@@ -381,10 +381,10 @@ def own(name, s):
 ipt_own = own("iptables", ipt) if ipt else None
 out = []
 titles = {
-    "main": "| limiter | flood sent pps | refused by full rings | receiver ns/pkt (rounds) | vs iptables | limiter's own ns/pkt | own vs iptables | receiver CPU busy | dropped by limiter | legit success | connect median ms | connect p99 ms |",
-    "scale": "| distinct /64 sources | flood sent pps | receiver ns/pkt (rounds) | mxlimit program ns/pkt | receiver CPU busy | dropped by mxlimit | mxlimit maps (memlock) | legit success | connect median ms | connect p99 ms |",
-    "rot4": "| IPv4: fresh /32 per SYN from one /16, policy per /32 | flood sent pps | refused by full rings | receiver ns/pkt | receiver CPU busy | dropped by limiter | legit success | connect median ms | connect p99 ms |",
-    "rot6": "| IPv6: fresh /64 per SYN from one /48, policy per /64 | flood sent pps | refused by full rings | receiver ns/pkt | receiver CPU busy | dropped by limiter | legit success | connect median ms | connect p99 ms |",
+    "main": "| limiter | flood sent pps | refused by full rings | receiver ns/pkt (rounds) | vs iptables | limiter's own ns/pkt | own vs iptables | receiver CPU busy | dropped before TCP | legit success | connect median ms | connect p99 ms |",
+    "scale": "| distinct /64 sources | flood sent pps | receiver ns/pkt (rounds) | mxlimit program ns/pkt | receiver CPU busy | dropped before TCP | mxlimit maps (memlock) | legit success | connect median ms | connect p99 ms |",
+    "rot4": "| IPv4: fresh /32 per SYN from one /16, policy per /32 | flood sent pps | refused by full rings | receiver ns/pkt | receiver CPU busy | dropped before TCP | legit success | connect median ms | connect p99 ms |",
+    "rot6": "| IPv6: fresh /64 per SYN from one /48, policy per /64 | flood sent pps | refused by full rings | receiver ns/pkt | receiver CPU busy | dropped before TCP | legit success | connect median ms | connect p99 ms |",
 }
 for t in tables:
     if out:
@@ -459,13 +459,14 @@ write_doc() {
 		echo "sender's TSO off so every limiter takes the same NAPI path. \`legit\` (tests/tools/legit.c, SCHED_FIFO"
 		echo "$FL_LEGIT_PRIO so that its own wait for a CPU stays out of the figure) opens one SMTP session to"
 		echo "\`smtp-sink\` every ${FL_LEGIT_INTERVAL_MS} ms (connect, 220, QUIT, 221; 3 s timeout) from a second before each"
-		echo "flood to a second after it: a dropped SYN shows as a connect of 1 s or more. Replies to"
-		echo "spoofed sources go to a blackhole route in the server namespace. Nothing outside the lab's"
-		echo "namespaces is touched; every flood is bounded in packets and seconds."
+		echo "flood to a second after it: a dropped SYN shows as a connect of 1 s or more. The server's"
+		echo "replies to spoofed sources leave it as on a real network and are dropped in the generator's"
+		echo "namespace; the other hops (server → generator, generator ↔ client) run threaded NAPI on CPU $FL_GEN_CPU."
+		echo "Nothing outside the lab's namespaces is touched; every flood is bounded in packets and seconds."
 		echo
 		echo "**Receiver CPU.** Everything the server does with a flood packet — XDP (native or generic),"
-		echo "skb, GRO, IP, netfilter and conntrack, TCP's SYN handling (SYN cookies), the SYN-ACK up to"
-		echo "routing — runs in the NAPI threads, softirqs included (this kernel has no"
+		echo "skb, GRO, IP, netfilter and conntrack, TCP's SYN handling (SYN cookies), sending the SYN-ACK"
+		echo "— runs in the server veth's NAPI threads, softirqs included (this kernel has no"
 		echo "\`IRQ_TIME_ACCOUNTING\`: softirq time run in a task is charged to the task). *receiver ns/pkt*"
 		echo "= the threads' \`sum_exec_runtime\` delta (/proc/PID/schedstat) / the frames that entered their"
 		echo "rings (the generator veth's \`tx_packets\` delta); *receiver CPU busy* = that time / the flood's"
@@ -496,8 +497,9 @@ write_doc() {
 		echo "nftables: \`ct state new add @conc4 { ip saddr and 255.255.255.0 ct count over 10 } drop\`, then"
 		echo "\`meter rate4 size 65535 { ip saddr and 255.255.255.0 timeout 60s limit rate over 1200/minute"
 		echo "burst 1200 packets } drop\`. Flood: 1,000 spoofed sources spread over 198.19.0.0/16 (all 256"
-		echo "/24s), random order. *dropped by limiter* is the limiter's own drop counter over the frames"
-		echo "absorbed."
+		echo "/24s), random order. *dropped before TCP*: the frames that entered the rings and never reached"
+		echo "the server's TCP (its \`InSegs\` counter), whatever dropped them — the limiter's rule, a full"
+		echo "conntrack table, hashlimit's full hash."
 		echo
 		report main
 		echo
@@ -590,7 +592,7 @@ elif what == "scale":
     rows = [(n, x) for n, x in rows if x]
     for n, x in rows:
         per = x["abs"] * secs / n
-        print("- %s sources: %s SYNs per source in the %d s flood; mxlimit dropped %.1f %%, its"
+        print("- %s sources: %s SYNs per source in the %d s flood; %.1f %% dropped before TCP, mxlimit's"
               " program took %s ns a packet, the receiver %d ns." % (format(n, ","),
               "about %.1f" % per if per >= 1 else "%.2f (%s of them appeared)" % (per, format(int(x["abs"] * secs), ",")),
               secs, x["drop"], "%d" % x["prog"] if x["prog"] >= 0 else "–", x["ns"]))
@@ -612,7 +614,7 @@ elif what == "rotate":
         for n in ("iptables", "ip6tables", "nftables", "mxlimit-own", "mxlimit-wide"):
             x = g(t, n)
             if x:
-                parts.append("%s drops %.1f %% (legit %d/%d, p99 %.1f ms)" % (n, x["drop"], x["ok"], x["att"], x["p99"]))
+                parts.append("%s: %.1f %% dropped before TCP, %d ns/pkt, legit %d/%d (p99 %.1f ms)" % (n, x["drop"], x["ns"], x["ok"], x["att"], x["p99"]))
         if parts:
             print("- %s: %s." % (fam, "; ".join(parts)))
 PY

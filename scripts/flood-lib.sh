@@ -17,20 +17,21 @@
 # Addresses (all in 198.18.0.0/15 and fd00::/8):
 #   srv 198.18.0.1/24 fd00:18::1/64 -- gen 198.18.0.2 fd00:18::2
 #   gen 198.18.1.1/24 fd00:18:1::1/64 -- leg 198.18.1.2 fd00:18:1::2
-#   spoofed sources: 198.19.0.0/16 and fd00:66::/32 (replies to them go to
-#   a blackhole route in the server namespace: the generator never has to
-#   receive them, so its namespace costs the receiver nothing)
+#   spoofed sources: 198.19.0.0/16 and fd00:66::/32 (the server's replies to
+#   them are routed to the generator's namespace and dropped there)
 #
 # CPU attribution.  The server's flood-facing veth runs threaded NAPI
 # (GRO on, so every limiter gets the same NAPI path; XDP turns NAPI on by
-# itself) and that thread is pinned to CPU $FL_RX_CPU, the generator to CPU
-# $FL_GEN_CPU.  Everything the server does with a flood packet — XDP (native
-# or generic), skb, GRO, IP, netfilter/conntrack, TCP's SYN handling and the
-# SYN-ACK up to routing — runs in that thread, including softirqs it raises
-# (this kernel has no IRQ_TIME_ACCOUNTING, so softirq time run inside a task
-# is charged to it).  Receiver CPU = the thread's sum_exec_runtime delta
-# (/proc/PID/schedstat, ns), over the packets that entered its ring (the
-# generator veth's tx_packets delta: veth drops nothing it counted as sent).
+# itself), one thread per queue, pinned to CPU $FL_RX_CPU; the generator and
+# the other hops' NAPI threads run on CPU $FL_GEN_CPU.  Everything the server
+# does with a flood packet — XDP (native or generic), skb, GRO, IP,
+# netfilter/conntrack, TCP's SYN handling and sending the SYN-ACK into the
+# veth — runs in those threads, including softirqs they raise (this kernel
+# has no IRQ_TIME_ACCOUNTING, so softirq time run inside a task is charged
+# to it).  Receiver CPU = the threads' sum_exec_runtime delta
+# (/proc/PID/schedstat, ns), over the packets that entered their rings (the
+# generator veth's tx_packets delta: a frame a full ring refuses is not
+# counted as sent).
 # Other work on the machine does not leak into it, which matters here: other
 # jobs share the 2 CPUs.
 
@@ -60,6 +61,8 @@ FL_NICE=${FL_NICE:--10}
 FL_NAPI_PRIO=${FL_NAPI_PRIO:-50}
 FL_LEGIT_PRIO=${FL_LEGIT_PRIO:-10}
 FL_QUEUES=${FL_QUEUES:-8}
+FL_COALESCE_NS=${FL_COALESCE_NS:-0}
+FL_XPS_MASK=$(printf '%x' $(((1 << $(nproc)) - 1)))
 FL_PIDS=""
 FL_LIMITER=none
 
@@ -113,11 +116,15 @@ fl_setup() {
 	ip -n "$FL_LEG" -6 route add default via fd00:18:1::1
 	ip -n "$FL_SRV" route add 198.18.1.0/24 via 198.18.0.2
 	ip -n "$FL_SRV" -6 route add fd00:18:1::/64 via fd00:18::2
-	# replies to spoofed sources: dropped at routing, in the server
-	ip -n "$FL_SRV" route add blackhole 198.19.0.0/16
-	ip -n "$FL_SRV" -6 route add blackhole fd00:66::/32
-	# no reverse-path filter: it would drop the spoofed SYNs before any
-	# limiter sees them (the blackhole route), which no real server has
+	# replies to spoofed sources leave the server as on a real network (so
+	# its TCP keeps request sockets and SYN-cookie state as it would) and
+	# die in the generator's namespace, on the generator's CPU
+	ip -n "$FL_SRV" route add 198.19.0.0/16 via 198.18.0.2
+	ip -n "$FL_SRV" -6 route add fd00:66::/32 via fd00:18::2
+	ip -n "$FL_GEN" route add blackhole 198.19.0.0/16
+	ip -n "$FL_GEN" -6 route add blackhole fd00:66::/32
+	# no reverse-path filter (a real server's default route would pass the
+	# spoofed sources anyway)
 	fl_ns "$FL_SRV" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		"net.ipv4.conf.$FL_IFS.rp_filter=0"
 	# the same NAPI path for every limiter (see the top of this file)
@@ -125,7 +132,25 @@ fl_setup() {
 	# veth hands a sender's skb to the peer's NAPI (rather than netif_rx) only
 	# when the sending end has no TSO (veth_skb_is_eligible_for_gro)
 	fl_ns "$FL_GEN" ethtool -K "$FL_IFG" tso off >/dev/null || return 1
+	# The other hops (server -> gen, gen <-> leg) carry only legitimate
+	# traffic: threaded NAPI too, on the generator's CPU, above it, so that
+	# their backlog never waits for a ksoftirqd starved by the server's
+	# SCHED_FIFO NAPI threads (that showed as 200 ms connects)
+	fl_napi_on "$FL_GEN" "$FL_IFG" "$FL_SRV" "$FL_IFS" || return 1
+	fl_napi_on "$FL_GEN" "$FL_IFL" "$FL_LEG" "$FL_IFC" || return 1
+	fl_napi_on "$FL_LEG" "$FL_IFC" "$FL_GEN" "$FL_IFL" || return 1
 	ip netns exec "$FL_SRV" sh -c "echo 1 > /sys/class/net/$FL_IFS/threaded" || return 1
+	# interrupt coalescing, as a NIC's rx-usecs: a poll that finds its ring
+	# empty keeps NAPI scheduled for FL_COALESCE_NS instead of sleeping at
+	# once, so a thread handles a batch per wake-up, not a frame
+	if [ "$FL_COALESCE_NS" != 0 ]; then
+		ip netns exec "$FL_SRV" sh -c "echo $FL_COALESCE_NS > /sys/class/net/$FL_IFS/gro_flush_timeout &&
+			echo 1000 > /sys/class/net/$FL_IFS/napi_defer_hard_irqs" || return 1
+	fi
+	# transmit queues chosen by flow hash from either CPU (XPS: every CPU
+	# maps to every queue); without it a packet socket on CPU 0 always
+	# sends on queue 0, and one ring takes the whole flood
+	ip netns exec "$FL_GEN" sh -c "for q in /sys/class/net/$FL_IFG/queues/tx-*; do echo $FL_XPS_MASK > \$q/xps_cpus; done" || return 1
 	FL_DST_MAC=$(ip -n "$FL_SRV" -br link show "$FL_IFS" | awk '{print $3}')
 	fl_wait_ping 198.18.0.1 && fl_wait_ping fd00:18::1 || return 1
 	# one smtp-sink per family ([::] made v6-only so 0.0.0.0 can bind too)
@@ -155,6 +180,24 @@ fl_wait_ping() { # the legitimate client reaches ADDR (bounded)
 	return 1
 }
 
+# fl_napi_on NS IF PEER_NS PEER_IF: threaded NAPI on IF's receive side
+fl_napi_on() {
+	fl_ns "$3" ethtool -K "$4" tso off >/dev/null &&
+		fl_ns "$1" ethtool -K "$2" gro on >/dev/null &&
+		ip netns exec "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
+}
+
+# The legitimate path's NAPI threads (on the generator side), pinned to the
+# generator's CPU at SCHED_FIFO just below the server's
+fl_path_threads() {
+	local p
+	for p in $(ps -eo pid=,comm= | awk -v a="napi/$FL_IFG-" -v b="napi/$FL_IFL-" -v c="napi/$FL_IFC-" \
+		'index($2, a) == 1 || index($2, b) == 1 || index($2, c) == 1 {print $1}'); do
+		taskset -pc "$FL_GEN_CPU" "$p" >/dev/null 2>&1
+		chrt -f -p $((FL_NAPI_PRIO - 10)) "$p" >/dev/null 2>&1
+	done
+}
+
 # The NAPI threads of the server's flood-facing veth ("napi/IFNAME-ID",
 # one per receive queue), pinned to the receiver CPU.  XDP attach/detach
 # re-creates them, so look them up again before every measurement.
@@ -170,6 +213,12 @@ fl_napi_pids() {
 }
 
 # CPU time (ns) of the given threads, summed
+# segments the server's TCP received (IPv4 and IPv6 share the counter):
+# what no limiter dropped before TCP
+fl_tcp_insegs() {
+	fl_ns "$FL_SRV" awk '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "InSegs") c = i; n = 1 } else print $c }' /proc/net/snmp
+}
+
 fl_runtime_ns() {
 	local p t=0
 	for p in "$@"; do t=$((t + $(awk '{print $1}' "/proc/$p/schedstat"))); done
@@ -232,12 +281,13 @@ fl_kv() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k {v = $2} END {print v}'
 # Runs the legit client for the flood's time plus a second on each side,
 # the flood (flat out, bounded), and appends one line to $FL_DIR/results:
 #   label sent_pps absorbed_pps rx_ns_per_pkt legit_ok/attempts median_ms p99_ms
-#   rx_busy% flood_seconds ring_full_retries
+#   rx_busy% flood_seconds ring_full_retries tcp_segments_in
 fl_measure() {
-	local label=$1 fam=$2 dst napi r0 r1 tx0 tx1 lpid spid="" out
+	local label=$1 fam=$2 dst napi r0 r1 tx0 tx1 in0 in1 lpid spid="" out
 	shift 2
 	if [ "$fam" = 6 ]; then dst=fd00:18::1; else dst=198.18.0.1; fi
 	napi=$(fl_napi_pids) || { echo "flood-lab: no NAPI thread for $FL_IFS" >&2; return 1; }
+	fl_path_threads
 	out=$FL_DIR/$label
 	# the client stands for a remote host: SCHED_FIFO (below the NAPI
 	# threads) so that its own wait for a CPU on this 2-vCPU box, shared
@@ -258,21 +308,24 @@ fl_measure() {
 	sleep 1
 	r0=$(fl_runtime_ns $napi)
 	tx0=$(fl_link_stat "$FL_GEN" "$FL_IFG" tx_packets)
+	in0=$(fl_tcp_insegs)
 	fl_ns "$FL_GEN" nice -n "$FL_NICE" timeout $((FL_SECONDS + 10)) taskset -c "$FL_GEN_CPU" "$FL_SYNFLOOD" \
 		-i "$FL_IFG" --dst-mac "$FL_DST_MAC" -d "$dst" -p 25 \
 		-c "$FL_MAX_PACKETS" -t "$FL_SECONDS" "$@" >"$out.flood" 2>&1
 	r1=$(fl_runtime_ns $napi)
 	tx1=$(fl_link_stat "$FL_GEN" "$FL_IFG" tx_packets)
+	in1=$(fl_tcp_insegs)
 	wait "$lpid"
 	[ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
 	awk -v label="$label" -v r="$((r1 - r0))" -v tx="$((tx1 - tx0))" \
 		-v sent="$(fl_kv "$out.flood" sent)" -v secs="$(fl_kv "$out.flood" seconds)" \
 		-v ok="$(fl_kv "$out.legit" ok)" -v att="$(fl_kv "$out.legit" attempts)" -v rt="$(fl_kv "$out.flood" retries)" \
+		-v tin="$((in1 - in0))" \
 		-v med="$(fl_kv "$out.legit" connect_ms_median)" -v p99="$(fl_kv "$out.legit" connect_ms_p99)" \
 		'BEGIN {
 			if (secs <= 0 || tx <= 0) { print label, "FAILED measurement"; exit }
-			printf "%s %.0f %.0f %.0f %d/%d %.2f %.2f %.1f %.3f %d\n", label, sent / secs, tx / secs,
-				r / tx, ok, att, med, p99, 100 * r / (secs * 1e9), secs, rt
+			printf "%s %.0f %.0f %.0f %d/%d %.2f %.2f %.1f %.3f %d %d\n", label, sent / secs, tx / secs,
+				r / tx, ok, att, med, p99, 100 * r / (secs * 1e9), secs, rt, tin
 		}' >>"$FL_DIR/results"
 	tail -n 1 "$FL_DIR/results"
 }
