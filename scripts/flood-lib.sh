@@ -153,14 +153,16 @@ fl_setup() {
 	ip netns exec "$FL_GEN" sh -c "for q in /sys/class/net/$FL_IFG/queues/tx-*; do echo $FL_XPS_MASK > \$q/xps_cpus; done" || return 1
 	FL_DST_MAC=$(ip -n "$FL_SRV" -br link show "$FL_IFS" | awk '{print $3}')
 	fl_wait_ping 198.18.0.1 && fl_wait_ping fd00:18::1 || return 1
-	# one smtp-sink per family ([::] made v6-only so 0.0.0.0 can bind too)
+	# one smtp-sink per family ([::] made v6-only so 0.0.0.0 can bind too).
+	# Started with nsenter itself, not through a shell function, so that $!
+	# is the process (nsenter execs into timeout) and a kill reaches it.
 	fl_ns "$FL_SRV" sysctl -qw net.ipv6.bindv6only=1
 	# the MTA lives on the server's CPU, with the NAPI threads (not with the
 	# generator, which stands for other machines)
-	fl_ns "$FL_SRV" nice -n "$FL_NICE" taskset -c "$FL_RX_CPU" timeout 3600 smtp-sink -u nobody -c 0.0.0.0:25 4096 \
+	nsenter --net=/run/netns/"$FL_SRV" nice -n "$FL_NICE" taskset -c "$FL_RX_CPU" timeout 3600 smtp-sink -u nobody -c 0.0.0.0:25 4096 \
 		>"$FL_DIR/sink4.out" 2>&1 &
 	FL_PIDS="$FL_PIDS $!"
-	fl_ns "$FL_SRV" nice -n "$FL_NICE" taskset -c "$FL_RX_CPU" timeout 3600 smtp-sink -u nobody -c '[::]:25' 4096 \
+	nsenter --net=/run/netns/"$FL_SRV" nice -n "$FL_NICE" taskset -c "$FL_RX_CPU" timeout 3600 smtp-sink -u nobody -c '[::]:25' 4096 \
 		>"$FL_DIR/sink6.out" 2>&1 &
 	FL_PIDS="$FL_PIDS $!"
 	for _ in $(seq 50); do
@@ -292,7 +294,7 @@ fl_measure() {
 	# the client stands for a remote host: SCHED_FIFO (below the NAPI
 	# threads) so that its own wait for a CPU on this 2-vCPU box, shared
 	# with the generator, stays out of the connect latency
-	fl_ns "$FL_LEG" chrt -f "$FL_LEGIT_PRIO" timeout $((FL_SECONDS + 30)) "$FL_LEGIT" -d "$dst" -o "$out.lat" \
+	nsenter --net=/run/netns/"$FL_LEG" chrt -f "$FL_LEGIT_PRIO" timeout $((FL_SECONDS + 30)) "$FL_LEGIT" -d "$dst" -o "$out.lat" \
 		-t $((FL_SECONDS + 2)) -i "$FL_LEGIT_INTERVAL_MS" >"$out.legit" 2>&1 &
 	lpid=$!
 	FL_PIDS="$FL_PIDS $lpid"
