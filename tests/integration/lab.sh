@@ -29,13 +29,21 @@ LAB_BARE=$ROOT/$BUILD/bpf/bare.bpf.o
 HERE_LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 lab_teardown() {
+	local p i
 	[ -n "${LAB_CLIENT_PID:-}" ] && kill "$LAB_CLIENT_PID" 2>/dev/null
 	for p in ${LAB_PIDS:-}; do kill "$p" 2>/dev/null; done
+	# bounded: whatever has not exited after 2 s is killed
+	for ((i = 0; i < 40; i++)); do
+		for p in ${LAB_PIDS:-}; do kill -0 "$p" 2>/dev/null && break; p=; done
+		[ -z "$p" ] && break
+		sleep 0.05
+	done
+	for p in ${LAB_PIDS:-}; do kill -9 "$p" 2>/dev/null; done
 	nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" unload --all >/dev/null 2>&1
 	ip netns del "$LAB_SRV" 2>/dev/null
 	ip netns del "$LAB_CLI" 2>/dev/null
 	rm -rf "$LAB_PIN" 2>/dev/null
-	rm -rf "$LAB_DIR"
+	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
 	rm -f "/run/mxlimit/policy-$(echo "$LAB_PIN" | tr / _)"
 }
 

@@ -201,7 +201,9 @@ check "load" lab_mx load -i "$LAB_IF_SRV" -c "$polA"
 # as deployed: the daemon runs, and its sweep counts down any connection
 # whose close the tracepoint missed (the kernel skips a nested run of a
 # tracing program on a CPU: recursion_misses, printed at the end)
-lab_mx daemon --socket "$LAB_DIR/verdict.sock" --no-state >"$LAB_DIR/daemon.out" 2>&1 &
+# (nsenter execs mxlimit: $! is the daemon itself, so cleanup ends it)
+nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" daemon \
+	--socket "$LAB_DIR/verdict.sock" --no-state >"$LAB_DIR/daemon.out" 2>&1 &
 LAB_PIDS="$LAB_PIDS $!"
 
 reloads=0 reload_fail=0

@@ -39,8 +39,9 @@ check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
 nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" daemon -c "$pol" \
 	--socket "$SOCK" --state "$LAB_DIR/state.gz" >"$LAB_DIR/daemon.out" 2>&1 &
 LAB_PIDS="$LAB_PIDS $!"
-nsenter --net=/run/netns/$LAB_SRV timeout 120 "$MXPROXY" -c "$pol" >"$LAB_DIR/proxy.out" 2>&1 &
-LAB_PIDS="$LAB_PIDS $!"
+nsenter --net=/run/netns/$LAB_SRV "$MXPROXY" -c "$pol" >"$LAB_DIR/proxy.out" 2>&1 &
+PXPID=$!
+LAB_PIDS="$LAB_PIDS $PXPID"
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 check "daemon socket up" [ -S "$SOCK" ]
 
@@ -62,4 +63,11 @@ out=$(swaks_to 198.18.0.3 a@example.com)
 check "and delivers mail" grep -q "^<-  250 .*" <<<"$out"
 check "status counts the refusal as a block" \
 	[ "$(lab_mx status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["refused_block"])')" -ge 1 ]
+# the proxy stops on SIGTERM (bounded wait) with no sanitizer report
+kill "$PXPID" 2>/dev/null
+for _ in $(seq 200); do kill -0 "$PXPID" 2>/dev/null || break; sleep 0.05; done
+check "the proxy exited on SIGTERM" bash -c "! kill -0 $PXPID 2>/dev/null"
+kill -9 "$PXPID" 2>/dev/null
+check "no sanitizer report in the proxy's log" \
+	bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$LAB_DIR/proxy.out'"
 exit 0
