@@ -33,12 +33,32 @@ failures=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# What tests make and must remove: network namespaces (lab: mxs-/mxc-,
+# demo: mxdemo-) and pin dirs (/sys/fs/bpf/mxlimit-test-*).
+leftovers() {
+	{ ip netns list 2>/dev/null | awk '{print "netns " $1}' | grep -E ' (mx[sc]-|mxdemo-)'
+	  ls -d /sys/fs/bpf/mxlimit-test-* 2>/dev/null | sed 's/^/pins /'; } | sort
+}
+
 run_one() { # name, command...
 	local name=$1; shift
-	local start rc p f s
+	local start rc p f s before left
 	start=$(date +%s)
+	before=$(leftovers)
 	timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
 	rc=$?
+	# anything of ours the test made and left behind is a failure (and is
+	# removed, so the next test starts clean)
+	left=$(comm -13 <(echo "$before") <(leftovers))
+	if [ -n "$left" ]; then
+		echo "not ok - $name left behind: $(echo $left)" >>"$log"
+		while read -r kind what; do
+			case $kind in
+			netns) ip netns del "$what" 2>/dev/null ;;
+			pins) rm -rf "$what" 2>/dev/null ;;
+			esac
+		done <<<"$left"
+	fi
 	p=$(grep -cE '^ok ' "$log" | head -1)
 	s=$(grep -cE '^ok .*# (SKIP|skip)' "$log" | head -1)
 	f=$(grep -cE '^not ok ' "$log" | head -1)
