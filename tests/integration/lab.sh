@@ -29,7 +29,7 @@ LAB_BARE=$ROOT/$BUILD/bpf/bare.bpf.o
 HERE_LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 lab_teardown() {
-	local p i
+	local p= i
 	[ -n "${LAB_CLIENT_PID:-}" ] && kill "$LAB_CLIENT_PID" 2>/dev/null
 	for p in ${LAB_PIDS:-}; do kill "$p" 2>/dev/null; done
 	# bounded: whatever has not exited after 2 s is killed
