@@ -181,6 +181,7 @@ check "unload --all removed the pins" bash -c "[ -z \"\$(ls -A '$LAB_PIN' 2>/dev
 
 # ---- bpffs not mounted ----
 NOFS=/sys/fs/bpf/mxlimit-test-$TEST_ID-nofs
+on_exit "rm -f /run/mxlimit/policy-$(echo "$NOFS" | tr / _)"
 cat >"$LAB_DIR/nofs.sh" <<EOF
 umount -l /sys/fs/bpf 2>/dev/null
 mountpoint -q /sys/fs/bpf && { echo "still-mounted"; exit 3; }
