@@ -223,6 +223,21 @@ static inline void h_teardown(void)
 	mx_unload_all(H.pin_dir);
 }
 
+/* cmocka group fixtures for the tests that only need the XDP program */
+static inline int h_group_setup_xdp(void **state)
+{
+	(void)state;
+	mx_log_set_level(MX_LOG_WARN);
+	return h_setup(MX_PROGS_XDP);
+}
+
+static inline int h_group_teardown(void **state)
+{
+	(void)state;
+	h_teardown();
+	return 0;
+}
+
 struct run_out {
 	int ret;
 	uint8_t data[512];

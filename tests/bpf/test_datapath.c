@@ -14,24 +14,6 @@
 
 #include "harness.h"
 
-#define XDP_ABORTED_ 0
-#define XDP_DROP_ 1
-#define XDP_PASS_ 2
-#define XDP_TX_ 3
-
-static int group_setup(void **state)
-{
-	(void)state;
-	mx_log_set_level(MX_LOG_WARN);
-	return h_setup(MX_PROGS_XDP);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	h_teardown();
-	return 0;
-}
 
 /* Default policy for most tests: per-source, generous limits. */
 static void policy_open(void)
@@ -61,7 +43,7 @@ static void non_mail_port_passes(void **state)
 	s.dport = 80;
 	for (int i = 0; i < 5; i++) {
 		s.sport = (uint16_t)(1000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	st = h_stats();
 	assert_int_equal(st.packets, 5);
@@ -79,10 +61,10 @@ static void non_tcp_passes(void **state)
 	assert_int_equal(h_apply(), 0);
 	s.proto = 17; /* UDP to port 25 */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.v6 = 1;
 	s.src = "fd00::9";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().subject, 0);
 }
 
@@ -98,7 +80,7 @@ static void non_syn_passes(void **state)
 	h_sanction("198.18.0.1", mx_mono_now(&H.m) + 3600 * NS, 0, 0); /* even blocked */
 	for (size_t i = 0; i < sizeof(flags); i++) {
 		s.flags = flags[i];
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	assert_int_equal(h_stats().syn, 0);
 	assert_int_equal(h_stats().subject, sizeof(flags));
@@ -108,7 +90,7 @@ static void non_syn_passes(void **state)
 
 static void seen(const struct pkt_spec *s, const char *addr, uint32_t plen)
 {
-	assert_int_equal(h_run(s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().admitted, 1);
 	assert_int_equal(h_count(addr, plen), 1);
 }
@@ -157,7 +139,7 @@ static void three_vlan_tags_pass_as_parse_failure(void **state)
 	(void)state;
 	policy_open();
 	s.vlans = 3;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().parse_fail, 1);
 	assert_int_equal(h_stats().syn, 0);
 }
@@ -194,11 +176,11 @@ static void ipv6_v4mapped_source_is_not_judged(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 3; i++) {
 		s.sport = (uint16_t)(2000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	assert_int_equal(h_stats().parse_fail, 3);
 	assert_int_equal(h_stats().syn, 0);
-	assert_int_equal(h_run(&s4, NULL), XDP_PASS_); /* the real one still has its slot */
+	assert_int_equal(h_run(&s4, NULL), XDP_PASS); /* the real one still has its slot */
 }
 
 /* A chain longer than walked could hide a SYN the kernel would accept:
@@ -211,14 +193,14 @@ static void ipv6_long_extension_chain_refused(void **state)
 	policy_open();
 	h_sanction("fd00:0:0:61::/64", mx_mono_now(&H.m) + 600 * NS, 0, 0);
 	s.ext_hdrs = 7; /* the longest chain walked: judged, and blocked */
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_stats().refused_block, 1);
 	s.ext_hdrs = 8;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.ext_hdrs = 12;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.dport = 80;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_stats().refused_exthdr, 3);
 	assert_int_equal(h_stats().refused_block, 1);
 }
@@ -230,7 +212,7 @@ static void ipv4_ihl_below_5_is_parse_failure(void **state)
 	(void)state;
 	policy_open();
 	s.ihl = 4;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().parse_fail, 1);
 	assert_int_equal(h_stats().syn, 0);
 }
@@ -242,7 +224,7 @@ static void tcp_doff_below_5_is_parse_failure(void **state)
 	(void)state;
 	policy_open();
 	s.doff = 4;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().parse_fail, 1);
 	assert_int_equal(h_stats().syn, 0);
 }
@@ -269,8 +251,8 @@ static void truncated_at_every_boundary(void **state)
 
 		/* test_run needs at least an Ethernet header */
 		for (size_t len = 14; len < n; len++)
-			assert_int_equal(h_run_raw(buf, len), XDP_PASS_);
-		assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+			assert_int_equal(h_run_raw(buf, len), XDP_PASS);
+		assert_int_equal(h_run_raw(buf, n), XDP_DROP);
 	}
 	assert_int_equal(h_stats().refused_block, 2);
 	assert_true(h_stats().parse_fail > 0);
@@ -285,8 +267,8 @@ static void nonfirst_fragments_pass(void **state)
 	policy_open();
 	h_sanction("198.18.0.14", mx_mono_now(&H.m) + 3600 * NS, 0, 0);
 	s4.frag = FRAG_LATER;
-	assert_int_equal(h_run(&s4, NULL), XDP_PASS_);
-	assert_int_equal(h_run(&s6, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s4, NULL), XDP_PASS);
+	assert_int_equal(h_run(&s6, NULL), XDP_PASS);
 	assert_int_equal(h_stats().nonfirst_frag, 2);
 	assert_int_equal(h_stats().syn, 0);
 }
@@ -300,11 +282,11 @@ static void first_fragment_with_syn_refused(void **state)
 	(void)state;
 	policy_open();
 	s4.frag = FRAG_FIRST;
-	assert_int_equal(h_run(&s4, NULL), XDP_DROP_);
-	assert_int_equal(h_run(&s6, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s4, NULL), XDP_DROP);
+	assert_int_equal(h_run(&s6, NULL), XDP_DROP);
 	ack.frag = FRAG_FIRST;
 	ack.flags = TH_ACK; /* a complete header without SYN passes */
-	assert_int_equal(h_run(&ack, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&ack, NULL), XDP_PASS);
 	assert_int_equal(h_stats().refused_frag, 2);
 	assert_int_equal(h_stats().admitted, 0);
 }
@@ -320,11 +302,11 @@ static void first_fragment_cut_short_refused(void **state)
 	s.frag = FRAG_FIRST;
 	n = pkt_build(&s, buf, sizeof(buf));
 	/* 8 bytes of TCP: ports and seq, no flags */
-	assert_int_equal(h_run_raw(buf, n - 12), XDP_DROP_);
+	assert_int_equal(h_run_raw(buf, n - 12), XDP_DROP);
 	/* to another port: not ours */
 	s.dport = 80;
 	n = pkt_build(&s, buf, sizeof(buf));
-	assert_int_equal(h_run_raw(buf, n - 12), XDP_PASS_);
+	assert_int_equal(h_run_raw(buf, n - 12), XDP_PASS);
 	assert_int_equal(h_stats().refused_frag, 1);
 }
 
@@ -339,15 +321,15 @@ static void rate_3_per_hour(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 3; i++) {
 		s.sport = (uint16_t)(1000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	s.sport = 1003;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_stats().refused_rate, 1);
 	assert_int_equal(h_stats().admitted, 3);
 	/* another source has its own budget */
 	s.src = "198.18.0.21";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 }
 
 /* N+1-th refused; refused SYNs spend nothing: after one emission interval
@@ -362,24 +344,24 @@ static void refused_syn_spends_no_budget(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (i = 0; i < 3; i++) {
 		s.sport = (uint16_t)(2000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	for (i = 0; i < 50; i++) {
 		s.sport = (uint16_t)(3000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+		assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	}
 	h_set_clock(20 * 60 * NS);
 	s.sport = 4000;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 4001;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	h_set_clock(3600 * NS + 20 * 60 * NS); /* a full period later: 3 again */
 	for (i = 0; i < 3; i++) {
 		s.sport = (uint16_t)(5000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	s.sport = 5003;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 /* ---- concurrency ---- */
@@ -393,10 +375,10 @@ static void concurrency_3_fourth_refused(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 3; i++) {
 		s.sport = (uint16_t)(1000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	s.sport = 1003;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_stats().refused_conc, 1);
 	assert_int_equal(h_count("198.18.0.30", 128), 3);
 }
@@ -417,15 +399,15 @@ static void established_plus_pending_reach_limit(void **state)
 	k.plen = 128;
 	c.established = 2; /* as the tracepoint leaves it for two live connections */
 	assert_int_equal(bpf_map_update_elem(H.m.conc, &k, &c, BPF_ANY), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	/* one connection ends: its slot is free again */
 	bpf_map_lookup_elem(H.m.conc, &k, &c);
 	c.established = 1;
 	bpf_map_update_elem(H.m.conc, &k, &c, BPF_ANY);
 	s.sport = 1002;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 }
 
 static void retransmitted_syn_not_counted_twice(void **state)
@@ -436,14 +418,14 @@ static void retransmitted_syn_not_counted_twice(void **state)
 	h_rule("v4default", 2, 2, 3600 * NS, 0);
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().syn_retransmit, 3);
 	assert_int_equal(h_stats().admitted, 1);
 	assert_int_equal(h_count("198.18.0.32", 128), 1);
 	s.sport = 1001; /* the second flow still fits, in both limits */
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1002;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 static void pending_expires_after_timeout(void **state)
@@ -453,21 +435,21 @@ static void pending_expires_after_timeout(void **state)
 	(void)state;
 	h_rule("v4default", 2, 0, 0, 0);
 	assert_int_equal(h_apply(), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1002;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	h_set_clock(2 * NS); /* half the timeout: still counted */
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	h_set_clock(4 * NS + NS / 2); /* past the timeout (4 s, slots of 1 s) */
 	assert_int_equal(h_count("198.18.0.33", 128), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	/* a retransmit of an expired flow counts as a new attempt */
 	s.sport = 1000;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1003;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 /* Two CPUs hammer one source with distinct flows: the admitted count must
@@ -490,7 +472,7 @@ static void *burst_thread(void *p)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	for (int i = 0; i < 2000; i++) {
 		s.sport = (uint16_t)(a->base + i);
-		if (h_run(&s, NULL) == XDP_PASS_)
+		if (h_run(&s, NULL) == XDP_PASS)
 			a->admitted++;
 	}
 	return NULL;
@@ -525,23 +507,23 @@ static void default_aggregates_v4_24_and_v6_64(void **state)
 	h_rule("v4default", 2, 0, 0, 0);
 	h_rule("v6default", 2, 0, 0, 0);
 	assert_int_equal(h_apply(), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "198.18.3.200";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "198.18.3.99";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_); /* same /24 */
+	assert_int_equal(h_run(&s, NULL), XDP_DROP); /* same /24 */
 	s.src = "198.18.4.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_); /* other /24 */
+	assert_int_equal(h_run(&s, NULL), XDP_PASS); /* other /24 */
 	assert_int_equal(h_count("198.18.3.0", 120), 2);
 
 	s = (struct pkt_spec){ .v6 = 1, .src = "fd00:0:0:9::1" };
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "fd00:0:0:9:ffff::2";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "fd00:0:0:9::3";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "fd00:0:0:a::1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 }
 
 static void default_per_source_at_32(void **state)
@@ -551,9 +533,9 @@ static void default_per_source_at_32(void **state)
 	(void)state;
 	h_rule("v4default", 1, 0, 0, 0);
 	assert_int_equal(h_apply(), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "198.18.5.2";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 }
 
 static void explicit_prefix_is_one_shared_counter(void **state)
@@ -569,10 +551,10 @@ static void explicit_prefix_is_one_shared_counter(void **state)
 
 		snprintf(a, sizeof(a), "198.18.6.%d", i * 10);
 		s.src = a;
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	s.src = "198.18.6.99";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_count("198.18.6.0", 120), 3);
 }
 
@@ -587,20 +569,20 @@ static void longest_prefix_wins_over_default(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 4; i++) {
 		s.sport = (uint16_t)(1000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	s.sport = 1004;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "198.18.8.1"; /* only the /16 */
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "198.18.9.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "198.18.10.1";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "198.19.0.1"; /* default */
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 2000;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 static void limit_zero_is_unlimited(void **state)
@@ -613,7 +595,7 @@ static void limit_zero_is_unlimited(void **state)
 	assert_int_equal(h_apply(), 0);
 	for (int i = 0; i < 200; i++) {
 		s.sport = (uint16_t)(1000 + i);
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	assert_int_equal(h_stats().admitted, 200);
 }
@@ -629,14 +611,14 @@ static void block_active_and_expired(void **state)
 	policy_open();
 	h_sanction("198.18.12.0/24", now + 600 * NS, 0, 0);
 	h_sanction("198.18.13.0/24", now - NS, 0, 0); /* expired */
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "198.18.13.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().refused_block, 1);
 	/* the block lifts by itself when its time comes */
 	h_set_clock(601 * NS);
 	s.src = "198.18.12.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 }
 
 static void penalty_caps_and_expires(void **state)
@@ -649,13 +631,13 @@ static void penalty_caps_and_expires(void **state)
 	h_sanction("198.18.14.1", 0, now + 60 * NS, 1);     /* limit=1 */
 	h_sanction("198.18.15.1", 0, now + 60 * NS, MX_PENALTY_REFUSE);
 	h_sanction("198.18.16.1", 0, now - NS, MX_PENALTY_REFUSE); /* expired */
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "198.18.15.1";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	s.src = "198.18.16.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	assert_int_equal(h_stats().refused_penalty, 2);
 }
 
@@ -672,9 +654,9 @@ static void penalty_tier_uses_bad_limits(void **state)
 	H.cfg.bad_rate_tolerance_ns = 0;
 	policy_open();
 	h_sanction("198.18.17.1", 0, now + 60 * NS, MX_PENALTY_TIER);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 /* ---- reset action ---- */
@@ -685,7 +667,7 @@ static void check_rst(const struct run_out *o, const struct pkt_spec *s, size_t 
 	uint32_t sum, ack;
 	uint16_t tcp_len = 20;
 
-	assert_int_equal(o->ret, XDP_TX_);
+	assert_int_equal(o->ret, XDP_TX);
 	/* MACs swapped */
 	assert_memory_equal(o->data, "\x02\x00\x00\x00\x00\x01", 6);
 	if (!s->v6) {
@@ -757,17 +739,17 @@ static void reset_of_lying_length_is_a_drop(void **state)
 	n = pkt_build(&s6, buf, sizeof(buf));
 	buf[14 + 4] = 0;
 	buf[14 + 5] = 65; /* payload length 65, 20 present */
-	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP);
 	n = pkt_build(&s4, buf, sizeof(buf));
 	buf[14 + 2] = 0;
 	buf[14 + 3] = 200; /* total length 200, 40 present */
-	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP);
 	buf[14 + 3] = 30; /* shorter than its own headers */
-	assert_int_equal(h_run_raw(buf, n), XDP_DROP_);
+	assert_int_equal(h_run_raw(buf, n), XDP_DROP);
 	assert_int_equal(h_stats().rst_fail, 3);
 	/* and an honest one still gets its reset */
 	n = pkt_build(&s4, buf, sizeof(buf));
-	assert_int_equal(h_run_raw(buf, n), XDP_TX_);
+	assert_int_equal(h_run_raw(buf, n), XDP_TX);
 }
 
 static void reload_keeps_counters(void **state)
@@ -777,19 +759,19 @@ static void reload_keeps_counters(void **state)
 	(void)state;
 	h_rule("v4default", 2, 0, 0, 0);
 	assert_int_equal(h_apply(), 0);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(h_apply(), 0); /* same policy, new generations */
 	s.sport = 1002;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	/* a new policy with a higher limit applies at once, counts kept */
 	h_config_default();
 	h_rule("v4default", 3, 0, 0, 0);
 	assert_int_equal(h_apply(), 0);
 	assert_int_equal(h_count("198.18.19.1", 128), 2);
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	/* only one generation of rules is left in the trie */
 	{
 		struct mx_policy_key k, *prev = NULL;
@@ -820,19 +802,19 @@ static void wide_concurrency_caps_rotating_v4(void **state)
 	for (int i = 1; i <= 40; i++) {
 		snprintf(a, sizeof(a), "198.18.40.%d", i);
 		s.src = a;
-		if (h_run(&s, NULL) == XDP_PASS_)
+		if (h_run(&s, NULL) == XDP_PASS)
 			admitted++;
 	}
 	assert_int_equal(admitted, 5);
 	assert_int_equal(h_count("198.18.40.0", 120), 5);
 	assert_int_equal(h_stats().refused_conc, 35);
 	s.src = "198.18.41.1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	/* the per-source limit still holds inside the wide one */
 	s.sport = 1001;
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.sport = 1002;
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 /* An IPv6 flood with a fresh /64 for every SYN from one /48 meets the
@@ -850,18 +832,18 @@ static void wide_rate_caps_fresh_v6_64s(void **state)
 	for (int i = 0; i < 300; i++) {
 		snprintf(a, sizeof(a), "fd00:0:48:%x::1", i);
 		s.src = a;
-		if (h_run(&s, NULL) == XDP_PASS_)
+		if (h_run(&s, NULL) == XDP_PASS)
 			admitted++;
 	}
 	assert_int_equal(admitted, 20);
 	assert_int_equal(h_stats().refused_rate, 280);
 	s.src = "fd00:0:49:1::1"; /* another /48 */
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	h_set_clock(3 * NS); /* one emission interval (60 s / 20) */
 	s.src = "fd00:0:48:ffff::1";
-	assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+	assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	s.src = "fd00:0:48:fffe::1";
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 }
 
 /* Spoofed SYNs never complete a handshake, so they never create an entry
@@ -878,7 +860,7 @@ static void spoofed_syns_never_fill_counter_map(void **state)
 	for (int i = 0; i < 5000; i++) {
 		snprintf(a, sizeof(a), "198.18.%d.%d", 100 + i / 250, 1 + i % 250);
 		s.src = a;
-		assert_int_equal(h_run(&s, NULL), XDP_PASS_);
+		assert_int_equal(h_run(&s, NULL), XDP_PASS);
 	}
 	assert_int_equal(h_stats().admitted, 5000);
 	assert_int_equal(h_map_entries(H.m.conc, sizeof(struct mx_key)), 0);
@@ -950,5 +932,5 @@ int main(void)
 		T(spoofed_syns_never_fill_counter_map),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, h_group_setup_xdp, h_group_teardown);
 }

@@ -38,9 +38,6 @@ test_fuzz_packets.c - two million random and mutated packets through the
 
 #include "harness.h"
 
-#define XDP_DROP_ 1
-#define XDP_PASS_ 2
-#define XDP_TX_ 3
 
 #define PKT_MAX 384
 #define BATCH 4096
@@ -593,11 +590,11 @@ static int tx_is_rst(const struct model *m, const uint8_t *in, const uint8_t *ou
 static int judge(const struct model *m, int ret, const uint8_t *in, uint32_t out_len,
 		 enum mx_action action)
 {
-	int refused = ret == XDP_DROP_ || ret == XDP_TX_;
+	int refused = ret == XDP_DROP || ret == XDP_TX;
 
-	if (ret != XDP_DROP_ && ret != XDP_PASS_ && ret != XDP_TX_)
+	if (ret != XDP_DROP && ret != XDP_PASS && ret != XDP_TX)
 		return -1;
-	if (ret == XDP_TX_ && (action != MX_ACTION_RESET || !tx_is_rst(m, in, g_out, out_len)))
+	if (ret == XDP_TX && (action != MX_ACTION_RESET || !tx_is_rst(m, in, g_out, out_len)))
 		return -2;
 	switch (m->cls) {
 	case C_OTHER:
@@ -605,16 +602,16 @@ static int judge(const struct model *m, int ret, const uint8_t *in, uint32_t out
 	case C_NONFIRST:
 	case C_NOT_MAIL:
 	case C_MAIL_OTHER:
-		return ret == XDP_PASS_ ? 0 : -1;
+		return ret == XDP_PASS ? 0 : -1;
 	case C_FRAG_REFUSE:
 		return refused ? 0 : -1;
 	case C_LONG:
-		return ret == XDP_DROP_ ? 0 : -1;
+		return ret == XDP_DROP ? 0 : -1;
 	case C_SYN:
 		if (m->src == P_BLOCKED || m->src == P_PENALIZED)
 			return refused ? 0 : -1;
 		if (m->src == P_ALLOWED)
-			return ret == XDP_PASS_ ? 0 : -1;
+			return ret == XDP_PASS ? 0 : -1;
 		return 0;
 	default:
 		return -1;
@@ -694,8 +691,8 @@ static void pinpoint(uint64_t batch_seed, uint64_t first_no, size_t n, enum mx_a
 		const char *why;
 
 		t.cls[m.cls] = 1;
-		t.drop = ret == XDP_DROP_;
-		t.tx = ret == XDP_TX_;
+		t.drop = ret == XDP_DROP;
+		t.tx = ret == XDP_TX;
 		s1 = h_stats();
 		d = stats_delta(&s0, &s1);
 		why = stats_disagree(&d, &t);
@@ -738,7 +735,7 @@ static void fuzz(uint64_t seed, uint64_t total, enum mx_action action)
 				report(judge(&m, ret, b, out_len, action) == -2 ? "TX is not a whole RST+ACK"
 										   : "verdict not allowed",
 				       done + i, &m, ret, b, len);
-				if (ret == XDP_TX_) {
+				if (ret == XDP_TX) {
 					fprintf(stderr, "# output, %u bytes:\n", out_len);
 					hexdump(g_out, out_len);
 				}
@@ -746,9 +743,9 @@ static void fuzz(uint64_t seed, uint64_t total, enum mx_action action)
 			}
 			t.runs++;
 			t.cls[m.cls]++;
-			t.drop += ret == XDP_DROP_;
-			t.pass += ret == XDP_PASS_;
-			t.tx += ret == XDP_TX_;
+			t.drop += ret == XDP_DROP;
+			t.pass += ret == XDP_PASS;
+			t.tx += ret == XDP_TX;
 		}
 		s1 = h_stats();
 		d = stats_delta(&s0, &s1);
@@ -760,16 +757,16 @@ static void fuzz(uint64_t seed, uint64_t total, enum mx_action action)
 		}
 		for (int c = 0; c < C__N; c++)
 			cls_all[c] += t.cls[c];
-		verdicts[XDP_DROP_] += t.drop;
-		verdicts[XDP_PASS_] += t.pass;
-		verdicts[XDP_TX_] += t.tx;
+		verdicts[XDP_DROP] += t.drop;
+		verdicts[XDP_PASS] += t.pass;
+		verdicts[XDP_TX] += t.tx;
 		done += n;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("# %s: %" PRIu64 " packets in %.1f s (seed %" PRIu64 "): drop %" PRIu64 " pass %" PRIu64
 	       " tx %" PRIu64 "\n#  ", action == MX_ACTION_RESET ? "reset" : "drop", done,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, seed,
-	       verdicts[XDP_DROP_], verdicts[XDP_PASS_], verdicts[XDP_TX_]);
+	       verdicts[XDP_DROP], verdicts[XDP_PASS], verdicts[XDP_TX]);
 	for (int c = 0; c < C__N; c++)
 		printf(" %s %" PRIu64, cls_name[c], cls_all[c]);
 	printf("\n");
@@ -848,7 +845,7 @@ static void model_knows_the_fixtures(void **state)
 		/* and the program agrees with the model on it */
 		ret = run_pkt(b, n, &out_len);
 		t.cls[m.cls] = 1;
-		t.drop = ret == XDP_DROP_;
+		t.drop = ret == XDP_DROP;
 		s1 = h_stats();
 		d = stats_delta(&s0, &s1);
 		if (stats_disagree(&d, &t))
@@ -864,19 +861,6 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	mx_log_set_level(MX_LOG_WARN);
-	return h_setup(MX_PROGS_XDP);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	h_teardown();
-	return 0;
-}
 
 #define T(f) cmocka_unit_test_setup(f, h_reset)
 
@@ -893,5 +877,5 @@ int main(void)
 	printf("# packet fuzz: seed %" PRIu64 " (FUZZ_SEED), %" PRIu64 " packets (FUZZ_PACKETS)\n", g_seed,
 	       g_total);
 	fflush(stdout);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, h_group_setup_xdp, h_group_teardown);
 }

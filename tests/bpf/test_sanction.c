@@ -13,22 +13,6 @@
 #include "harness.h"
 #include "sanction.h"
 
-#define XDP_DROP_ 1
-#define XDP_PASS_ 2
-
-static int group_setup(void **state)
-{
-	(void)state;
-	mx_log_set_level(MX_LOG_WARN);
-	return h_setup(MX_PROGS_XDP);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	h_teardown();
-	return 0;
-}
 
 static int reset(void **state)
 {
@@ -77,12 +61,12 @@ static void inner_entry_inherits_outer_block(void **state)
 	assert_true(v.block_until_ns > mx_mono_now(&H.m));
 	assert_string_equal(v.block_reason, "spam");
 	assert_int_equal(v.penalty_limit, 1);
-	assert_int_equal(syn("198.18.50.7", 1000), XDP_DROP_);
+	assert_int_equal(syn("198.18.50.7", 1000), XDP_DROP);
 	assert_int_equal(h_stats().refused_block, 1);
 	/* the outer block's order does not matter: block added after */
 	add("198.18.51.9", MX_KIND_PENALTY, 600, 2, "errors");
 	add("198.18.51.0/24", MX_KIND_BLOCK, 600, 0, "later");
-	assert_int_equal(syn("198.18.51.9", 1000), XDP_DROP_);
+	assert_int_equal(syn("198.18.51.9", 1000), XDP_DROP);
 	effective("198.18.51.9", &v);
 	assert_string_equal(v.block_reason, "later");
 }
@@ -95,13 +79,13 @@ static void unblock_outer_recomputes_inner(void **state)
 	(void)state;
 	add("198.18.52.0/24", MX_KIND_BLOCK, 600, 0, "spam");
 	add("198.18.52.7", MX_KIND_PENALTY, 600, 1, "rcpt");
-	assert_int_equal(syn("198.18.52.7", 1000), XDP_DROP_);
+	assert_int_equal(syn("198.18.52.7", 1000), XDP_DROP);
 	h_prefix(&p, "198.18.52.0/24");
 	assert_int_equal(mx_sanction_remove(&H.m, &p, MX_KIND_BLOCK | MX_KIND_PENALTY), 0);
-	assert_int_equal(syn("198.18.52.7", 1001), XDP_PASS_);  /* penalty: 1 allowed */
-	assert_int_equal(syn("198.18.52.7", 1002), XDP_DROP_);  /* the 2nd refused */
+	assert_int_equal(syn("198.18.52.7", 1001), XDP_PASS);  /* penalty: 1 allowed */
+	assert_int_equal(syn("198.18.52.7", 1002), XDP_DROP);  /* the 2nd refused */
 	assert_int_equal(h_stats().refused_penalty, 1);
-	assert_int_equal(syn("198.18.52.8", 1000), XDP_PASS_);  /* the rest of the /24 free */
+	assert_int_equal(syn("198.18.52.8", 1000), XDP_PASS);  /* the rest of the /24 free */
 	/* removing what is not there says so */
 	assert_int_equal(mx_sanction_remove(&H.m, &p, MX_KIND_BLOCK), 1);
 }
@@ -154,9 +138,9 @@ static void expire_removes_and_recomputes(void **state)
 	(void)state;
 	add("198.18.55.0/24", MX_KIND_BLOCK, 10, 0, "short");
 	add("198.18.55.7", MX_KIND_PENALTY, 600, 1, "long");
-	assert_int_equal(syn("198.18.55.7", 1000), XDP_DROP_);
+	assert_int_equal(syn("198.18.55.7", 1000), XDP_DROP);
 	h_set_clock(11 * NS);
-	assert_int_equal(syn("198.18.55.8", 1000), XDP_PASS_); /* lifted, no housekeeping yet */
+	assert_int_equal(syn("198.18.55.8", 1000), XDP_PASS); /* lifted, no housekeeping yet */
 	assert_int_equal(mx_sanction_expire(&H.m, mx_mono_now(&H.m)), 1);
 	assert_int_equal(mx_sanction_list(&H.m, &e, &n), 0);
 	free(e);
@@ -174,7 +158,7 @@ static void ipv6_nesting(void **state)
 	(void)state;
 	add("fd00:0:56:1::/64", MX_KIND_PENALTY, 600, 3, "rcpt");
 	add("fd00:0:56::/48", MX_KIND_BLOCK, 600, 0, "net");
-	assert_int_equal(h_run(&s, NULL), XDP_DROP_);
+	assert_int_equal(h_run(&s, NULL), XDP_DROP);
 	assert_int_equal(h_stats().refused_block, 1);
 }
 
@@ -191,5 +175,5 @@ int main(void)
 		T(ipv6_nesting),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, h_group_setup_xdp, h_group_teardown);
 }
