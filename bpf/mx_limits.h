@@ -274,9 +274,15 @@ static __always_inline void mx_conc_dec(struct mx_conc *c, struct mx_stats *s)
 	__sync_fetch_and_add(&c->established, -1);
 }
 
+/* Is port (host order) set in a bitmap like mx_config.ports? */
+static __always_inline int mx_port_bit(const __u64 *bits, __u16 port_host)
+{
+	return (bits[(port_host >> 6) & 1023] >> (port_host & 63)) & 1;
+}
+
 static __always_inline int mx_port_subject(const struct mx_config *cfg, __u16 port_host)
 {
-	return (cfg->ports[(port_host >> 6) & 1023] >> (port_host & 63)) & 1;
+	return mx_port_bit(cfg->ports, port_host);
 }
 
 #endif

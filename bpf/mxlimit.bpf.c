@@ -56,14 +56,6 @@ __noinline int mx_refuse_g(struct xdp_md *ctx, const struct mx_pkt *p, int have_
 	return XDP_TX;
 }
 
-static __always_inline int mx_refuse(struct xdp_md *ctx, const struct mx_config *cfg,
-				     const struct mx_pkt *p, int have_tcp, struct mx_stats *s)
-{
-	(void)cfg;
-	(void)s;
-	return mx_refuse_g(ctx, p, have_tcp);
-}
-
 /* The limits that apply to this source now: its rule, lowered by an
  * active penalty. */
 struct mx_limits_now {
@@ -109,9 +101,8 @@ static __always_inline void mx_apply_penalty(const struct mx_sanction *sn,
 		l->conc_limit = cap;
 }
 
-static __always_inline int mx_refused(struct xdp_md *ctx, const struct mx_config *cfg,
-				      const struct mx_pkt *p, struct mx_stats *s, int penalized,
-				      int rate)
+static __always_inline int mx_refused(struct xdp_md *ctx, const struct mx_pkt *p,
+				      struct mx_stats *s, int penalized, int rate)
 {
 	if (penalized)
 		MX_STAT_INC(s, refused_penalty);
@@ -119,7 +110,7 @@ static __always_inline int mx_refused(struct xdp_md *ctx, const struct mx_config
 		MX_STAT_INC(s, refused_rate);
 	else
 		MX_STAT_INC(s, refused_conc);
-	return mx_refuse(ctx, cfg, p, 1, s);
+	return mx_refuse_g(ctx, p, 1);
 }
 
 /*
@@ -180,30 +171,31 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	if (sn) {
 		if (sn->block_until_ns > now) {
 			MX_STAT_INC(s, refused_block);
-			return mx_refuse(ctx, cfg, p, 1, s);
+			return mx_refuse_g(ctx, p, 1);
 		}
 		if (sn->penalty_until_ns > now)
 			mx_apply_penalty(sn, cfg, &l, &refuse);
 		if (refuse) {
 			MX_STAT_INC(s, refused_penalty);
-			return mx_refuse(ctx, cfg, p, 1, s);
+			return mx_refuse_g(ctx, p, 1);
 		}
 	}
 
 	mx_make_key(&rkey, p->saddr, rule->rate_plen);
 	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
-	mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
+	if (wide_conc || wide_rate) /* else it stays zero, as the record wants */
+		mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
 	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate, &rb))
-		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
+		return mx_refused(ctx, p, s, l.penalized, 1);
 	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate, &wrb))
-		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
+		return mx_refused(ctx, p, s, l.penalized, 1);
 
 	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &pc, s))
-		return mx_refused(ctx, cfg, p, s, l.penalized, 0);
+		return mx_refused(ctx, p, s, l.penalized, 0);
 	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wpc, s)) {
 		if (pc)
 			mx_pend_release(pc, epoch, s);
-		return mx_refused(ctx, cfg, p, s, l.penalized, 0);
+		return mx_refused(ctx, p, s, l.penalized, 0);
 	}
 
 	if ((l.rate_limit && mx_rate_spend(&rkey, rb, now, &l.rate, s)) ||
@@ -214,7 +206,7 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 			mx_pend_release(pc, epoch, s);
 		if (wpc)
 			mx_pend_release(wpc, epoch, s);
-		return mx_refused(ctx, cfg, p, s, l.penalized, 1);
+		return mx_refused(ctx, p, s, l.penalized, 1);
 	}
 
 	if (pc) {
@@ -307,7 +299,7 @@ static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 		return -1;
 	ports = bpf_map_lookup_elem(&mx_ports, &zero);
 	port = bpf_ntohs(th->dest);
-	if (!ports || !((ports->bits[(port >> 6) & 1023] >> (port & 63)) & 1))
+	if (!ports || !mx_port_bit(ports->bits, port))
 		return XDP_PASS;
 	flags = ((__u8 *)th)[13];
 	if (flags & TCPF_SYN_)
@@ -353,7 +345,7 @@ int mx_xdp(struct xdp_md *ctx)
 	 * too short to show the flags, would slip a SYN past us. */
 	if (rc == MX_P_FRAG_SHORT || (p.first_frag && (p.tcp_flags & TCPF_SYN_))) {
 		MX_STAT_INC(s, refused_frag);
-		return mx_refuse(ctx, cfg, &p, rc == MX_P_TCP, s);
+		return mx_refuse_g(ctx, &p, rc == MX_P_TCP);
 	}
 	/* A connection request: SYN alone (with ACK, RST or FIN the kernel
 	 * does not open a connection from it). */
