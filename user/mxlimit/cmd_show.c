@@ -20,13 +20,13 @@ static const char *const stat_names[] = {
 };
 #define N_STATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
-static size_t map_count(int fd, size_t key_size)
+/* Entries of a map (keys up to 64 bytes). */
+static size_t map_count(int fd)
 {
 	unsigned char k[64], next[64];
 	void *prev = NULL;
 	size_t n = 0;
 
-	(void)key_size;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(k, next, sizeof(k));
 		prev = k;
@@ -120,7 +120,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	free(sn);
 	/* one record per counted connection; summing the counters would count
 	 * a connection twice when a wide level counts it too */
-	active = map_count(m.conns, sizeof(uint64_t));
+	active = map_count(m.conns);
 	ports_text(&cfg, ports, sizeof(ports));
 
 	if (g->json) {
@@ -154,10 +154,10 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_ku64(&w, "ipv4_prefix", cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0);
 		jw_ku64(&w, "ipv6_prefix", cfg.v6_plen);
 		jw_ku64(&w, "pending_timeout_ms", cfg.pending_timeout_ns / 1000000);
-		jw_ku64(&w, "prefixes", map_count(m.policy, sizeof(struct mx_policy_key)));
+		jw_ku64(&w, "prefixes", map_count(m.policy));
 		jw_end(&w);
 		jw_ku64(&w, "active_connections", active);
-		jw_ku64(&w, "tracked_sources", map_count(m.conc, sizeof(struct mx_key)));
+		jw_ku64(&w, "tracked_sources", map_count(m.conc));
 		jw_ku64(&w, "blocks", blocks);
 		jw_ku64(&w, "penalties", penalties);
 		jw_key(&w, "counters");
@@ -184,9 +184,9 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
 	       "%zu prefixes\n", gen, ports, cfg.action == MX_ACTION_RESET ? "reset" : "drop",
 	       cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0, cfg.v6_plen,
-	       map_count(m.policy, sizeof(struct mx_policy_key)));
+	       map_count(m.policy));
 	printf("active connections: %llu   tracked sources: %zu   blocks: %zu   penalties: %zu\n",
-	       (unsigned long long)active, map_count(m.conc, sizeof(struct mx_key)), blocks, penalties);
+	       (unsigned long long)active, map_count(m.conc), blocks, penalties);
 	printf("counters (all interfaces):\n");
 	print_stats_text(&total);
 	mx_maps_close(&m);
@@ -195,7 +195,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 
 struct top_row {
 	struct mx_key key;
-	uint32_t active, pending, rule;
+	uint32_t active, pending;
 	uint64_t rate_used; /* arrivals still within the GCRA window */
 };
 
@@ -299,7 +299,6 @@ int cmd_top(int argc, char **argv, const struct mx_global *g)
 		row->key = next;
 		row->active = c.established;
 		row->pending = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
-		row->rule = c.rule;
 		row->rate_used = rate_used(&m, &next, now);
 	}
 	/* sources with SYNs in flight but no established connection yet */
