@@ -438,6 +438,43 @@ static void sweep_counts_down_missed_closes(void **state)
 	assert_int_equal(h_stats().underflow, 0);
 }
 
+/* The counter map full: a new source's connection is still accepted,
+ * counted as conc_map_full and not counted (never a wrong count), and its
+ * close counts nothing down. */
+static void full_counter_map_fails_open(void **state)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), i;
+	struct mx_conc z = {};
+	int lfd, c, a;
+
+	(void)state;
+	assert_int_equal(bpf_obj_get_info_by_fd(H.m.conc, &info, &len), 0);
+	for (i = 0; i < info.max_entries; i++) { /* fill it with other sources */
+		struct mx_key k = { .plen = 128 };
+
+		k.addr[0] = htonl(0xfd000000);
+		k.addr[3] = htonl(i + 1);
+		assert_int_equal(bpf_map_update_elem(H.m.conc, &k, &z, BPF_NOEXIST), 0);
+	}
+	lfd = listen_on(0, 25);
+	c = connect_to(0, 25, 0);
+	a = accept_one(lfd);
+	assert_true(a >= 0);
+	for (i = 0; i < 2500 && !h_stats().conc_map_full; i++)
+		usleep(2000);
+	assert_true(h_stats().conc_map_full >= 1);
+	assert_int_equal(h_stats().conn_open, 0);
+	assert_int_equal(h_map_entries(H.m.conns, sizeof(uint64_t)), 0);
+	close(c);
+	close(a);
+	close(lfd);
+	usleep(50000);
+	assert_int_equal(h_stats().underflow, 0);
+	assert_int_equal(h_stats().conn_close, 0);
+	h_clear_map(H.m.conc, sizeof(struct mx_key));
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset_all)
 
 int main(void)
@@ -454,6 +491,7 @@ int main(void)
 		T(many_connections_drift_to_zero),
 		T(wide_level_counted_and_released),
 		T(sweep_counts_down_missed_closes),
+		T(full_counter_map_fails_open),
 	};
 
 	if (getenv("MX_TEST_FILTER"))
