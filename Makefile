@@ -27,8 +27,8 @@ CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanit
 LDFLAGS   += -fsanitize=address,undefined
 endif
 LIBS_BPF  := -lbpf -lelf -lz
-LIBS_NL   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
-CFLAGS_NL := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+LIBS_NL   := $(shell pkg-config --libs libnl-idiag-3.0 libnl-genl-3.0 2>/dev/null || echo -lnl-idiag-3 -lnl-genl-3 -lnl-3)
+CFLAGS_NL := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf -Ivmlinux

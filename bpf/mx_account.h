@@ -8,7 +8,7 @@
  * through one connection record: the count moves up only when the record
  * is inserted (NOEXIST) and down only when it is deleted, so each
  * connection is counted exactly once whichever program (tracepoint,
- * seeding iterator, an old and a new tracepoint during replacement) sees
+ * seeding pass, an old and a new tracepoint during replacement) sees
  * it first.
  */
 #ifndef MX_ACCOUNT_H
@@ -109,38 +109,53 @@ static __always_inline void mx_conc_put(const struct mx_key *k, __u64 now, struc
 	c->last_ns = now;
 }
 
+/* The sweep generation a record made now carries. */
+static __always_inline __u32 mx_sweep_gen(void)
+{
+	__u32 zero = 0;
+	struct mx_sweep *sw = bpf_map_lookup_elem(&mx_sweep, &zero);
+
+	return sw ? sw->gen : 0;
+}
+
 /*
- * An inbound connection reached ESTABLISHED (or exists at seeding time).
- * `seeding` marks the iterator, which finds no pending record by design.
- * The counters move only if the connection record is inserted here, and
- * the wide level only if its counter could be had first, so the record
- * says exactly what to give back at close.
+ * An inbound connection reached ESTABLISHED (or exists at seeding time):
+ * fk is its flow as XDP saw the SYN (netns 0), lport its local port (host
+ * order).  `seeding` marks the seeding pass (iter/tcp or sock_diag), which
+ * finds no pending record by design, and marks a record it finds as seen
+ * by the current sweep.  The counters move only if the connection record
+ * is inserted here, and the wide level only if its counter could be had
+ * first, so the record says exactly what to give back at close.
  */
-static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
+static __always_inline int mx_conn_subject(const struct mx_config *cfg, __u16 lport, __u32 netns)
+{
+	return mx_port_subject(cfg, lport) && bpf_map_lookup_elem(&mx_netns, &netns);
+}
+
+/* The caller checked mx_conn_subject() against this cfg. */
+static __always_inline void mx_conn_open_flow(const struct mx_config *cfg,
+					      const struct mx_ctl *ctl,
+					      const struct mx_flow_key *fk, __u32 netns,
+					      __u64 cookie, int seeding)
 {
 	struct mx_stats *s = mx_stats_row(MX_STATS_ROW_SOCK);
-	const struct mx_ctl *ctl = 0;
-	const struct mx_config *cfg = mx_live_config(&ctl);
-	struct mx_flow_key fk = {};
 	struct mx_pending pend = {};
 	struct mx_conn conn = {};
 	struct mx_pending *pp;
-	__u64 cookie, now;
-	__u32 netns;
+	struct mx_conn *old;
+	__u64 now;
 	int have_pend = 0;
 
-	if (!cfg || !ctl)
-		return;
-	if (!mx_port_subject(cfg, BPF_CORE_READ(sk, __sk_common.skc_num)))
-		return;
-	netns = mx_sock_netns(sk);
-	if (!bpf_map_lookup_elem(&mx_netns, &netns))
-		return;
-	if (mx_sock_flow(sk, &fk))
-		return;
+	if (seeding) {
+		old = bpf_map_lookup_elem(&mx_conns, &cookie);
+		if (old) {
+			old->sweep = mx_sweep_gen();
+			return;
+		}
+	}
 	now = mx_now(ctl);
 
-	pp = bpf_map_lookup_elem(&mx_pending, &fk); /* netns 0: as XDP wrote it */
+	pp = bpf_map_lookup_elem(&mx_pending, fk); /* netns 0: as XDP wrote it */
 	if (pp) {
 		pend = *pp;
 		have_pend = 1;
@@ -149,15 +164,14 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 		conn.rule = pend.rule;
 		conn.flags = pend.flags & MX_FLOW_WIDE;
 	} else {
-		if (mx_conn_keys(cfg, &fk, &conn))
+		if (mx_conn_keys(cfg, fk, &conn))
 			return;
 		if (!seeding)
 			MX_STAT_INC(s, pending_lost);
 	}
 	conn.since_ns = now;
-	conn.flow = fk;
+	conn.flow = *fk;
 	conn.flow.netns = netns;
-	cookie = bpf_get_socket_cookie((void *)sk);
 
 	if (!mx_conc_get(&conn.key, now)) {
 		MX_STAT_INC(s, conc_map_full);
@@ -167,12 +181,7 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 		MX_STAT_INC(s, conc_map_full);
 		conn.flags &= ~MX_FLOW_WIDE;
 	}
-	{
-		__u32 zero = 0;
-		struct mx_sweep *sw = bpf_map_lookup_elem(&mx_sweep, &zero);
-
-		conn.sweep = sw ? sw->gen : 0;
-	}
+	conn.sweep = mx_sweep_gen();
 	if (bpf_map_update_elem(&mx_conns, &cookie, &conn, BPF_NOEXIST)) {
 		if (!bpf_map_lookup_elem(&mx_conns, &cookie))
 			MX_STAT_INC(s, conn_map_full);
@@ -188,11 +197,29 @@ static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
 release:
 	/* Established now counts it: release the pending slots (after the
 	 * increment, so the total never dips below the truth). */
-	if (have_pend && bpf_map_delete_elem(&mx_pending, &fk) == 0) {
+	if (have_pend && bpf_map_delete_elem(&mx_pending, fk) == 0) {
 		mx_pend_release_key(&pend.key, pend.epoch, s);
 		if (pend.flags & MX_FLOW_WIDE)
 			mx_pend_release_key(&pend.wide_key, pend.epoch, s);
 	}
+}
+
+/* The same from a socket (the tracepoint, the iter/tcp seeding). */
+static __always_inline void mx_conn_open(const struct sock *sk, int seeding)
+{
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+	struct mx_flow_key fk = {};
+	__u32 netns;
+
+	if (!cfg || !ctl)
+		return;
+	netns = mx_sock_netns(sk);
+	if (!mx_conn_subject(cfg, BPF_CORE_READ(sk, __sk_common.skc_num), netns))
+		return;
+	if (mx_sock_flow(sk, &fk))
+		return;
+	mx_conn_open_flow(cfg, ctl, &fk, netns, bpf_get_socket_cookie((void *)sk), seeding);
 }
 
 /* Count a connection down once: only the caller whose delete of the

@@ -7,6 +7,12 @@
  *   mx_sockstate tp_btf/inet_sock_set_state: count inbound connections
  *                from ESTABLISHED until they leave it.
  *   mx_seed      iter/tcp: count connections that existed before load.
+ *   mx_seed_flow raw_tp, run by userspace: the same for one socket that
+ *                sock_diag reported (where iter/tcp is refused).
+ *   mx_sweep_run syscall, run by userspace: count down the records whose
+ *                close was missed (see struct mx_sweep).
+ * Only mx_xdp and mx_sockstate are essential; the loader probes the rest
+ * and falls back (user/mxlimit/loader.h).
  *
  * Maps: mx_maps.h.  Types shared with userspace: include/mx_types.h.
  */
@@ -369,17 +375,13 @@ int BPF_PROG(mx_sockstate, struct sock *sk, int oldstate, int newstate)
 
 /* Seeding and the sweep's marking: every ESTABLISHED socket of this
  * namespace gets counted if it is not yet, and its record marked as seen
- * by the current sweep. */
+ * by the current sweep (the first implementation: a TCP socket iterator). */
 SEC("iter/tcp")
 int mx_seed(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct mx_sweep *sw;
 	struct tcp_sock *tp;
-	struct mx_conn *conn;
 	struct sock *sk;
-	__u64 cookie;
-	__u32 zero = 0;
 
 	if (!skc)
 		return 0;
@@ -389,43 +391,90 @@ int mx_seed(struct bpf_iter__tcp *ctx)
 	sk = &tp->inet_conn.icsk_inet.sk;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
 		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	conn = bpf_map_lookup_elem(&mx_conns, &cookie);
-	sw = bpf_map_lookup_elem(&mx_sweep, &zero);
-	if (conn) {
-		if (sw)
-			conn->sweep = sw->gen;
-		return 0;
-	}
 	mx_conn_open(sk, 1);
 	return 0;
 }
 
-/* The sweep's second half: records of the swept namespace, older than the
- * sweep, that the marking did not find ESTABLISHED lost their close. */
-SEC("iter/bpf_map_elem")
-int mx_sweep_conns(struct bpf_iter__bpf_map_elem *ctx)
+/* The same for one socket that sock_diag reported ESTABLISHED (the
+ * fallback where iter/tcp is refused): userspace runs it once per socket
+ * with BPF_PROG_TEST_RUN and a struct mx_seed_ctx.  The insert is the
+ * same NOEXIST insert as the tracepoint's, so a connection the tracepoint
+ * counted meanwhile is not counted twice.  (A raw tracepoint program, not
+ * a syscall one: sleepable programs may not read the LPM policy.) */
+SEC("raw_tp")
+int mx_seed_flow(__u64 *ctx)
 {
-	__u64 *key = ctx->key;
-	struct mx_conn *val = ctx->value;
-	struct mx_stats *s = mx_stats_row(MX_STATS_ROW_SOCK);
 	const struct mx_ctl *ctl = 0;
-	struct mx_sweep *sw;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+	struct mx_flow_key fk = {};
+	__u64 w = ctx[5], a;
+	__u32 netns = (__u32)(w >> 32);
+
+	if (!cfg || !ctl)
+		return 0;
+	fk.sport = (__u16)w;
+	fk.dport = (__u16)(w >> 16);
+	if (!mx_conn_subject(cfg, bpf_ntohs(fk.dport), netns))
+		return 0;
+	a = ctx[1];
+	__builtin_memcpy(&fk.saddr[0], &a, sizeof(a));
+	a = ctx[2];
+	__builtin_memcpy(&fk.saddr[2], &a, sizeof(a));
+	a = ctx[3];
+	__builtin_memcpy(&fk.daddr[0], &a, sizeof(a));
+	a = ctx[4];
+	__builtin_memcpy(&fk.daddr[2], &a, sizeof(a));
+	mx_conn_open_flow(cfg, ctl, &fk, netns, ctx[0], 1);
+	return 0;
+}
+
+/* The sweep's second half: records of the swept namespace, older than the
+ * sweep, that the marking did not find ESTABLISHED lost their close.
+ * Counted down through the checked delete (deleting the element being
+ * visited is allowed in a hash map walk). */
+struct mx_sweep_cb {
+	__u64 now;
+	__u64 start_ns;
+	__u32 gen;
+	__u32 netns;
+	__u32 swept;
+};
+
+static long mx_sweep_one(struct bpf_map *map, __u64 *key, struct mx_conn *val,
+			 struct mx_sweep_cb *cb)
+{
+	struct mx_stats *s;
 	struct mx_conn conn;
-	__u64 cookie, now = 0;
+
+	if (val->sweep == cb->gen || val->flow.netns != cb->netns || val->since_ns >= cb->start_ns)
+		return 0;
+	conn = *val;
+	s = mx_stats_row(MX_STATS_ROW_SOCK);
+	if (mx_conn_release(*key, &conn, cb->now, s) == 0) {
+		MX_STAT_INC(s, conn_swept);
+		cb->swept++;
+	}
+	return 0;
+}
+
+/* Run with BPF_PROG_TEST_RUN (a syscall program, 5.14+: no iterator
+ * needed); returns how many records it counted down. */
+SEC("syscall")
+int mx_sweep_run(void *ctx)
+{
+	const struct mx_ctl *ctl = 0;
+	struct mx_sweep_cb cb = {};
+	struct mx_sweep *sw;
 	__u32 zero = 0;
 
-	if (!key || !val)
-		return 0;
 	sw = bpf_map_lookup_elem(&mx_sweep, &zero);
-	if (!sw || val->sweep == sw->gen || val->flow.netns != sw->netns ||
-	    val->since_ns >= sw->start_ns)
+	if (!sw)
 		return 0;
-	cookie = *key;
-	conn = *val;
+	cb.gen = sw->gen;
+	cb.netns = sw->netns;
+	cb.start_ns = sw->start_ns;
 	if (mx_live_config(&ctl) && ctl)
-		now = mx_now(ctl);
-	if (mx_conn_release(cookie, &conn, now, s) == 0)
-		MX_STAT_INC(s, conn_swept);
-	return 0;
+		cb.now = mx_now(ctl);
+	bpf_for_each_map_elem(&mx_conns, mx_sweep_one, &cb, 0);
+	return (int)cb.swept;
 }

@@ -131,12 +131,31 @@ struct mx_ports {
 	__u64 bits[1024];
 };
 
-/* The single control word: which generation is live, and a clock offset
- * added to bpf_ktime_get_ns() so tests move time without sleeping. */
+/* The single control word: which generation is live, which optional
+ * mechanisms `load` found the kernel allows (MX_FEAT_*; the datapath never
+ * reads it), and a clock offset added to bpf_ktime_get_ns() so tests move
+ * time without sleeping. */
 struct mx_ctl {
 	__u32 gen;
-	__u32 _pad;
+	__u32 features;
 	__u64 clock_offset_ns;
+};
+
+/* mx_ctl.features: the implementation in use for each optional mechanism
+ * (see loader.h).  MX_FEAT_KNOWN: a load recorded them. */
+#define MX_FEAT_SEED_ITER  (1u << 0)  /* seeding: iter/tcp */
+#define MX_FEAT_SEED_DIAG  (1u << 1)  /* seeding: sock_diag + raw_tp insert */
+#define MX_FEAT_SWEEP      (1u << 2)  /* sweep: syscall program, for_each */
+#define MX_FEAT_KNOWN      (1u << 31)
+
+/* The context of mx_seed_flow (raw_tp, run with BPF_PROG_TEST_RUN): one
+ * ESTABLISHED socket as sock_diag reports it.  Raw tracepoint programs
+ * read their context in u64 words only. */
+struct mx_seed_ctx {
+	__u64 cookie;
+	__u64 saddr[2]; /* client (remote) address, 128-bit form */
+	__u64 daddr[2]; /* our (local) address */
+	__u64 ports_netns; /* sport | dport << 16 (network order) | netns << 32 */
 };
 
 /* Sanction penalty_limit special values. */
@@ -233,7 +252,8 @@ struct mx_conn {
  * a socket while the program runs for another socket in process context:
  * bpf_prog_info.recursion_misses), so a close can be missed and its record
  * left behind.  A sweep marks every record whose socket is still
- * ESTABLISHED (the seeding iterator) and then removes the records of this
+ * ESTABLISHED (the seeding pass: iter/tcp, or sock_diag through
+ * mx_seed_flow) and then removes the records of this
  * namespace that are older than the sweep and unmarked, decrementing
  * through the same checked delete, so each connection is still counted
  * down exactly once.

@@ -202,6 +202,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	struct mxlimit *core = NULL;
 	struct mx_maps m;
 	int n_if = 0, opt, rc, i, restored;
+	uint32_t feats, seeded_by = 0;
 
 	mx_maps_init(&m);
 	optind = 1;
@@ -252,7 +253,25 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 			goto out;
 	/* count what exists, and count down records of connections that
 	 * closed while nothing was watching or whose close was missed */
-	mx_sock_sweep(core, &m);
+	feats = mx_skel_features(core);
+	if (feats & MX_FEAT_SWEEP) {
+		if (mx_sock_sweep(core, &m, &seeded_by) < 0 && seeded_by)
+			feats &= ~MX_FEAT_SWEEP;
+	} else {
+		int by = mx_sock_seed(core);
+
+		seeded_by = by > 0 ? (uint32_t)by : 0;
+	}
+	if (!seeded_by && (feats & (MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG))) {
+		mx_warn("seeding failed: %s", mx_feature_loss("seed"));
+		feats &= ~MX_FEAT_SWEEP;
+	}
+	/* what status shows: the seeding that worked, the sweep if usable */
+	feats = (feats & ~(MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG)) | seeded_by;
+	if (!seeded_by)
+		feats &= ~MX_FEAT_SWEEP;
+	if (mx_features_record(&m, feats))
+		mx_warn("cannot record the features in use: %s", strerror(errno));
 	restored = mx_state_restore(&m, state);
 	for (i = 0; i < n_if && ifaces[i]; i++) {
 		uint32_t r;

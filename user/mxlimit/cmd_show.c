@@ -88,8 +88,10 @@ static const char status_help[] =
 	"Usage: mxlimit status [--json]\n\n"
 	"Interfaces with their XDP mode and program ids, the live policy (generation,\n"
 	"ports, action, aggregation), connections and sources tracked, blocks and\n"
-	"penalties, and every counter by reason (all interfaces, then each).\n"
-	"The JSON has a top-level \"active_connections\": all counted connections.\n";
+	"penalties, the implementation of each mechanism in use (features), and every\n"
+	"counter by reason (all interfaces, then each).\n"
+	"The JSON has a top-level \"active_connections\": all counted connections, and a\n"
+	"\"features\" object: mechanism -> implementation in use, or \"off\".\n";
 
 int cmd_status(int argc, char **argv, const struct mx_global *g)
 {
@@ -99,7 +101,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	struct mx_stats total;
 	struct mx_maps m;
 	uint64_t now, active;
-	uint32_t gen = 0, r;
+	uint32_t gen = 0, r, feats;
 	char ports[1024];
 	struct jw w;
 	int a = mx_cmd_args(argc, argv, status_help, 0);
@@ -122,6 +124,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	 * a connection twice when a wide level counts it too */
 	active = map_count(m.conns);
 	ports_text(&cfg, ports, sizeof(ports));
+	feats = mx_features_read(&m);
 
 	if (g->json) {
 		jw_init(&w, stdout);
@@ -160,6 +163,12 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_ku64(&w, "tracked_sources", map_count(m.conc));
 		jw_ku64(&w, "blocks", blocks);
 		jw_ku64(&w, "penalties", penalties);
+		jw_kobj(&w, "features");
+		jw_kstr(&w, "xdp", "xdp");
+		jw_kstr(&w, "sockstate", "tp_btf");
+		jw_kstr(&w, "seed", mx_feature_seed(feats));
+		jw_kstr(&w, "sweep", mx_feature_sweep(feats));
+		jw_end(&w);
 		jw_key(&w, "counters");
 		print_stats_json(&w, &total);
 		jw_end(&w);
@@ -187,6 +196,15 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	       map_count(m.policy));
 	printf("active connections: %llu   tracked sources: %zu   blocks: %zu   penalties: %zu\n",
 	       (unsigned long long)active, map_count(m.conc), blocks, penalties);
+	printf("features: xdp, sockstate tp_btf, seed %s, sweep %s\n", mx_feature_seed(feats),
+	       mx_feature_sweep(feats));
+	if (!strcmp(mx_feature_seed(feats), "off"))
+		printf("  seed off: %s\n", mx_feature_loss("seed"));
+	if (!strcmp(mx_feature_sweep(feats), "off"))
+		printf("  sweep off: %s\n", mx_feature_loss("sweep"));
+	if (!strcmp(mx_feature_seed(feats), "sock_diag"))
+		printf("  seed sock_diag: a connection closing during the dump stays counted "
+		       "until the next sweep\n");
 	printf("counters (all interfaces):\n");
 	print_stats_text(&total);
 	mx_maps_close(&m);

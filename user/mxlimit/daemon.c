@@ -331,14 +331,21 @@ static void snapshot(struct dmn *d, bool force)
  */
 static void sweep(struct dmn *d)
 {
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
 	int n;
 
+	/* as `load` decided: a sweep it found off (refused, or forced off by
+	 * MXLIMIT_DISABLE) stays off */
+	if (bpf_map_lookup_elem(d->maps.ctl, &zero, &ctl) == 0 && (ctl.features & MX_FEAT_KNOWN) &&
+	    !(ctl.features & MX_FEAT_SWEEP))
+		return;
 	if (!d->sweeper) {
 		d->sweeper = mx_skel_load(d->pin_dir, NULL, MX_PROGS_SOCK, 0);
 		if (!d->sweeper)
 			return; /* reported; tried again next time */
 	}
-	n = mx_sock_sweep(d->sweeper, &d->maps);
+	n = mx_sock_sweep(d->sweeper, &d->maps, NULL);
 	if (n > 0) {
 		d->swept += (uint64_t)n;
 		mx_info("sweep: %d connection%s counted down (their close was missed)", n,

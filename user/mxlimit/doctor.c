@@ -3,11 +3,13 @@
  * doctor.c - `mxlimit doctor`: does this kernel have what mxlimit needs?
  *
  * Every check probes the running kernel directly (a trivial program
- * loaded and closed, map types created and closed, BTF read), and the
+ * loaded and closed, map types created and closed, BTF read, and each of
+ * mxlimit's own programs loaded alone as `load` loads it), and the
  * kernel config is read from /proc/config.gz (zlib) or /boot/config-REL
  * when present, to name the missing option in plain words.  Nothing is
  * attached anywhere: for an interface (-i) the driver is read with the
- * ethtool ioctl and the XDP features the kernel reports over netlink.
+ * ethtool ioctl and the XDP features the kernel reports over generic netlink
+ * (libnl-genl).
  *
  * A check is ok, info (reported, not judged), warn (works, worse or
  * partly), or fail (mxlimit cannot run).  Exit 0 without fails, else 1.
@@ -16,7 +18,6 @@
 #include <getopt.h>
 #include <linux/bpf.h>
 #include <linux/ethtool.h>
-#include <linux/genetlink.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/sockios.h>
@@ -36,10 +37,14 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
 #include <zlib.h>
 
 #include "cli.h"
 #include "json.h"
+#include "loader.h"
 #include "log.h"
 
 /* The oldest kernel mxlimit supports: tp_btf on inet_sock_set_state,
@@ -286,18 +291,54 @@ static void check_tracepoint(struct dr *d)
 	FIX(c, "use a %d.%d or later kernel with CONFIG_BPF_EVENTS=y", DR_MIN_MAJOR, DR_MIN_MINOR);
 }
 
-static void check_iter_tcp(struct dr *d)
+/*
+ * mxlimit's own programs, each loaded alone exactly as `load` loads it
+ * (features.c, the code `load` uses), then the implementation each
+ * mechanism would use.  The iter/tcp type in BTF is not enough: a kernel
+ * may have it and still refuse the program (lockdown, an LSM, a build).
+ */
+static void check_programs(struct dr *d, struct mx_features *f)
 {
+	char why[160];
 	struct dr_check *c;
+	int i;
 
-	if (btf_has(d, "bpf_iter__tcp", BTF_KIND_STRUCT)) {
-		add(d, "iter_tcp", DR_OK, "TCP socket iterator (counts connections open at load)");
-		return;
+	mx_features_probe(f, true);
+	for (i = 0; i < MX_N_PROGS; i++) {
+		const struct mx_prog_probe *pp = &f->p[i];
+		char name[32];
+
+		snprintf(name, sizeof(name), "prog %s", pp->prog);
+		mx_probe_why(pp, why, sizeof(why));
+		if (pp->disabled) {
+			add(d, name, DR_INFO, "%s (%s): %s", pp->kind, pp->mech, why);
+		} else if (!pp->err) {
+			add(d, name, DR_OK, "%s loads (%s: %s)", pp->kind, pp->mech, pp->impl);
+		} else if (pp->essential) {
+			c = add(d, name, DR_FAIL, "%s %s: %s cannot work", pp->kind, why, pp->mech);
+			FIX(c, "MXLIMIT_DEBUG=1 mxlimit doctor shows the verifier's log; check "
+			    "lockdown (/sys/kernel/security/lockdown) and LSM policies");
+		} else {
+			add(d, name, DR_WARN, "%s %s (%s falls back)", pp->kind, why, pp->mech);
+		}
 	}
-	c = add(d, "iter_tcp", DR_FAIL, "no TCP socket iterator (bpf_iter__tcp): `load` cannot "
-		"count the connections that already exist");
-	FIX(c, "use a %d.%d or later kernel with CONFIG_BPF_SYSCALL=y and BTF", DR_MIN_MAJOR,
-	    DR_MIN_MINOR);
+	if (f->bits & MX_FEAT_SEED_ITER) {
+		add(d, "seed", DR_OK, "iter_tcp: connections open at load are counted");
+	} else if (f->bits & MX_FEAT_SEED_DIAG) {
+		add(d, "seed", DR_WARN, "sock_diag (fallback): connections open at load are "
+		    "counted from a sock_diag dump; one closing during the dump stays counted "
+		    "until the next sweep");
+	} else {
+		c = add(d, "seed", DR_WARN, "off: %s", mx_feature_loss("seed"));
+		FIX(c, "see the programs above");
+	}
+	if (f->bits & MX_FEAT_SWEEP) {
+		add(d, "sweep", DR_OK, "syscall: lost closes are counted down every 10 s by the "
+		    "daemon and at load");
+	} else {
+		c = add(d, "sweep", DR_WARN, "off: %s", mx_feature_loss("sweep"));
+		FIX(c, "see the programs above");
+	}
 }
 
 /* ---- tc (gateway mode, later) ---- */
@@ -437,86 +478,59 @@ static int ethtool_driver(const char *ifname, char *drv, size_t len)
 	return 0;
 }
 
-struct nlreq {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	/* room for the attributes nl_put() appends past g */
-	char attrs[64]; // cppcheck-suppress unusedStructMember
+/* One netdev DEV_GET reply: its XDP features attribute. */
+struct xdp_feat_reply {
+	uint64_t feat;
+	bool found;
 };
 
-static void nl_put(struct nlreq *r, uint16_t type, const void *data, uint16_t len)
+static int on_netdev_dev(struct nl_msg *msg, void *arg)
 {
-	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+	struct nlattr *tb[DR_NETDEV_A_DEV_XDP_FEATURES + 1];
+	struct xdp_feat_reply *r = arg;
 
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-	memcpy((char *)a + NLA_HDRLEN, data, len);
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-/* Send one request; find attribute `want` in the reply (copied to out). */
-static int nl_ask(int fd, struct nlreq *r, uint16_t want, void *out, size_t len)
-{
-	char buf[8192];
-	struct nlmsghdr *h;
-	ssize_t n;
-
-	if (send(fd, r, r->n.nlmsg_len, 0) < 0)
-		return -1;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return -1;
-	for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-		struct nlattr *a;
-		int rem;
-
-		if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE)
-			return -1;
-		a = (struct nlattr *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
-		rem = (int)h->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
-		while (rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= rem) {
-			if ((a->nla_type & NLA_TYPE_MASK) == want &&
-			    a->nla_len - NLA_HDRLEN >= (int)len) {
-				memcpy(out, (char *)a + NLA_HDRLEN, len);
-				return 0;
-			}
-			rem -= NLA_ALIGN(a->nla_len);
-			a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len));
-		}
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, DR_NETDEV_A_DEV_XDP_FEATURES, NULL) < 0)
+		return NL_SKIP;
+	if (tb[DR_NETDEV_A_DEV_XDP_FEATURES] &&
+	    nla_len(tb[DR_NETDEV_A_DEV_XDP_FEATURES]) >= (int)sizeof(uint64_t)) {
+		r->feat = nla_get_u64(tb[DR_NETDEV_A_DEV_XDP_FEATURES]);
+		r->found = true;
 	}
-	return -1;
+	return NL_OK;
 }
 
-static void nl_init(struct nlreq *r, uint16_t type, uint8_t cmd)
-{
-	memset(r, 0, sizeof(*r));
-	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r->n.nlmsg_type = type;
-	r->n.nlmsg_flags = NLM_F_REQUEST;
-	r->g.cmd = cmd;
-	r->g.version = 1;
-}
-
-/* XDP features the driver declares (kernel 6.3+).  -1 when not known. */
+/* XDP features the driver declares (kernel 6.3+, the "netdev" generic
+ * netlink family, through libnl-genl).  -1 when not known. */
 static int xdp_features(unsigned ifindex, uint64_t *feat)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	struct nlreq r;
-	uint16_t family;
-	uint32_t idx = ifindex;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC), rc = -1;
+	struct xdp_feat_reply r = { 0 };
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	int family, rc = -1;
 
-	if (fd < 0)
+	if (!sk)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	nl_init(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
-	nl_put(&r, CTRL_ATTR_FAMILY_NAME, DR_NETDEV_FAMILY, sizeof(DR_NETDEV_FAMILY));
-	if (nl_ask(fd, &r, CTRL_ATTR_FAMILY_ID, &family, sizeof(family)) == 0) {
-		nl_init(&r, family, DR_NETDEV_CMD_DEV_GET);
-		nl_put(&r, DR_NETDEV_A_DEV_IFINDEX, &idx, sizeof(idx));
-		rc = nl_ask(fd, &r, DR_NETDEV_A_DEV_XDP_FEATURES, feat, sizeof(*feat));
+	nl_socket_disable_auto_ack(sk); /* one request, one reply (or an error) */
+	if (genl_connect(sk) < 0)
+		goto out;
+	family = genl_ctrl_resolve(sk, DR_NETDEV_FAMILY);
+	if (family < 0)
+		goto out; /* before 6.3: no such family */
+	msg = nlmsg_alloc();
+	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0,
+				 DR_NETDEV_CMD_DEV_GET, 1) ||
+	    nla_put_u32(msg, DR_NETDEV_A_DEV_IFINDEX, ifindex) < 0)
+		goto out;
+	if (nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_netdev_dev, &r) < 0 ||
+	    nl_send_auto(sk, msg) < 0 || nl_recvmsgs_default(sk) < 0)
+		goto out;
+	if (r.found) {
+		*feat = r.feat;
+		rc = 0;
 	}
-	close(fd);
+out:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
 	return rc;
 }
 
@@ -580,7 +594,7 @@ static void check_iface(struct dr *d, const char *ifname)
 
 /* ---- report ---- */
 
-static int report(struct dr *d, const char *release, bool json)
+static int report(struct dr *d, const char *release, bool json, const struct mx_features *f)
 {
 	int fails = 0, warns = 0, i;
 
@@ -597,6 +611,13 @@ static int report(struct dr *d, const char *release, bool json)
 		jw_kstr(&w, "kernel", release);
 		jw_ku64(&w, "failures", (uint64_t)fails);
 		jw_ku64(&w, "warnings", (uint64_t)warns);
+		/* what `load` would use: the same object as status's "features" */
+		jw_kobj(&w, "features");
+		jw_kstr(&w, "xdp", f->p[0].err ? "off" : "xdp");
+		jw_kstr(&w, "sockstate", f->p[1].err ? "off" : "tp_btf");
+		jw_kstr(&w, "seed", mx_feature_seed(f->bits));
+		jw_kstr(&w, "sweep", mx_feature_sweep(f->bits));
+		jw_end(&w);
 		jw_karr(&w, "checks");
 		for (i = 0; i < d->n; i++) {
 			jw_obj(&w);
@@ -630,13 +651,16 @@ static const char usage_text[] =
 	"Usage: mxlimit doctor [-i IFACE]... [--json]\n\n"
 	"Check the running kernel for what mxlimit needs and say what is missing in\n"
 	"plain words: kernel version, BTF, bpffs, loading BPF programs and maps, the\n"
-	"JIT, the socket-state tracepoint and the TCP iterator, tc/clsact (gateway\n"
-	"mode), and the kernel config (/proc/config.gz or /boot/config-VERSION).\n"
+	"JIT, the socket-state tracepoint, each of mxlimit's programs loaded alone as\n"
+	"`load` loads it and the implementation each mechanism would use (seed,\n"
+	"sweep; MXLIMIT_DISABLE is honoured as by load), tc/clsact (gateway mode),\n"
+	"and the kernel config (/proc/config.gz or /boot/config-VERSION).\n"
 	"With -i, the interface's driver and whether it runs XDP natively; nothing\n"
 	"is attached to it.  Exit status 0 when everything needed is there, else 1.\n\n"
 	"Options:\n"
 	"  -i, --interface IFACE  also check this interface (repeatable)\n"
-	"      --json             one JSON object: ok, kernel, checks[] (name, status\n"
+	"      --json             one JSON object: ok, kernel, features (as in\n"
+	"                         `status --json`), checks[] (name, status\n"
 	"                         ok|info|warn|fail, detail, fix)\n"
 	"  -h, --help             this text\n";
 
@@ -649,6 +673,7 @@ int cmd_doctor(int argc, char **argv, const struct mx_global *g)
 		{ 0, 0, 0, 0 },
 	};
 	const char *ifaces[DR_MAX_IFACES];
+	struct mx_features f;
 	struct utsname u;
 	struct dr *d;
 	bool json = g->json;
@@ -691,12 +716,12 @@ int cmd_doctor(int argc, char **argv, const struct mx_global *g)
 	check_prog_load(d);
 	check_maps(d);
 	check_tracepoint(d);
-	check_iter_tcp(d);
+	check_programs(d, &f);
 	check_config(d, u.release);
 	check_tc(d);
 	for (i = 0; i < n_if; i++)
 		check_iface(d, ifaces[i]);
-	rc = report(d, u.release, json);
+	rc = report(d, u.release, json, &f);
 	btf__free(d->btf);
 	free(d->config);
 	free(d);

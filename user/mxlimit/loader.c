@@ -156,11 +156,20 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 	close(fd);
 }
 
-struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz, unsigned progs,
-			     uint32_t stats_row)
+/* The optional programs to load: those the probe found usable. */
+static void set_optional(struct mxlimit *skel, uint32_t bits)
+{
+	bpf_program__set_autoload(skel->progs.mx_seed, !!(bits & MX_FEAT_SEED_ITER));
+	bpf_program__set_autoload(skel->progs.mx_seed_flow, !!(bits & MX_FEAT_SEED_DIAG));
+	bpf_program__set_autoload(skel->progs.mx_sweep_run, !!(bits & MX_FEAT_SWEEP));
+}
+
+static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes *sz,
+				 unsigned progs, uint32_t stats_row, bool plain)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
 	struct mxlimit *skel;
+	uint32_t want;
 	int err;
 
 	libbpf_quiet();
@@ -179,18 +188,72 @@ struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz,
 
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
 	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
-	bpf_program__set_autoload(skel->progs.mx_seed, !!(progs & MX_PROGS_SOCK));
-	bpf_program__set_autoload(skel->progs.mx_sweep_conns, !!(progs & MX_PROGS_SOCK));
+	want = (progs & MX_PROGS_SOCK) && !plain ? mx_features_get()->bits : 0;
+	set_optional(skel, want);
 	skel->rodata->mx_stats_row_id = stats_row;
 
 	err = mxlimit__load(skel);
+	if (err && (want & ~MX_FEAT_KNOWN)) {
+		/* Each optional program loaded alone; should they not load
+		 * together, the essential ones still must. */
+		mx_warn("cannot load the optional programs together with the essential ones "
+			"(%s); loading without them", strerror(-err));
+		mxlimit__destroy(skel);
+		return skel_load(pin_dir, sz, progs, stats_row, true);
+	}
 	if (err) {
 		mx_err("cannot load the BPF programs: %s (MXLIMIT_DEBUG=1 shows libbpf's log; "
 		       "`mxlimit doctor` checks the kernel)", strerror(-err));
 		mxlimit__destroy(skel);
 		return NULL;
 	}
+	if (progs & MX_PROGS_SOCK)
+		mx_features_warn(mx_features_get(), mx_skel_features(skel));
 	return skel;
+}
+
+struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz, unsigned progs,
+			     uint32_t stats_row)
+{
+	return skel_load(pin_dir, sz, progs, stats_row, false);
+}
+
+static bool prog_loaded(const struct bpf_program *p)
+{
+	return p && bpf_program__fd(p) >= 0;
+}
+
+uint32_t mx_skel_features(struct mxlimit *skel)
+{
+	uint32_t bits = MX_FEAT_KNOWN;
+
+	if (prog_loaded(skel->progs.mx_seed))
+		bits |= MX_FEAT_SEED_ITER;
+	if (prog_loaded(skel->progs.mx_seed_flow))
+		bits |= MX_FEAT_SEED_DIAG;
+	if (prog_loaded(skel->progs.mx_sweep_run) && (bits & (MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG)))
+		bits |= MX_FEAT_SWEEP;
+	return bits;
+}
+
+uint32_t mx_features_read(const struct mx_maps *m)
+{
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return 0;
+	return ctl.features;
+}
+
+int mx_features_record(const struct mx_maps *m, uint32_t bits)
+{
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	ctl.features = bits;
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
 }
 
 void mx_skel_destroy(struct mxlimit *skel)
@@ -313,7 +376,7 @@ static int iter_drain(struct bpf_link *link)
 	return n < 0 ? -1 : 0;
 }
 
-int mx_sock_seed(struct mxlimit *skel)
+static int seed_iter(struct mxlimit *skel)
 {
 	struct bpf_link *link;
 	int rc;
@@ -330,39 +393,41 @@ int mx_sock_seed(struct mxlimit *skel)
 	return rc;
 }
 
-int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m)
+int mx_sock_seed(struct mxlimit *skel)
 {
-	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, io);
-	union bpf_iter_link_info li = {};
-	struct mx_stats before, after;
-	struct mx_sweep sw = {};
-	struct bpf_link *link;
-	uint32_t zero = 0;
-	int rc;
+	if (prog_loaded(skel->progs.mx_seed) && seed_iter(skel) == 0)
+		return (int)MX_FEAT_SEED_ITER;
+	if (prog_loaded(skel->progs.mx_seed_flow) &&
+	    mx_sockdiag_seed(bpf_program__fd(skel->progs.mx_seed_flow)) >= 0)
+		return (int)MX_FEAT_SEED_DIAG;
+	return -1;
+}
 
+int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m, uint32_t *seeded_by)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, ro);
+	struct mx_sweep sw = {};
+	uint32_t zero = 0;
+	int by;
+
+	if (!(mx_skel_features(skel) & MX_FEAT_SWEEP))
+		return -1;
 	bpf_map_lookup_elem(m->sweep, &zero, &sw);
 	sw.gen++;
 	sw.netns = mx_self_netns();
 	sw.start_ns = mx_mono_now(m);
 	if (bpf_map_update_elem(m->sweep, &zero, &sw, BPF_ANY))
 		return -1;
-	mx_stats_read(m, MX_STATS_ROW_SOCK, &before);
-	if (mx_sock_seed(skel)) /* seeds and marks */
+	by = mx_sock_seed(skel); /* seeds and marks */
+	if (seeded_by)
+		*seeded_by = by > 0 ? (uint32_t)by : 0;
+	if (by < 0)
 		return -1;
-	li.map.map_fd = (uint32_t)m->conns;
-	io.link_info = &li;
-	io.link_info_len = sizeof(li);
-	link = bpf_program__attach_iter(skel->progs.mx_sweep_conns, &io);
-	if (!link) {
-		mx_warn("cannot run the sweep iterator: %s", strerror(errno));
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.mx_sweep_run), &ro)) {
+		mx_warn("cannot run the sweep program: %s", strerror(errno));
 		return -1;
 	}
-	rc = iter_drain(link);
-	bpf_link__destroy(link);
-	if (rc)
-		return -1;
-	mx_stats_read(m, MX_STATS_ROW_SOCK, &after);
-	return (int)(after.conn_swept - before.conn_swept);
+	return (int)ro.retval;
 }
 
 uint32_t mx_self_netns(void)

@@ -42,7 +42,48 @@ bool mx_pin_dir_loaded(const char *pin_dir); /* maps are pinned there */
 
 /* Which programs a skeleton load carries. */
 #define MX_PROGS_XDP  (1u << 0)
-#define MX_PROGS_SOCK (1u << 1) /* tracepoint + seeding iterator */
+#define MX_PROGS_SOCK (1u << 1) /* tracepoint + the optional mechanisms below */
+
+/*
+ * Mechanisms.  Local mode needs two programs (essential: `load` fails
+ * without them): mx_xdp and the socket-state tracepoint mx_sockstate.  The
+ * rest are optional; each has implementations tried in order, then off:
+ *   seed   count the connections open at load:  iter_tcp (iter/tcp),
+ *          sock_diag (NETLINK_SOCK_DIAG dump, inserts by mx_seed_flow)
+ *   sweep  count down records whose close was missed: syscall
+ *          (mx_sweep_run, bpf_for_each_map_elem); needs a seed
+ *          implementation, which marks what is alive
+ * Every program is probed by loading it alone (features.c); an optional
+ * one the kernel refuses falls back with one warning.  MXLIMIT_DISABLE=
+ * seed_iter,seed_diag,seed,sweep forces the fallbacks.  `load` records the
+ * implementations in use in mx_ctl.features (status, metrics, doctor).
+ */
+#define MX_N_PROGS 5
+struct mx_prog_probe {
+	const char *prog;    /* program name in the object */
+	const char *kind;    /* its section, in words */
+	const char *mech;    /* the mechanism it implements */
+	const char *impl;    /* the implementation's name */
+	const char *disable; /* its MXLIMIT_DISABLE name; NULL: essential */
+	uint32_t bit;        /* MX_FEAT_*; 0: essential */
+	bool essential, probed, disabled;
+	int err;             /* 0: loads; -errno: refused (when probed) */
+};
+struct mx_features {
+	struct mx_prog_probe p[MX_N_PROGS]; /* xdp, sockstate, seed, seed_flow, sweep */
+	uint32_t bits;                      /* usable implementations, MX_FEAT_* */
+};
+
+/* Probe the optional programs (and the essential ones too if asked). */
+void mx_features_probe(struct mx_features *f, bool essential_too);
+/* The optional programs' probe, done once per process. */
+const struct mx_features *mx_features_get(void);
+/* One warning per fallen-back mechanism, once per process. */
+void mx_features_warn(const struct mx_features *f, uint32_t in_use);
+const char *mx_feature_seed(uint32_t bits);  /* iter_tcp, sock_diag, off, unknown */
+const char *mx_feature_sweep(uint32_t bits); /* syscall, off, unknown */
+const char *mx_feature_loss(const char *mech); /* what running without it costs */
+const char *mx_probe_why(const struct mx_prog_probe *pp, char *buf, size_t len);
 
 /*
  * Open and load the skeleton with maps reused from (or pinned to) pin_dir.
@@ -58,12 +99,26 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m); /* dup'd fds */
 
 /* Attach (or replace) the tracepoint and pin its link. */
 int mx_sock_attach(struct mxlimit *skel, const char *pin_dir);
-/* Count connections that exist now, in the caller's network namespace. */
+/* The implementations this skeleton carries (MX_FEAT_*, MX_FEAT_KNOWN). */
+uint32_t mx_skel_features(struct mxlimit *skel);
+/* Record them in mx_ctl.features for status and metrics; read them back
+ * (0: not recorded, an older load). */
+int mx_features_record(const struct mx_maps *m, uint32_t bits);
+uint32_t mx_features_read(const struct mx_maps *m);
+/* Count connections that exist now, in the caller's network namespace
+ * (iter/tcp, else sock_diag).  Returns the MX_FEAT_SEED_* bit of the
+ * implementation that did it, or -1 when none worked. */
 int mx_sock_seed(struct mxlimit *skel);
+/* The sock_diag implementation (sockdiag.c): dump the ESTABLISHED TCP
+ * sockets of this namespace and run prog_fd (mx_seed_flow) for each.
+ * Returns the number of sockets handed over, or -1. */
+int mx_sockdiag_seed(int prog_fd);
 /* Reconcile (see struct mx_sweep): seed and mark what is ESTABLISHED in
  * the caller's namespace, then count down the records whose close was
- * missed.  Returns how many were counted down, or -1. */
-int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m);
+ * missed.  Returns how many were counted down, or -1 (sweep off, or the
+ * seeding failed).  *seeded_by (may be NULL): the seeding implementation
+ * used, 0 if none. */
+int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m, uint32_t *seeded_by);
 
 struct mx_attach_opts {
 	enum mx_xdp_mode mode;

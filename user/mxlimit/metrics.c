@@ -18,6 +18,7 @@
  *   mxlimit_tracked_sources               concurrency counters (mx_conc)
  *   mxlimit_blocks / mxlimit_penalties    prefixes with an own active one
  *   mxlimit_policy_generation, mxlimit_interfaces, mxlimit_loaded
+ *   mxlimit_feature{mechanism,implementation}   what `load` uses (status)
  *   mxlimit_daemon_*                      the daemon's own counters
  */
 #include "daemon.h"
@@ -175,6 +176,18 @@ static void render_kernel(struct dmn *d, FILE *f)
 	gauge(f, "mxlimit_policy_generation", "policy generation in force (grows at each reload)",
 	      gen);
 	gauge(f, "mxlimit_interfaces", "interfaces with mxlimit's XDP program attached", ifaces);
+	{
+		uint32_t feats = mx_features_read(&d->maps);
+
+		fprintf(f, "# HELP mxlimit_feature the implementation in use for each mechanism "
+			   "(1; \"off\": running without it)\n"
+			   "# TYPE mxlimit_feature gauge\n"
+			   "mxlimit_feature{mechanism=\"xdp\",implementation=\"xdp\"} 1\n"
+			   "mxlimit_feature{mechanism=\"sockstate\",implementation=\"tp_btf\"} 1\n"
+			   "mxlimit_feature{mechanism=\"seed\",implementation=\"%s\"} 1\n"
+			   "mxlimit_feature{mechanism=\"sweep\",implementation=\"%s\"} 1\n",
+			mx_feature_seed(feats), mx_feature_sweep(feats));
+	}
 }
 
 static void render_daemon(struct dmn *d, FILE *f)
