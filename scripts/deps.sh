@@ -3,10 +3,25 @@
 # need.  Idempotent; non-interactive; run as root.
 set -eu
 
+# Every package named explicitly: apt-get runs with --no-install-recommends,
+# so nothing arrives unless it is listed here.
+#  build:        build-essential clang llvm pkg-config bpftool libbpf-dev
+#                libelf-dev zlib1g-dev libcmocka-dev
+#  netlink:      libnl-3-dev libnl-genl-3-dev (doctor's netdev query)
+#                libnl-idiag-3-dev (sock_diag seeding)
+#  labs:         iproute2 (ip, tc, ss) util-linux (nsenter, unshare, taskset,
+#                chrt) iptables nftables ethtool procps (sysctl) iputils-ping
+#                kmod coreutils gzip mawk sed psmisc
+#  SMTP peers:   postfix (smtp-sink, smtp-source; no daemon is configured),
+#                swaks with libio-socket-inet6-perl (swaks needs it for IPv6)
+#  tests/tools:  python3 (standard library only), valgrind, cppcheck,
+#                clang-tidy, libclang-rt-14-dev (libFuzzer, sanitizers)
 PKGS="build-essential clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-libnl-3-dev libnl-route-3-dev libcmocka-dev iproute2 iptables nftables ethtool
-postfix swaks python3 procps psmisc kmod util-linux iputils-ping
-libclang-rt-14-dev cppcheck clang-tidy valgrind"
+libcmocka-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev
+iproute2 util-linux iptables nftables ethtool procps iputils-ping kmod coreutils gzip
+mawk sed psmisc
+postfix swaks libio-socket-inet6-perl
+python3 valgrind cppcheck clang-tidy libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -11,7 +11,10 @@
 #         valgrind   the unit tests under valgrind memcheck
 #         asan       an ASan+UBSan build ($ASAN_BUILD) running the unit, BPF,
 #                    proxy and controller/daemon tests (`make asan`: all of them)
-# Default: all of them.
+# Default: all of them.  Before any test, a preflight checks the tools and
+# modules those groups use and stops at once naming the missing package.
+# Some files run twice (a fallback path, forced with MXLIMIT_DISABLE): see
+# "suite-variant" below.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -27,6 +30,64 @@ groups=("$@")
 ASAN_BUILD=${ASAN_BUILD:-build/asan}
 # the integration tests that drive the controller's and daemon's code paths
 ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e"}
+
+# Preflight: every tool and module the selected groups use, checked first.
+# A missing one fails the run at once, naming its Debian package, instead
+# of surfacing as a hundred unrelated failures.
+missing=()
+need() { # PACKAGE WHAT COMMAND...
+	local pkg=$1 what=$2; shift 2
+	"$@" >/dev/null 2>&1 || missing+=("$what (Debian package $pkg)")
+}
+has() { command -v "$1"; }
+preflight() {
+	local g labs=0
+	for g in "${groups[@]}"; do
+		case $g in integration|proxy|asan) labs=1 ;; esac
+	done
+	need python3 python3 has python3
+	need python3 "python3 standard modules" python3 -c \
+		'import json, selectors, socket, struct, threading, urllib.request, ast'
+	if [ "$labs" = 1 ]; then
+		need iproute2 ip has ip
+		need iproute2 tc has tc
+		need iproute2 ss has ss
+		need util-linux nsenter has nsenter
+		need coreutils timeout has timeout
+		need bpftool bpftool has bpftool
+		need procps sysctl has sysctl
+		need nftables nft has nft
+		need iptables iptables has iptables
+		need iputils-ping ping has ping
+		need postfix smtp-sink has smtp-sink
+		need postfix smtp-source has smtp-source
+		need swaks swaks has swaks
+		need libio-socket-inet6-perl "swaks over IPv6 (perl IO::Socket::INET6)" \
+			perl -MIO::Socket::INET6 -e1
+	fi
+	for g in "${groups[@]}"; do
+		case $g in
+		fuzz) need clang clang has clang
+		      need libclang-rt-14-dev "libFuzzer runtime" bash -c \
+			'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' ;;
+		lint) need cppcheck cppcheck has cppcheck
+		      need clang-tidy clang-tidy has clang-tidy ;;
+		valgrind) need valgrind valgrind has valgrind ;;
+		esac
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	for m in "${missing[@]}"; do echo "not ok - preflight: missing $m: run \`make deps\`"; done
+	echo
+	echo "0 passed, ${#missing[@]} failed"
+	exit 1
+}
+preflight
+
+# Test files run again with an environment setting, on a fallback path:
+#   a shell test:  a line "# suite-variant: NAME=VALUE" in the file
+#   a cmocka test: listed here
+BPF_VARIANTS=("test_sockstate MXLIMIT_DISABLE=seed_iter")
+variants() { sed -n 's/^# suite-variant: //p' "$1"; }
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -84,11 +145,20 @@ for g in "${groups[@]}"; do
 		for t in "$BUILD"/tests/"$g"/test_*; do
 			[ -x "$t" ] || continue
 			run_one "$g/$(basename "$t")" "$t"
-		done ;;
+		done
+		if [ "$g" = bpf ]; then
+			for v in "${BPF_VARIANTS[@]}"; do
+				t=$BUILD/tests/bpf/${v%% *}
+				[ -x "$t" ] && run_one "bpf/${v%% *} [${v#* }]" env "${v#* }" "$t"
+			done
+		fi ;;
 	integration|proxy|fuzz)
 		for t in tests/"$g"/test_*.sh; do
 			[ -f "$t" ] || continue
 			run_one "$g/$(basename "$t" .sh)" bash "$t"
+			for v in $(variants "$t"); do
+				run_one "$g/$(basename "$t" .sh) [$v]" env "$v" bash "$t"
+			done
 		done ;;
 	lint)
 		run_one lint/cppcheck+clang-tidy bash -c \

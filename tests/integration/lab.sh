@@ -7,6 +7,8 @@
 #                        addresses: lab_client_addr ADDR)
 #   lab_mx ARGS...       run build/mxlimit in the server netns with the lab's
 #                        pin dir (nsenter keeps the host's /sys: pins stay visible)
+#   lab_load_or_die NAME ARGS...  the first load; if it fails, one failure
+#                        with load's error and the test file ends at once
 #   lab_server PORT...   a holding TCP server in the server netns
 #   lab_client_start     a line-driven client coprocess in the client netns;
 #   lab_open NAME SRC [PORT [DST [TIMEOUT]]]  -> prints ok|timeout|refused
@@ -85,6 +87,22 @@ lab_mx() {
 		set -- load --state "$LAB_DIR/state.gz" "$@"
 	fi
 	nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" "$@"
+}
+
+# lab_load_or_die NAME LOAD-ARGS...: the lab's first load.  If mxlimit
+# cannot load here, every later check would wait out its timeout: report
+# ONE failure with load's own error and end the test file at once (the
+# EXIT trap removes the lab).
+lab_load_or_die() {
+	local name=$1 out; shift
+	if out=$(lab_mx load "$@" 2>&1); then
+		[ -n "$out" ] && sed 's/^/# /' <<<"$out"
+		ok "$name"
+		return 0
+	fi
+	echo "not ok - $name: lab: mxlimit load failed: $(head -n 3 <<<"$out" | tr '\n' ' ')"
+	echo "# the rest of this file is skipped (\`mxlimit doctor\` says what the kernel lacks)"
+	exit 1
 }
 
 lab_server() {

@@ -16,7 +16,7 @@ enabled = true
 max = 3
 P
 )
-check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
 
 active_is() { [ "$(lab_status_field active_connections)" = "$1" ]; }
 

@@ -133,7 +133,7 @@ check_eq "doctor -i of a missing interface exits 1" "$rc" 1
 check "and says so in plain words" grep -q "FAIL .*no interface nosuch$TEST_ID" "$DMN_DIR/out"
 check "doctor --json" bash -c "'$MXLIMIT' doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"checks\"]'"
 
-check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol" --state "$STATE"
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol" --state "$STATE"
 check "daemon starts" dmn_start
 check_eq "socket mode 0660" "$(stat -c %a "$SOCK")" 660
 check "state file written at start (it was missing)" [ -s "$STATE" ]

@@ -40,7 +40,7 @@ default = 5/1m
 198.18.9.0/24 = 100/1m
 P
 )
-check "load with small maps" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load with small maps" -i "$LAB_IF_SRV" -c "$pol"
 check "block 198.18.7.0/24" lab_mx block 198.18.7.0/24 --ttl 1h --reason evict
 check "block fd00:18::7" lab_mx block fd00:18::7 --ttl 1h --reason evict6
 

@@ -45,7 +45,7 @@ enabled = true
 default = 10000/1m
 P
 )
-check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
 active_is() { [ "$(lab_status_field active_connections)" = "$1" ]; }
 gen() { lab_mx status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["policy"]["generation"])'; }
 

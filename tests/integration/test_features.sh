@@ -22,6 +22,10 @@ max = 3
 P
 )
 
+# fail fast: a lab where mxlimit cannot load at all ends here
+lab_load_or_die "load (as the kernel allows)" -i "$LAB_IF_SRV" -c "$pol"
+lab_mx unload --all >/dev/null 2>&1
+
 # features as a "seed sweep" pair from doctor --json / status --json
 feats() { python3 -c 'import json,sys; f=json.load(sys.stdin)["features"]; print(f["seed"], f["sweep"])'; }
 field() { lab_mx status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }

@@ -40,7 +40,7 @@ enabled = true
 max = 10
 P
 )
-check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
 
 # --- block / unblock / ttl
 check "block a /24" lab_mx block 198.18.0.0/24 --reason spam

@@ -23,7 +23,7 @@ enabled = true
 default = 5/1m
 P
 )
-check "load with rate_conn 5/1m" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load with rate_conn 5/1m" -i "$LAB_IF_SRV" -c "$pol"
 for i in 1 2 3 4 5; do
 	check_eq "rate: connection $i of 5" "$(lab_open q$i $LAB_CLI4)" ok
 	lab_close q$i

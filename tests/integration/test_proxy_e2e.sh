@@ -35,7 +35,7 @@ P
 nsenter --net=/run/netns/$LAB_SRV timeout 120 smtp-sink -u nobody 127.0.0.1:2526 64 \
 	>"$LAB_DIR/sink.out" 2>&1 &
 LAB_PIDS="$LAB_PIDS $!"
-check "load" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
 nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" daemon -c "$pol" \
 	--socket "$SOCK" --state "$LAB_DIR/state.gz" >"$LAB_DIR/daemon.out" 2>&1 &
 LAB_PIDS="$LAB_PIDS $!"

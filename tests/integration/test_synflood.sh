@@ -23,7 +23,7 @@ enabled = true
 default = 100000/1m
 P
 )
-lab_mx load -i "$LAB_IF_SRV" -c "$pol" >/dev/null 2>&1 || { fail "load"; exit 1; }
+lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
 mac=$(ip -n "$LAB_SRV" -br link show "$LAB_IF_SRV" | awk '{print $3}')
 flood() { nsenter --net=/run/netns/$LAB_CLI timeout 30 "$SYNFLOOD" -i "$LAB_IF_CLI" --dst-mac "$mac" "$@"; }
 syns() { lab_status_field counters | python3 -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read())["syn"])'; }
