@@ -86,9 +86,11 @@ static int probe_prog(const char *name)
 		mxlimit__destroy(skel);
 		return -ENOENT;
 	}
-	bpf_object__for_each_program(p, skel->obj)
+	for (p = bpf_object__next_program(skel->obj, NULL); p;
+	     p = bpf_object__next_program(skel->obj, p))
 		bpf_program__set_autoload(p, p == want);
-	bpf_object__for_each_map(map, skel->obj) {
+	for (map = bpf_object__next_map(skel->obj, NULL); map;
+	     map = bpf_object__next_map(skel->obj, map)) {
 		bpf_map__set_pin_path(map, NULL); /* never pin a probe */
 		if (!bpf_map__is_internal(map) && bpf_map__max_entries(map) > 64)
 			bpf_map__set_max_entries(map, 64);

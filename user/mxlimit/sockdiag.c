@@ -56,7 +56,7 @@ static int on_sock(struct nl_msg *msg, void *arg)
 	struct nlmsghdr *h = nlmsg_hdr(msg);
 	const struct inet_diag_msg *d;
 	struct mx_seed_ctx c = {};
-	LIBBPF_OPTS(bpf_test_run_opts, ro, .ctx_in = &c, .ctx_size_in = sizeof(c));
+	LIBBPF_OPTS(bpf_test_run_opts, ro);
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
 		return NL_SKIP;
@@ -69,6 +69,8 @@ static int on_sock(struct nl_msg *msg, void *arg)
 	addr128(c.daddr, d->idiag_family, d->id.idiag_src);
 	c.ports_netns = (__u64)d->id.idiag_dport | (__u64)d->id.idiag_sport << 16 |
 			(__u64)r->netns << 32;
+	ro.ctx_in = &c;
+	ro.ctx_size_in = sizeof(c);
 	if (bpf_prog_test_run_opts(r->prog_fd, &ro))
 		r->failed++;
 	else
