@@ -23,14 +23,14 @@ static const struct {
 	{ "unload", cmd_unload, "detach from interfaces (--all: also remove the pins)" },
 	{ "reload", cmd_reload, "re-read the policy and swap it in atomically" },
 	{ "check", cmd_check, "validate a policy file and print it compiled" },
-	{ "status", cmd_status, "interfaces, programs, policy, counters" },
+	{ "status", cmd_status, "interfaces, programs, policy, features in use, counters" },
 	{ "top", cmd_top, "sources by active connections and SYN rate" },
 	{ "query", cmd_query, "the rule, counters and sanctions for an address" },
 	{ "block", cmd_block, "block a prefix (expiring in the kernel)" },
 	{ "unblock", cmd_unblock, "lift a block or penalty" },
 	{ "blocks", cmd_blocks, "list blocks and penalties" },
 	{ "daemon", cmd_daemon, "verdict socket, metrics, housekeeping, state" },
-	{ "doctor", cmd_doctor, "check the kernel for what mxlimit needs" },
+	{ "doctor", cmd_doctor, "check the kernel, each program as load loads it" },
 };
 
 int mx_cmd_args(int argc, char **argv, const char *help, int nargs)
