@@ -266,11 +266,10 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 
 		seeded_by = by > 0 ? (uint32_t)by : 0;
 	}
-	if (!seeded_by && (feats & (MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG))) {
+	if (!seeded_by && (feats & (MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG)))
 		mx_warn("seeding failed: %s", mx_feature_loss("seed"));
-		feats &= ~MX_FEAT_SWEEP;
-	}
-	/* what status shows: the seeding that worked, the sweep if usable */
+	/* what status shows: the seeding that worked; the sweep only with it
+	 * (it marks the live connections through the seeding pass) */
 	feats = (feats & ~(MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG)) | seeded_by;
 	if (!seeded_by)
 		feats &= ~MX_FEAT_SWEEP;
