@@ -285,8 +285,9 @@ printf '[main]\nports = 25\n[concurrency]\nenabled = true\nmax = 10\n198.18.0.3 
 # --- the state file across unload --all + load
 check "BLOCK 10 min" starts "$(v 'BLOCK 198.18.0.9 600 reason=persist')" "OK blocked"
 check "PENALIZE forever-ish with a limit" starts "$(v 'PENALIZE 198.18.0.64/26 3000 limit=2 reason=rcpt')" "OK penalized"
+# saved after the verdict's batch; a loaded machine may take a moment
 check "snapshot written within a few seconds" wait_for 60 bash -c "zcat '$STATE' | grep -q '^block 198.18.0.9 [0-9]* - persist'"
-check "the penalty is in it with its limit" bash -c "zcat '$STATE' | grep -q '^penalty 198.18.0.64/26 [0-9]* 2 rcpt'"
+check "the penalty is in it with its limit" wait_for 60 bash -c "zcat '$STATE' | grep -q '^penalty 198.18.0.64/26 [0-9]* 2 rcpt'"
 check "unload --all" lab_mx unload --all
 check "the daemon notices" wait_for 60 grep -q "mxlimit was unloaded" "$DLOG"
 check "verdicts wait for load" starts "$(v "QUERY $C")" "ERR mxlimit is not loaded"

@@ -422,6 +422,12 @@ static int loop(struct dmn *d)
 
 			io->fn(d, io, ev[i].events);
 		}
+		/* a verdict's change is on disk right after its batch, not
+		 * up to a tick later: an unload then loses nothing */
+		if (d->sanctions_changed) {
+			d->sanctions_changed = false;
+			snapshot(d, false);
+		}
 	}
 	return 0;
 }

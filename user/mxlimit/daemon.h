@@ -85,6 +85,7 @@ struct dmn {
 	uint64_t swept;            /* connections counted down by sweeps */
 	uint64_t state_sum;        /* checksum of the sanctions last saved or seen */
 	bool state_sum_valid;
+	bool sanctions_changed;    /* a verdict changed them: save after this batch */
 };
 
 int dmn_io_add(struct dmn *d, struct dmn_io *io, uint32_t events);

@@ -149,6 +149,7 @@ static int do_sanction(struct dmn *d, const struct mx_vreq *r, char *out, size_t
 	sr.until_ns = mx_mono_now(&d->maps) + r->seconds * MX_NS_PER_SEC;
 	if (mx_sanction_add(&d->maps, &sr))
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
+	d->sanctions_changed = true;
 	if (r->limit)
 		snprintf(lim, sizeof(lim), " limit=%" PRIu32, r->limit);
 	snprintf(out, len, "OK %s %s %" PRIu64 "%s reason=%s",
@@ -165,6 +166,8 @@ static int do_unblock(struct dmn *d, const struct mx_vreq *r, char *out, size_t 
 	rc = mx_sanction_remove(&d->maps, &r->prefix, MX_KIND_BLOCK | MX_KIND_PENALTY);
 	if (rc < 0)
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
+	if (rc != 1)
+		d->sanctions_changed = true;
 	snprintf(out, len, rc == 1 ? "OK not-blocked %s" : "OK unblocked %s", p);
 	return 0;
 }
