@@ -5,6 +5,8 @@
  * through the DATA end scanner.
  *
  * Properties: each parser reads only its `len` bytes (exact-size copies);
+ * a parsed command's canonical spelling is at most 2 bytes longer and
+ * parses to itself again;
  * a parsed path is NUL-terminated, lower case, within the bounds; the
  * DATA scanner gives the same verdict at the same byte however the
  * stream is split into reads (the proxy sees arbitrary TCP segments), and
@@ -19,7 +21,6 @@ static void one_line(const char *data, size_t len)
 {
 	char *line = malloc(len ? len : 1);
 	char path[MX_SMTP_PATH_MAX + 1], tiny[4];
-	uint64_t sz;
 	bool last;
 	int code;
 
@@ -38,7 +39,22 @@ static void one_line(const char *data, size_t len)
 	}
 	if (mx_smtp_path(line, len, tiny, sizeof(tiny)) == 0 && strnlen(tiny, sizeof(tiny)) == sizeof(tiny))
 		abort();
-	mx_smtp_bdat(line, len, &sz, &last);
+	{
+		struct mx_smtp_cmd c;
+		char canon[MX_SMTP_AUTH_LINE_MAX + 8], again[MX_SMTP_AUTH_LINE_MAX + 8];
+		int n;
+
+		if (mx_smtp_parse(line, len, &c) == MX_SMTP_OK) {
+			n = mx_smtp_canon(&c, canon, sizeof(canon));
+			if (len + 2 <= MX_SMTP_AUTH_LINE_MAX && (n < 0 || (size_t)n > len + 2))
+				abort(); /* never longer than the line + 2 */
+			/* the canonical spelling is a fixed point of the parser */
+			if (n >= 0 && (mx_smtp_parse(canon, (size_t)n, &c) != MX_SMTP_OK ||
+				       mx_smtp_canon(&c, again, sizeof(again)) != n ||
+				       memcmp(canon, again, (size_t)n) != 0))
+				abort();
+		}
+	}
 	if (mx_smtp_reply_line(line, len, &code, &last) == 0) {
 		if (code < 200 || code > 599)
 			abort();

@@ -1,7 +1,9 @@
 #!/bin/bash
 # libFuzzer targets for the parsers that read untrusted bytes: the policy
 # file (fuzz_policy), SMTP commands/replies/DATA (fuzz_smtp), PROXY
-# protocol headers (fuzz_proxy_proto) and verdict requests (fuzz_verdict).
+# protocol headers (fuzz_proxy_proto) and verdict requests (fuzz_verdict),
+# and fuzz_smtp_diff: the command parser against a model of Postfix's
+# smtpd tokenizer (tests/fuzz/smtp_diff.h).
 #
 # Each target is built with clang -fsanitize=fuzzer,address,undefined from
 # tests/fuzz/fuzz_NAME.c plus every user/common/*.c into $BUILD/fuzz/, its
@@ -21,7 +23,7 @@ OUT=$ROOT/$BUILD/fuzz
 FLAGS=(-g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/common
 	-fno-omit-frame-pointer -fno-sanitize-recover=all)
 SAN=-fsanitize=address,undefined
-targets=(${FUZZ_TARGETS:-policy smtp proxy_proto verdict})
+targets=(${FUZZ_TARGETS:-policy smtp smtp_diff proxy_proto verdict})
 
 if ! command -v "$FUZZ_CC" >/dev/null ||
 	! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' |
@@ -46,7 +48,8 @@ build_common() {
 
 build_target() { # name
 	local n=$1
-	[ "$OUT/fuzz_$n" -nt "tests/fuzz/fuzz_$n.c" ] && [ "$OUT/fuzz_$n" -nt "$OUT/obj/.stamp" ] && return 0
+	[ "$OUT/fuzz_$n" -nt "tests/fuzz/fuzz_$n.c" ] && [ "$OUT/fuzz_$n" -nt "$OUT/obj/.stamp" ] &&
+		[ -z "$(find tests/fuzz -name '*.h' -newer "$OUT/fuzz_$n")" ] && return 0
 	"$FUZZ_CC" "${FLAGS[@]}" "$SAN" -fsanitize=fuzzer "tests/fuzz/fuzz_$n.c" "$OUT"/obj/*.o \
 		-o "$OUT/fuzz_$n"
 }

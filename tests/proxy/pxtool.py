@@ -187,6 +187,13 @@ class Backend:
             elif verb == b"QUIT":
                 c.send("221 2.0.0 Bye\r\n")
                 return
+            elif verb == b"XMULTI":
+                # a multi-line error reply (counted under [errors])
+                c.send("501-5.5.4 first line of a long refusal\r\n"
+                       "501-5.5.4 second line\r\n501 5.5.4 last line\r\n")
+            elif verb == b"XSTRAY":
+                # an intermediate reply to a command that asks for none
+                c.send("354 End data with <CR><LF>.<CR><LF>\r\n")
             else:
                 c.send("502 5.5.2 Error: command not recognized\r\n")
 

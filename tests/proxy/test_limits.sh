@@ -94,6 +94,30 @@ check "disconnected after too many errors" grep -q '^True' <<<"$out"
 check "verdict: PENALIZE 127.0.0.4 3600 limit=1 reason=errors" \
 	wait_verdict '^PENALIZE 127\.0\.0\.4 3600 limit=1 reason=errors$'
 
+# the error that passes the limit is multi-line: its 421 replaces the whole
+# reply (RFC 5321 4.2.1: one code per reply), no "501-" line before it
+out=$(py "
+c = Client($PX, src='127.0.0.14')
+print(c.cmd('XMULTI'))
+print(c.cmd('XMULTI'))
+print(c.cmd('XMULTI'))
+print(c.closed())
+")
+check_eq "a multi-line error reply reaches the client whole" "$(sed -n 1p <<<"$out")" \
+	"501-5.5.4 first line of a long refusal|501-5.5.4 second line|501 5.5.4 last line"
+check "the one over the limit: only the proxy's 421, no continuation line of the 501" \
+	grep -qx '421 4.7.0 [^|]*too many errors' <<<"$(sed -n 3p <<<"$out")"
+check_eq "and the session is closed" "$(sed -n 4p <<<"$out")" True
+
+# a backend that asks for data nobody announced is out of step: the proxy
+# ends the session rather than guess what the client's next bytes are
+out=$(py "
+c = Client($PX, src='127.0.0.15')
+print(c.cmd('XSTRAY')[:9])
+print(c.closed())
+")
+check_eq "stray 354 from the backend: 421 4.4.2, closed" "$(tr '\n' ' ' <<<"$out")" "421 4.4.2 True "
+
 # --- rate sections: full address, domain suffixes, default, allowlist ---
 proxy_with rates 'tarpit_max_sessions = 100' <<'EOF'
 [main]

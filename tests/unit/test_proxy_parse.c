@@ -32,6 +32,10 @@ static void test_verbs(void **st)
 	assert_int_equal(mx_smtp_verb(S("DAT")), MX_SMTP_UNKNOWN);
 	assert_int_equal(mx_smtp_verb(S("")), MX_SMTP_UNKNOWN);
 	assert_int_equal(mx_smtp_verb(S("XCLIENT ADDR=1.2.3.4")), MX_SMTP_XCLIENT);
+	/* the verb ends at any blank, and blanks before it are skipped */
+	assert_int_equal(mx_smtp_verb(S("DATA\t")), MX_SMTP_DATA);
+	assert_int_equal(mx_smtp_verb(S("RCPT\tTO:<a>")), MX_SMTP_RCPT);
+	assert_int_equal(mx_smtp_verb(S("  \tmail FROM:<a>")), MX_SMTP_MAIL);
 }
 
 static void path_ok(const char *line, const char *want)
@@ -53,7 +57,12 @@ static void test_paths(void **st)
 	path_ok("mail from: <a@b.c> BODY=8BITMIME", "a@b.c");
 	path_ok("RCPT TO:<@relay.x,@r2.y:u@d.e>", "u@d.e");
 	path_ok("RCPT TO:u@d.e NOTIFY=NEVER", "u@d.e");
-	path_ok("RCPT TO:<\"a>b\"@d.e>", "\"a>b\"@d.e");
+	/* a quoted local part is what it holds: one counter for both */
+	path_ok("RCPT TO:<\"a>b\"@d.e>", "a>b@d.e");
+	path_ok("MAIL FROM:<\"Spam\"@X.test>", "spam@x.test");
+	path_ok("MAIL FROM:<\"s\\\"p\"@x>", "s\"p@x");
+	path_ok("RCPT  TO:<a@b>", "a@b");
+	path_ok("RCPT\tTO:\t<a@b>\t", "a@b");
 	assert_int_equal(mx_smtp_path(S("RCPT TO:<a@b"), out, sizeof(out)), -1);
 	assert_int_equal(mx_smtp_path(S("RCPT TX:<a@b>"), out, sizeof(out)), -1);
 	assert_int_equal(mx_smtp_path(S("RCPT TO:"), out, sizeof(out)), -1);
@@ -61,23 +70,110 @@ static void test_paths(void **st)
 	snprintf(big, sizeof(big), "RCPT TO:<%0300d@x>", 0);
 	assert_int_equal(mx_smtp_path(S(big), out, sizeof(out)), -1);
 	assert_int_equal(mx_smtp_path(S("RCPT TO:<abcdef@x>"), out, 4), -1);
+	assert_int_equal(mx_smtp_path(S("DATA"), out, sizeof(out)), -1);
+}
+
+/* line -> the canonical line forwarded, or the refusal */
+static const struct {
+	const char *line;
+	const char *canon; /* NULL: refused with err */
+	enum mx_smtp_err err;
+} canon_cases[] = {
+	{ "RCPT TO:<a@b>", "RCPT TO:<a@b>", 0 },
+	{ "RCPT  TO:<a@b>", "RCPT TO:<a@b>", 0 },
+	{ "RCPT\tTO:<a@b>", "RCPT TO:<a@b>", 0 },
+	{ "rcpt to:<a@b>", "RCPT TO:<a@b>", 0 },
+	{ "  RCPT TO: <a@b>  ", "RCPT TO:<a@b>", 0 },
+	{ "RCPT TO:a@b", "RCPT TO:<a@b>", 0 },
+	{ "RCPT TO:<a@b>  NOTIFY=NEVER\t ORCPT=rfc822;a@b", "RCPT TO:<a@b> NOTIFY=NEVER ORCPT=rfc822;a@b", 0 },
+	{ "RCPT TO:<\"a  b\"@c>", "RCPT TO:<\"a  b\"@c>", 0 },
+	{ "MAIL\tFROM:<>", "MAIL FROM:<>", 0 },
+	{ "MAIL  FROM:<s@x> SIZE=100  BODY=8BITMIME", "MAIL FROM:<s@x> SIZE=100 BODY=8BITMIME", 0 },
+	{ "DATA\t", "DATA", 0 },
+	{ "data", "DATA", 0 },
+	{ "BDAT  100\tlast", "BDAT 100 LAST", 0 },
+	{ "BDAT 0", "BDAT 0", 0 },
+	{ "AUTH  PLAIN\tdGVzdA==", "AUTH PLAIN dGVzdA==", 0 },
+	{ "ehlo\tclient.example", "EHLO client.example", 0 },
+	{ "NOOP", "NOOP", 0 },
+	{ "XFOO  a  b", "XFOO a  b", 0 },
+	{ "", NULL, MX_SMTP_E_EMPTY },
+	{ " \t ", NULL, MX_SMTP_E_EMPTY },
+	{ "RCPT TO:<a@b>\rRCPT TO:<c@d>", NULL, MX_SMTP_E_CHAR },
+	{ "RCPT\vTO:<a@b>", NULL, MX_SMTP_E_CHAR },
+	{ "RCPT\fTO:<a@b>", NULL, MX_SMTP_E_CHAR },
+	{ "RCPT:TO:<a@b>", NULL, MX_SMTP_E_VERB },
+	{ "\"RCPT\" TO:<a@b>", NULL, MX_SMTP_E_VERB },
+	{ "RCPT TO :<a@b>", NULL, MX_SMTP_E_RCPT },
+	{ "RCPT TO<a@b>", NULL, MX_SMTP_E_RCPT },
+	{ "RCPT TO:", NULL, MX_SMTP_E_RCPT },
+	{ "RCPT", NULL, MX_SMTP_E_RCPT },
+	{ "RCPT TO:<>", NULL, MX_SMTP_E_RECIPIENT },
+	{ "RCPT TO:<a@b>x", NULL, MX_SMTP_E_RECIPIENT },
+	{ "RCPT TO:<a<b>c>", NULL, MX_SMTP_E_RECIPIENT },
+	{ "RCPT TO:<a b@c>", NULL, MX_SMTP_E_RECIPIENT },
+	{ "RCPT TO:<a\\>b@c>", "RCPT TO:<a\\>b@c>", 0 },
+	{ "RCPT TO:a\\ b@c", NULL, MX_SMTP_E_RECIPIENT },
+	{ "MAIL FROM:  FROM:x.test", NULL, MX_SMTP_E_SENDER },
+	{ "RCPT TO:<a@b> NOTIFY=\"x y\"", NULL, MX_SMTP_E_PARAM },
+	{ "RCPT TO:<a@b> X=y\\ RCPT", NULL, MX_SMTP_E_PARAM },
+	{ "RCPT TO:<a@b> X=y\\", NULL, MX_SMTP_E_PARAM },
+	{ "MAIL FROM <a@b>", NULL, MX_SMTP_E_MAIL },
+	{ "MAIL FROM:<a@b", NULL, MX_SMTP_E_SENDER },
+	{ "DATA x", NULL, MX_SMTP_E_DATA },
+	{ "STARTTLS now", NULL, MX_SMTP_E_STARTTLS },
+	{ "BDAT", NULL, MX_SMTP_E_BDAT },
+	{ "BDAT x", NULL, MX_SMTP_E_BDAT },
+	{ "BDAT 10 LASTX", NULL, MX_SMTP_E_BDAT },
+	{ "BDAT 10x", NULL, MX_SMTP_E_BDAT },
+	{ "BDAT 99999999999999999999999", NULL, MX_SMTP_E_BDAT },
+	{ "AUTH", NULL, MX_SMTP_E_AUTH },
+	{ "AUTH PLAIN a b", NULL, MX_SMTP_E_AUTH },
+};
+
+static void test_parse_canon(void **st)
+{
+	(void)st;
+	for (size_t i = 0; i < sizeof(canon_cases) / sizeof(canon_cases[0]); i++) {
+		const char *line = canon_cases[i].line;
+		struct mx_smtp_cmd c;
+		enum mx_smtp_err e = mx_smtp_parse(S(line), &c);
+		char out[600], again[600];
+		int n, code;
+
+		if (!canon_cases[i].canon) {
+			if (e != canon_cases[i].err)
+				fail_msg("\"%s\": error %d, want %d", line, e, canon_cases[i].err);
+			assert_non_null(mx_smtp_err_reply(e, &code));
+			assert_true(code == 500 || code == 501);
+			continue;
+		}
+		if (e != MX_SMTP_OK)
+			fail_msg("\"%s\" refused (%d)", line, e);
+		n = mx_smtp_canon(&c, out, sizeof(out));
+		assert_true(n >= 0 && (size_t)n <= strlen(line) + 2);
+		assert_string_equal(out, canon_cases[i].canon);
+		/* the canonical spelling is a fixed point */
+		assert_int_equal(mx_smtp_parse(out, (size_t)n, &c), MX_SMTP_OK);
+		assert_int_equal(mx_smtp_canon(&c, again, sizeof(again)), n);
+		assert_string_equal(again, out);
+	}
 }
 
 static void test_bdat(void **st)
 {
-	uint64_t n;
-	bool last;
+	struct mx_smtp_cmd c;
+	char out[8];
 
 	(void)st;
-	assert_int_equal(mx_smtp_bdat(S("BDAT 100"), &n, &last), 0);
-	assert_true(n == 100 && !last);
-	assert_int_equal(mx_smtp_bdat(S("bdat 0 last"), &n, &last), 0);
-	assert_true(n == 0 && last);
-	assert_int_equal(mx_smtp_bdat(S("BDAT"), &n, &last), -1);
-	assert_int_equal(mx_smtp_bdat(S("BDAT x"), &n, &last), -1);
-	assert_int_equal(mx_smtp_bdat(S("BDAT 10 LASTX"), &n, &last), -1);
-	assert_int_equal(mx_smtp_bdat(S("BDAT 10  LAST"), &n, &last), -1);
-	assert_int_equal(mx_smtp_bdat(S("BDAT 99999999999999999999999"), &n, &last), -1);
+	assert_int_equal(mx_smtp_parse(S("BDAT 100"), &c), MX_SMTP_OK);
+	assert_true(c.verb == MX_SMTP_BDAT && c.bdat_size == 100 && !c.bdat_last);
+	assert_int_equal(mx_smtp_parse(S("bdat 0 last"), &c), MX_SMTP_OK);
+	assert_true(c.bdat_size == 0 && c.bdat_last);
+	assert_int_equal(mx_smtp_parse(S("BDAT 18446744073709551615"), &c), MX_SMTP_OK);
+	assert_true(c.bdat_size == UINT64_MAX);
+	/* a canonical line that does not fit is refused, never cut */
+	assert_int_equal(mx_smtp_canon(&c, out, sizeof(out)), -1);
 }
 
 static void test_replies(void **st)
@@ -351,7 +447,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verbs),	 cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_bdat),	 cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_bdat),
+		cmocka_unit_test(test_parse_canon),	 cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_data_end), cmocka_unit_test(test_pp_v1),
 		cmocka_unit_test(test_pp_v2),	 cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_rate_store),

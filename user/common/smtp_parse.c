@@ -5,6 +5,8 @@
 #include "smtp_parse.h"
 
 #include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,16 +26,28 @@ static const struct {
 	{ "PROXY", MX_SMTP_PROXY },
 };
 
-enum mx_smtp_verb mx_smtp_verb(const char *line, size_t len)
-{
-	size_t n = 0;
+static bool blank(int c) { return c == ' ' || c == '\t'; }
 
-	while (n < len && line[n] != ' ')
-		n++;
+/* A byte no command line may hold: every control character but HTAB. */
+static bool ctl(int c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+static enum mx_smtp_verb verb_of(const char *name, size_t n)
+{
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strlen(verbs[i].name) == n && strncasecmp(line, verbs[i].name, n) == 0)
+		if (strlen(verbs[i].name) == n && strncasecmp(name, verbs[i].name, n) == 0)
 			return verbs[i].verb;
 	return MX_SMTP_UNKNOWN;
+}
+
+enum mx_smtp_verb mx_smtp_verb(const char *line, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len && blank(line[i]))
+		i++;
+	for (n = i; n < len && !blank(line[n]); n++)
+		;
+	return verb_of(line + i, n - i);
 }
 
 const char *mx_smtp_verb_name(enum mx_smtp_verb v)
@@ -44,37 +58,35 @@ const char *mx_smtp_verb_name(enum mx_smtp_verb v)
 	return "unknown";
 }
 
-/* Skip "MAIL FROM:" / "RCPT TO:"; returns the offset after the colon. */
-static int skip_keyword(const char *line, size_t len, size_t *pos)
+/* [p, *end) without the blanks at both ends. */
+static const char *trim(const char *p, const char **end)
 {
-	const char *kw;
-	size_t kl;
-
-	if (len < 5)
-		return -1;
-	kw = strncasecmp(line, "MAIL ", 5) == 0 ? "FROM:" : "TO:";
-	kl = strlen(kw);
-	if (len < 5 + kl || strncasecmp(line + 5, kw, kl) != 0)
-		return -1;
-	*pos = 5 + kl;
-	while (*pos < len && line[*pos] == ' ')
-		(*pos)++; /* RFC 5321 forbids it, real clients send it */
-	return 0;
+	while (p < *end && blank(*p))
+		p++;
+	while (*end > p && blank((*end)[-1]))
+		(*end)--;
+	return p;
 }
 
-/* The end of a bracketed path: the '>' not inside a quoted local part. */
-static int path_end(const char *p, size_t len, size_t *end)
+/*
+ * The end of a bracketed path starting at p[0] == '<': the index of its
+ * '>'.  A backslash escapes the next byte anywhere, a quoted string may
+ * hold '>' and blanks (as Postfix's tokenizer reads it).  Blanks outside
+ * quotes and a second '<' are refused: MTAs disagree about those.
+ */
+static int bracket_end(const char *p, size_t len, size_t *end)
 {
 	bool quoted = false;
 
 	for (size_t i = 1; i < len; i++) {
-		if (quoted && p[i] == '\\' && i + 1 < len) {
-			i++;
-			continue;
-		}
-		if (p[i] == '"')
+		if (p[i] == '\\') {
+			if (++i == len)
+				return -1;
+		} else if (p[i] == '"') {
 			quoted = !quoted;
-		else if (!quoted && p[i] == '>') {
+		} else if (!quoted && (p[i] == '<' || blank(p[i]))) {
+			return -1;
+		} else if (!quoted && p[i] == '>') {
 			*end = i;
 			return 0;
 		}
@@ -82,65 +94,286 @@ static int path_end(const char *p, size_t len, size_t *end)
 	return -1;
 }
 
-int mx_smtp_path(const char *line, size_t len, char *out, size_t outlen)
+/* "FROM:" / "TO:" and the path after it; params are the rest. */
+static enum mx_smtp_err parse_path(struct mx_smtp_cmd *c, const char *kw, enum mx_smtp_err esyn,
+				   enum mx_smtp_err epath)
 {
-	size_t pos, start, end;
+	const char *p = c->args, *end = c->args + c->args_len, *q;
+	size_t kl = strlen(kw), e;
 
-	if (outlen == 0 || skip_keyword(line, len, &pos) < 0)
-		return -1;
-	if (pos < len && line[pos] == '<') {
-		if (path_end(line + pos, len - pos, &end) < 0)
-			return -1;
-		start = pos + 1;
-		end += pos;
+	if ((size_t)(end - p) < kl || strncasecmp(p, kw, kl) != 0)
+		return esyn;
+	p += kl;
+	while (p < end && blank(*p))
+		p++; /* RFC 5321 forbids it, real clients send it */
+	if (p == end)
+		return esyn;
+	if (*p == '<') {
+		if (bracket_end(p, (size_t)(end - p), &e) < 0)
+			return epath;
+		c->path = p + 1;
+		c->path_len = e - 1;
+		q = p + e + 1;
+		if (q < end && !blank(*q))
+			return epath; /* "<a>b": one word to Postfix, two to us */
 	} else {
-		start = pos;
-		for (end = pos; end < len && line[end] != ' '; end++)
-			;
-		if (end == start)
-			return -1;
+		/* no brackets (Postfix accepts it): one word, nothing its
+		 * tokenizer would read as quoting or escaping, and no ':'
+		 * ("FROM:x" would be two words to it) */
+		for (q = p; q < end && !blank(*q); q++)
+			if (*q == '<' || *q == '>' || *q == '"' || *q == '\\' || *q == ':')
+				return epath;
+		c->path = p;
+		c->path_len = (size_t)(q - p);
 	}
-	/* RFC 5321 4.1.2: a source route "@a,@b:" is ignored */
-	if (start < end && line[start] == '@') {
-		const char *c = memchr(line + start, ':', end - start);
+	if (c->path_len > MX_SMTP_PATH_MAX)
+		return epath;
+	c->params = trim(q, &end);
+	c->params_len = (size_t)(end - c->params);
+	/* parameters: words joined by one space when forwarded, so none may
+	 * open a quote or escape the blank after it */
+	for (q = c->params; q < end; q++) {
+		if (*q == '"' || *q == '<' || *q == '>' ||
+		    (*q == '\\' && (q + 1 == end || blank(q[1]))))
+			return MX_SMTP_E_PARAM;
+	}
+	return MX_SMTP_OK;
+}
 
-		if (!c)
-			return -1;
-		start = (size_t)(c - line) + 1;
+/* [p, p + n) is the word w, in any case */
+static bool word_is(const char *p, size_t n, const char *w)
+{
+	return n == strlen(w) && strncasecmp(p, w, n) == 0;
+}
+
+static enum mx_smtp_err parse_bdat(struct mx_smtp_cmd *c)
+{
+	const char *a = c->args;
+	size_t n = c->args_len, i = 0;
+	uint64_t v = 0;
+
+	if (!n || !isdigit((unsigned char)a[0]))
+		return MX_SMTP_E_BDAT;
+	for (; i < n && isdigit((unsigned char)a[i]); i++) {
+		uint64_t d = (uint64_t)(a[i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return MX_SMTP_E_BDAT;
+		v = v * 10 + d;
 	}
-	if (end - start > MX_SMTP_PATH_MAX || end - start >= outlen)
+	c->bdat_size = v;
+	c->bdat_last = false;
+	if (i == n)
+		return MX_SMTP_OK;
+	if (!blank(a[i]))
+		return MX_SMTP_E_BDAT;
+	while (i < n && blank(a[i]))
+		i++;
+	/* the arguments end with no blank: "LAST" is the whole rest */
+	c->bdat_last = word_is(a + i, n - i, "LAST");
+	return c->bdat_last ? MX_SMTP_OK : MX_SMTP_E_BDAT;
+}
+
+/* "AUTH mechanism [initial-response]" */
+static enum mx_smtp_err parse_auth(struct mx_smtp_cmd *c)
+{
+	const char *p = c->args, *end = c->args + c->args_len;
+	int words = 0;
+
+	while (p < end) {
+		if (++words > 2)
+			return MX_SMTP_E_AUTH;
+		while (p < end && !blank(*p))
+			p++;
+		while (p < end && blank(*p))
+			p++;
+	}
+	return words ? MX_SMTP_OK : MX_SMTP_E_AUTH;
+}
+
+enum mx_smtp_err mx_smtp_parse(const char *line, size_t len, struct mx_smtp_cmd *c)
+{
+	const char *end = line + len, *p;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < len; i++)
+		if (ctl((unsigned char)line[i]))
+			return MX_SMTP_E_CHAR;
+	p = trim(line, &end);
+	if (p == end)
+		return MX_SMTP_E_EMPTY;
+	c->name = p;
+	while (p < end && !blank(*p)) {
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return MX_SMTP_E_VERB;
+		p++;
+	}
+	c->name_len = (size_t)(p - c->name);
+	c->verb = verb_of(c->name, c->name_len);
+	while (p < end && blank(*p))
+		p++;
+	c->args = p;
+	c->args_len = (size_t)(end - p);
+	switch (c->verb) {
+	case MX_SMTP_MAIL:
+		return parse_path(c, "FROM:", MX_SMTP_E_MAIL, MX_SMTP_E_SENDER);
+	case MX_SMTP_RCPT: {
+		enum mx_smtp_err e = parse_path(c, "TO:", MX_SMTP_E_RCPT, MX_SMTP_E_RECIPIENT);
+
+		if (e != MX_SMTP_OK)
+			return e;
+		return c->path_len ? MX_SMTP_OK : MX_SMTP_E_RECIPIENT; /* no <> */
+	}
+	case MX_SMTP_DATA:
+		return c->args_len ? MX_SMTP_E_DATA : MX_SMTP_OK;
+	case MX_SMTP_STARTTLS:
+		return c->args_len ? MX_SMTP_E_STARTTLS : MX_SMTP_OK;
+	case MX_SMTP_BDAT:
+		return parse_bdat(c);
+	case MX_SMTP_AUTH:
+		return parse_auth(c);
+	default:
+		return MX_SMTP_OK;
+	}
+}
+
+/* Append n bytes at *at; false when out is full. */
+static bool put(char *out, size_t outlen, size_t *at, const char *p, size_t n)
+{
+	if (outlen - *at < n + 1)
+		return false;
+	memcpy(out + *at, p, n);
+	*at += n;
+	out[*at] = '\0';
+	return true;
+}
+
+/* The words of [p, p + n) joined by one space, after a space. */
+static bool put_words(char *out, size_t outlen, size_t *at, const char *p, size_t n)
+{
+	const char *end = p + n;
+
+	while (p < end) {
+		const char *w = p;
+
+		while (p < end && !blank(*p))
+			p++;
+		if (!put(out, outlen, at, " ", 1) || !put(out, outlen, at, w, (size_t)(p - w)))
+			return false;
+		while (p < end && blank(*p))
+			p++;
+	}
+	return true;
+}
+
+int mx_smtp_canon(const struct mx_smtp_cmd *c, char *out, size_t outlen)
+{
+	size_t at = 0;
+	char num[32];
+	bool ok;
+
+	if (!outlen)
 		return -1;
-	for (size_t i = start; i < end; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			return -1;
-		out[i - start] = (char)tolower(ch);
+	out[0] = '\0';
+	switch (c->verb) {
+	case MX_SMTP_MAIL:
+	case MX_SMTP_RCPT:
+		ok = put(out, outlen, &at, c->verb == MX_SMTP_MAIL ? "MAIL FROM:<" : "RCPT TO:<",
+			 c->verb == MX_SMTP_MAIL ? 11 : 9) &&
+		     put(out, outlen, &at, c->path, c->path_len) && put(out, outlen, &at, ">", 1) &&
+		     put_words(out, outlen, &at, c->params, c->params_len);
+		break;
+	case MX_SMTP_BDAT:
+		snprintf(num, sizeof(num), "BDAT %" PRIu64 "%s", c->bdat_size,
+			 c->bdat_last ? " LAST" : "");
+		ok = put(out, outlen, &at, num, strlen(num));
+		break;
+	case MX_SMTP_AUTH:
+		ok = put(out, outlen, &at, "AUTH", 4) &&
+		     put_words(out, outlen, &at, c->args, c->args_len);
+		break;
+	default:
+		ok = put(out, outlen, &at, c->name, c->name_len);
+		for (size_t i = 0; ok && i < c->name_len; i++)
+			out[i] = (char)toupper((unsigned char)out[i]);
+		if (ok && c->args_len)
+			ok = put(out, outlen, &at, " ", 1) &&
+			     put(out, outlen, &at, c->args, c->args_len);
+		break;
 	}
-	out[end - start] = '\0';
+	return ok ? (int)at : -1;
+}
+
+static const struct {
+	int code;
+	const char *text;
+} err_replies[MX_SMTP_E__COUNT] = {
+	[MX_SMTP_OK] = { 250, "250 2.0.0 Ok" },
+	[MX_SMTP_E_EMPTY] = { 500, "500 5.5.2 Error: bad syntax" },
+	[MX_SMTP_E_CHAR] = { 500, "500 5.5.2 Error: control character in command" },
+	[MX_SMTP_E_VERB] = { 500, "500 5.5.2 Error: bad syntax" },
+	[MX_SMTP_E_MAIL] = { 501, "501 5.5.4 Syntax: MAIL FROM:<address>" },
+	[MX_SMTP_E_RCPT] = { 501, "501 5.5.4 Syntax: RCPT TO:<address>" },
+	[MX_SMTP_E_SENDER] = { 501, "501 5.1.7 Bad sender address syntax" },
+	[MX_SMTP_E_RECIPIENT] = { 501, "501 5.1.3 Bad recipient address syntax" },
+	[MX_SMTP_E_PARAM] = { 501, "501 5.5.4 Error: bad parameter syntax" },
+	[MX_SMTP_E_DATA] = { 501, "501 5.5.4 Syntax: DATA" },
+	[MX_SMTP_E_BDAT] = { 501, "501 5.5.4 Syntax: BDAT chunk-size [LAST]" },
+	[MX_SMTP_E_STARTTLS] = { 501, "501 5.5.4 Syntax: STARTTLS" },
+	[MX_SMTP_E_AUTH] = { 501, "501 5.5.4 Syntax: AUTH mechanism" },
+};
+
+const char *mx_smtp_err_reply(enum mx_smtp_err err, int *code)
+{
+	if ((unsigned)err >= MX_SMTP_E__COUNT)
+		err = MX_SMTP_E_EMPTY;
+	*code = err_replies[err].code;
+	return err_replies[err].text;
+}
+
+int mx_smtp_path_key(const char *path, size_t len, char *out, size_t outlen)
+{
+	const char *p = path, *end = path + len;
+	size_t n = 0;
+
+	if (len > MX_SMTP_PATH_MAX || !outlen)
+		return -1;
+	/* RFC 5321 4.1.2: a source route "@a,@b:" is ignored */
+	if (p < end && *p == '@') {
+		const char *c = memchr(p, ':', len);
+
+		if (c)
+			p = c + 1;
+	}
+	/* a quoted local part means what it holds: "a"@b is a@b */
+	if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"'; p++) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			if (n + 1 >= outlen)
+				return -1;
+			out[n++] = (char)tolower((unsigned char)*p);
+		}
+		if (p < end)
+			p++; /* the closing quote */
+	}
+	for (; p < end; p++) {
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
 	return 0;
 }
 
-int mx_smtp_bdat(const char *line, size_t len, uint64_t *size, bool *last)
+int mx_smtp_path(const char *line, size_t len, char *out, size_t outlen)
 {
-	size_t i = 5;
-	uint64_t v = 0;
+	struct mx_smtp_cmd c;
 
-	if (len < 6 || strncasecmp(line, "BDAT ", 5) != 0 || !isdigit((unsigned char)line[5]))
+	if (mx_smtp_parse(line, len, &c) != MX_SMTP_OK ||
+	    (c.verb != MX_SMTP_MAIL && c.verb != MX_SMTP_RCPT))
 		return -1;
-	for (; i < len && isdigit((unsigned char)line[i]); i++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(line[i] - '0');
-	}
-	*last = false;
-	if (i < len) {
-		if (len - i != 5 || strncasecmp(line + i, " LAST", 5) != 0)
-			return -1;
-		*last = true;
-	}
-	*size = v;
-	return 0;
+	return mx_smtp_path_key(c.path, c.path_len, out, outlen);
 }
 
 int mx_smtp_reply_line(const char *line, size_t len, int *code, bool *last)

@@ -45,21 +45,87 @@ enum mx_smtp_verb {
 	MX_SMTP_PROXY,
 };
 
-/* The verb of a command line (no line terminator), case-insensitive; the
- * verb must be followed by a space or the end of the line. */
+/*
+ * Command lines are read the way permissive MTAs read them (Postfix's
+ * smtpd tokenizer, Exim, OpenSMTPD, Haraka): blanks (SP or HTAB) before
+ * and after the verb and around the keyword are tolerated, keywords are
+ * case-insensitive, "FROM:" may be followed by blanks.  What does not
+ * parse gets one of the errors below; a front end refuses it itself and
+ * never forwards it, and what parses is forwarded in the canonical
+ * spelling of mx_smtp_canon(), so the MTA reads exactly what the proxy
+ * read.  Lines that could be read two ways are refused: control
+ * characters other than HTAB, a path glued to what follows it, a nested
+ * '<', a ':' or quoting in a path without brackets, quotes, '<' or a
+ * trailing backslash in parameters (Postfix's
+ * tokenizer would join them with the next word).
+ */
+enum mx_smtp_err {
+	MX_SMTP_OK = 0,
+	MX_SMTP_E_EMPTY,     /* an empty or blank line */
+	MX_SMTP_E_CHAR,      /* a control character (NUL, CR, VT, ...) */
+	MX_SMTP_E_VERB,      /* a verb that is not letters, digits and '-' */
+	MX_SMTP_E_MAIL,      /* MAIL without FROM: and a path */
+	MX_SMTP_E_RCPT,      /* RCPT without TO: and a path */
+	MX_SMTP_E_SENDER,    /* an unreadable sender path */
+	MX_SMTP_E_RECIPIENT, /* an unreadable recipient path */
+	MX_SMTP_E_PARAM,     /* a MAIL/RCPT parameter that could be read two ways */
+	MX_SMTP_E_DATA,      /* DATA with arguments */
+	MX_SMTP_E_BDAT,      /* BDAT without chunk-size [LAST] */
+	MX_SMTP_E_STARTTLS,  /* STARTTLS with arguments */
+	MX_SMTP_E_AUTH,      /* AUTH without a mechanism, or with extra words */
+	MX_SMTP_E__COUNT,
+};
+
+/* One parsed command line.  Pointers go into the caller's line. */
+struct mx_smtp_cmd {
+	enum mx_smtp_verb verb;
+	const char *name; /* the verb as written */
+	size_t name_len;
+	const char *args; /* after the verb's blanks, trailing blanks cut */
+	size_t args_len;
+	/* MAIL, RCPT: the path between the brackets as written ("" for <>),
+	 * and the parameters after it (outer blanks cut) */
+	const char *path;
+	size_t path_len;
+	const char *params;
+	size_t params_len;
+	/* BDAT */
+	uint64_t bdat_size;
+	bool bdat_last;
+};
+
+/*
+ * Parse one command line (no line terminator).  Returns MX_SMTP_OK with
+ * *c filled in, or why the line is refused.  Unknown verbs parse (the
+ * MTA answers them).
+ */
+enum mx_smtp_err mx_smtp_parse(const char *line, size_t len, struct mx_smtp_cmd *c);
+/*
+ * The line to forward for a parsed command: "MAIL FROM:<path> p1 p2",
+ * "RCPT TO:<path> ...", "BDAT n[ LAST]", "AUTH MECH[ resp]", otherwise
+ * the verb in capitals, one space and the arguments.  Returns its length,
+ * or -1 if it does not fit in out (it is never longer than the line + 2).
+ */
+int mx_smtp_canon(const struct mx_smtp_cmd *c, char *out, size_t outlen);
+/* The reply a front end gives for err (without CRLF), and its code. */
+const char *mx_smtp_err_reply(enum mx_smtp_err err, int *code);
+
+/* The verb of a command line (no line terminator), case-insensitive,
+ * after any leading blanks and ended by a blank or the end of the line. */
 enum mx_smtp_verb mx_smtp_verb(const char *line, size_t len);
 const char *mx_smtp_verb_name(enum mx_smtp_verb v);
 
 /*
- * The path of "MAIL FROM:<a@b>" / "RCPT TO:<a@b>" (leniently: space after
- * the colon, no brackets), lowercased, source route dropped, into out.
- * "<>" gives "".  Returns 0, or -1 on a syntax error or a path over
- * MX_SMTP_PATH_MAX.
+ * The counter key of a parsed path (struct mx_smtp_cmd's path): source
+ * route dropped, a quoted local part unquoted, lowercased, into out ("" for
+ * the null path).  Returns 0, or -1 if it is over MX_SMTP_PATH_MAX or does
+ * not fit.
  */
-int mx_smtp_path(const char *line, size_t len, char *out, size_t outlen);
+int mx_smtp_path_key(const char *path, size_t len, char *out, size_t outlen);
 
-/* "BDAT <size> [LAST]": 0 with *size and *last, -1 on syntax error. */
-int mx_smtp_bdat(const char *line, size_t len, uint64_t *size, bool *last);
+/* The path key of a whole MAIL or RCPT line; -1 when the line does not
+ * parse as one (mx_smtp_parse + mx_smtp_path_key). */
+int mx_smtp_path(const char *line, size_t len, char *out, size_t outlen);
 
 /*
  * One reply line (no terminator): "250-text" (more follow), "250 text"

@@ -2,8 +2,10 @@
 /*
  * session.c - one client, one backend, and the SMTP state between them.
  *
- * Commands are parsed line by line and forwarded re-terminated with CRLF,
- * so the backend sees exactly the commands the proxy judged.  Every
+ * Commands are parsed line by line (smtp_parse.h: as permissive MTAs
+ * tokenize them) and forwarded in their canonical spelling with CRLF, so
+ * the backend reads exactly the commands the proxy judged and counted; a
+ * line the proxy cannot read one way only is refused, never forwarded.  Every
  * forwarded command and every reply the proxy makes itself takes a slot in
  * an ordered queue; backend replies are matched to the queue head, so
  * replies reach the client in command order also under PIPELINING.
@@ -29,8 +31,8 @@
  * bout as much, so DATA moves in large chunks; replies are short. */
 #define CIN_SIZE 8192
 #define BOUT_SIZE 8192
-#define BIN_SIZE 4096
-#define COUT_SIZE 4096
+#define BIN_SIZE 8192 /* a whole multi-line reply fits (see backend_reply) */
+#define COUT_SIZE 8192
 /* Commands in flight: RFC 2920 clients send a few dozen at most; more
  * waits in the socket. */
 #define PIPELINE_MAX 64
@@ -67,9 +69,9 @@ enum local_reply {
 	LR_TOO_LONG,
 	LR_NUL,
 	LR_NOT_IMPL,
-	LR_BDAT_SYNTAX,
 	LR_RCPT_MAX,
 	LR_RATE,
+	LR_PARSE, /* the parser's refusal, struct pend's perr */
 };
 static const struct {
 	int code;
@@ -78,15 +80,16 @@ static const struct {
 	[LR_TOO_LONG] = { 500, "500 5.5.2 Error: line too long" },
 	[LR_NUL] = { 500, "500 5.5.2 Error: NUL character in command" },
 	[LR_NOT_IMPL] = { 502, "502 5.5.1 Error: command not implemented" },
-	[LR_BDAT_SYNTAX] = { 501, "501 5.5.4 Syntax: BDAT chunk-size [LAST]" },
 	[LR_RCPT_MAX] = { 452, "452 4.5.3 Error: too many recipients" },
 	[LR_RATE] = { 450, "450 4.7.1 Error: recipient rate limit exceeded, try again later" },
+	[LR_PARSE] = { 0, NULL },
 };
 
 struct pend {
 	uint8_t kind;  /* enum pkind */
 	uint8_t verb;  /* enum mx_smtp_verb of a forwarded command */
 	uint8_t local; /* enum local_reply */
+	uint8_t perr;  /* enum mx_smtp_err of LR_PARSE */
 };
 
 struct px_session {
@@ -96,7 +99,7 @@ struct px_session {
 	struct px_timer timer;
 	enum phase phase;
 	enum cmode mode;
-	bool be_connected, be_shut, cli_eof, be_eof, tarpit, mid_reply;
+	bool be_connected, be_shut, cli_eof, be_eof, tarpit;
 	bool dead; /* freed; memory lives until the loop's batch ends */
 	struct pxbuf cin, bout, bin, cout;
 	struct pend q[PIPELINE_MAX];
@@ -176,6 +179,7 @@ static void qpush(struct px_session *s, enum pkind kind, int verb, int local)
 	p->kind = (uint8_t)kind;
 	p->verb = (uint8_t)verb;
 	p->local = (uint8_t)local;
+	p->perr = 0;
 }
 
 static void qpop(struct px_session *s)
@@ -309,13 +313,23 @@ static void local_reply(struct px_session *s, enum local_reply r)
 	qpush(s, PK_LOCAL, 0, r);
 }
 
-static void cmd_mail(struct px_session *s, const char *line, size_t len)
+/* A line the parser refused: answered here, never forwarded. */
+static void parse_refusal(struct px_session *s, enum mx_smtp_err e)
 {
-	s->have_mail = mx_smtp_path(line, len, s->sender, sizeof(s->sender)) == 0;
+	qpush(s, PK_LOCAL, 0, LR_PARSE);
+	s->q[(s->qh + s->qn - 1) % PIPELINE_MAX].perr = (uint8_t)e;
+}
+
+static void cmd_mail(struct px_session *s, const struct mx_smtp_cmd *c, const char *line,
+		     size_t len)
+{
+	/* the key always fits: the parser bounds the path */
+	s->have_mail = mx_smtp_path_key(c->path, c->path_len, s->sender, sizeof(s->sender)) == 0;
 	forward_line(s, line, len, MX_SMTP_MAIL);
 }
 
-static void cmd_rcpt(struct px_session *s, const char *line, size_t len)
+static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const char *line,
+		     size_t len)
 {
 	char rcpt[MX_SMTP_PATH_MAX + 1];
 	struct px_rcpt_ctx c = {
@@ -324,8 +338,8 @@ static void cmd_rcpt(struct px_session *s, const char *line, size_t len)
 	};
 	enum mx_violation v;
 
-	/* without a transaction or a readable path the backend refuses it */
-	if (!s->have_mail || mx_smtp_path(line, len, rcpt, sizeof(rcpt)) < 0) {
+	/* without a transaction the backend refuses it (503) */
+	if (!s->have_mail || mx_smtp_path_key(cmd->path, cmd->path_len, rcpt, sizeof(rcpt)) < 0) {
 		forward_line(s, line, len, MX_SMTP_RCPT);
 		return;
 	}
@@ -339,24 +353,11 @@ static void cmd_rcpt(struct px_session *s, const char *line, size_t len)
 	local_reply(s, v == MX_VIOL_RECIPIENTS ? LR_RCPT_MAX : LR_RATE);
 }
 
-static void cmd_bdat(struct px_session *s, const char *line, size_t len)
+/* A parsed command, forwarded as line (its canonical spelling). */
+static void command(struct px_session *s, const struct mx_smtp_cmd *c, const char *line,
+		    size_t len)
 {
-	uint64_t size;
-	bool last;
-
-	if (mx_smtp_bdat(line, len, &size, &last) < 0) {
-		local_reply(s, LR_BDAT_SYNTAX);
-		return;
-	}
-	forward_line(s, line, len, MX_SMTP_BDAT);
-	s->bdat_left = size;
-	if (size)
-		s->mode = CM_BDAT;
-}
-
-static void command(struct px_session *s, const char *line, size_t len)
-{
-	enum mx_smtp_verb verb = mx_smtp_verb(line, len);
+	enum mx_smtp_verb verb = c->verb;
 
 	switch (verb) {
 	case MX_SMTP_XCLIENT:
@@ -365,13 +366,16 @@ static void command(struct px_session *s, const char *line, size_t len)
 		local_reply(s, LR_NOT_IMPL); /* never let a client speak for another */
 		return;
 	case MX_SMTP_MAIL:
-		cmd_mail(s, line, len);
+		cmd_mail(s, c, line, len);
 		return;
 	case MX_SMTP_RCPT:
-		cmd_rcpt(s, line, len);
+		cmd_rcpt(s, c, line, len);
 		return;
 	case MX_SMTP_BDAT:
-		cmd_bdat(s, line, len);
+		forward_line(s, line, len, MX_SMTP_BDAT);
+		s->bdat_left = c->bdat_size;
+		if (c->bdat_size)
+			s->mode = CM_BDAT;
 		return;
 	case MX_SMTP_DATA:
 	case MX_SMTP_STARTTLS:
@@ -393,9 +397,26 @@ static void command(struct px_session *s, const char *line, size_t len)
 
 static size_t line_limit(struct px_session *s, const char *p, size_t n)
 {
-	if (s->mode == CM_AUTH || (n >= 5 && mx_smtp_verb(p, 4) == MX_SMTP_AUTH && p[4] == ' '))
+	const char *sp;
+
+	if (s->mode == CM_AUTH)
+		return MX_SMTP_AUTH_LINE_MAX;
+	/* "AUTH" and a blank, however far the line has come */
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	sp = n > 4 ? p + 4 : NULL;
+	if (sp && (*sp == ' ' || *sp == '\t') && mx_smtp_verb(p, 4) == MX_SMTP_AUTH)
 		return MX_SMTP_AUTH_LINE_MAX;
 	return MX_SMTP_LINE_MAX;
+}
+
+/* A control character (HTAB included): no SASL response holds one. */
+static bool has_ctl(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return true;
+	return false;
 }
 
 /* One command line from cin.  False when nothing more can be done now. */
@@ -421,7 +442,7 @@ static bool client_line(struct px_session *s)
 	s->cin.r += (uint32_t)(len + 1);
 	if (len && p[len - 1] == '\r')
 		len--; /* a bare LF ends a command line too; we send CRLF on */
-	if (s->mode == CM_AUTH && (len + 2 > max || memchr(p, '\0', len))) {
+	if (s->mode == CM_AUTH && (len + 2 > max || has_ctl(p, len))) {
 		/* the backend waits for this response: cancel the exchange
 		 * (RFC 4954 4: "*"), its 501 answers the client */
 		if (!bfits(&s->bout, 3)) {
@@ -440,7 +461,8 @@ static bool client_line(struct px_session *s)
 		local_reply(s, LR_NUL);
 		return true;
 	}
-	if (!bfits(&s->bout, len + 2)) {
+	/* the canonical spelling is at most 2 bytes longer (brackets) */
+	if (!bfits(&s->bout, len + 4)) {
 		s->cin.r -= (uint32_t)(lf - p) + 1; /* retry when bout drains */
 		return false;
 	}
@@ -451,7 +473,18 @@ static bool client_line(struct px_session *s)
 		s->mode = CM_WAIT;
 		return true;
 	}
-	command(s, p, len);
+	{
+		char canon[MX_SMTP_AUTH_LINE_MAX + 8];
+		struct mx_smtp_cmd c;
+		enum mx_smtp_err e = mx_smtp_parse(p, len, &c);
+		int n2 = e == MX_SMTP_OK ? mx_smtp_canon(&c, canon, sizeof(canon)) : -1;
+
+		if (e != MX_SMTP_OK || n2 < 0) {
+			parse_refusal(s, e != MX_SMTP_OK ? e : MX_SMTP_E_EMPTY);
+			return true;
+		}
+		command(s, &c, canon, (size_t)n2);
+	}
 	return true;
 }
 
@@ -553,19 +586,26 @@ static void client_pump(struct px_session *s)
 
 /* ---- backend side: replies ---- */
 
-/* The reply for the queue head is complete: update state. */
-static void reply_done(struct px_session *s, struct pend *h, int code)
+/*
+ * The reply for the queue head is complete: update state.  False when
+ * the backend asks for something the proxy did not send it a command
+ * for (an intermediate reply to anything but DATA's 354 or AUTH's 334):
+ * the two no longer agree on what the client's next bytes are.
+ */
+static bool reply_done(struct px_session *s, struct pend *h, int code)
 {
 	if (h->kind == PK_FWD && h->verb == MX_SMTP_DATA && code == 354) {
 		h->kind = PK_DOT; /* the final reply comes after the content */
 		mx_data_scan_init(&s->scan);
 		s->mode = CM_DATA;
-		return;
+		return true;
 	}
 	if (h->kind == PK_FWD && h->verb == MX_SMTP_AUTH && code == 334) {
 		s->mode = CM_AUTH;
-		return;
+		return true;
 	}
+	if (code >= 300 && code < 400)
+		return false;
 	if (h->kind == PK_DOT)
 		s->have_mail = false;
 	if (h->kind == PK_FWD && h->verb == MX_SMTP_STARTTLS && code == 220) {
@@ -580,60 +620,91 @@ static void reply_done(struct px_session *s, struct pend *h, int code)
 		s->mode = CM_CMD;
 	}
 	qpop(s);
+	return true;
 }
 
 /* Emit a local reply at the queue head.  False: blocked for now. */
 static bool emit_local(struct px_session *s, struct pend *h)
 {
 	const char *text = local_replies[h->local].text;
-	size_t len = strlen(text);
+	int code = local_replies[h->local].code;
+	size_t len;
 
+	if (h->local == LR_PARSE)
+		text = mx_smtp_err_reply((enum mx_smtp_err)h->perr, &code);
+	len = strlen(text);
 	if (tarpit_hold(s) || !bfits(&s->cout, len + 2))
 		return false;
 	s->t_reply_at = 0;
 	qpop(s);
-	if (!count_reply(s, local_replies[h->local].code))
+	if (!count_reply(s, code))
 		return false;
 	bput_line(&s->cout, text, len);
 	return true;
 }
 
-/* One backend reply line.  False: blocked or closed. */
-static bool backend_line(struct px_session *s)
+static void bad_reply(struct px_session *s)
 {
-	char *p = s->bin.d + s->bin.r, *lf;
-	size_t n = blen(&s->bin), len;
-	struct pend *h = qhead(s);
-	int code;
-	bool last;
+	close_with(s, "421 4.4.2 %s Error: bad reply from backend%s", "");
+}
 
-	lf = memchr(p, '\n', n);
-	if (!lf) {
-		if (n == s->bin.cap) /* RFC 5321: reply lines are at most 512 */
-			close_with(s, "421 4.4.2 %s Error: bad reply from backend%s", "");
-		return false;
-	}
-	len = (size_t)(lf - p);
-	if (len && p[len - 1] == '\r')
-		len--;
-	if (mx_smtp_reply_line(p, len, &code, &last) < 0) {
-		close_with(s, "421 4.4.2 %s Error: bad reply from backend%s", "");
-		return false;
-	}
-	if (!bfits(&s->cout, len + 2))
-		return false;
-	s->bin.r += (uint32_t)(lf - p) + 1;
-	s->last_code = code;
-	s->mid_reply = !last;
-	if (last) {
-		s->t_reply_at = 0;
-		if (h && h->kind != PK_LOCAL) {
-			reply_done(s, h, code);
-			if (!count_reply(s, code))
-				return false; /* its 421 replaced this line */
+/*
+ * One whole backend reply, all its lines, from bin to cout.  A reply
+ * moves only once its last line is in: when a limit ends the session on
+ * it, the proxy's 421 replaces the whole reply (RFC 5321 4.2.1: one code
+ * per reply), and the tarpit holds a reply, not a line.  False: blocked,
+ * incomplete, or closed.
+ */
+static bool backend_reply(struct px_session *s)
+{
+	char *p = s->bin.d + s->bin.r, *end = p + blen(&s->bin), *q = p, *lf;
+	struct pend *h = qhead(s);
+	size_t out = 0, len;
+	int code = -1, c;
+	bool last = false;
+
+	while (!last) {
+		lf = memchr(q, '\n', (size_t)(end - q));
+		if (!lf) {
+			if (blen(&s->bin) == s->bin.cap) /* a reply this long is no reply */
+				bad_reply(s);
+			return false;
 		}
+		len = (size_t)(lf - q);
+		if (len && q[len - 1] == '\r')
+			len--;
+		if (mx_smtp_reply_line(q, len, &c, &last) < 0 || (code >= 0 && c != code)) {
+			bad_reply(s);
+			return false;
+		}
+		code = c;
+		out += len + 2;
+		q = lf + 1;
 	}
-	bput_line(&s->cout, p, len);
+	/* the first line of a reply waits out the tarpit */
+	if (tarpit_hold(s) || !bfits(&s->cout, out))
+		return false;
+	s->t_reply_at = 0;
+	s->bin.r += (uint32_t)(q - p);
+	s->last_code = code;
+	if (h && h->kind != PK_LOCAL) {
+		if (!reply_done(s, h, code)) {
+			mx_info("%s: backend replied %d out of turn; closing", s->cip, code);
+			bad_reply(s);
+			return false;
+		}
+		if (!count_reply(s, code))
+			return false; /* its 421 replaced this reply */
+	}
+	for (q = p; out; ) {
+		lf = memchr(q, '\n', (size_t)(end - q));
+		len = (size_t)(lf - q);
+		if (len && q[len - 1] == '\r')
+			len--;
+		bput_line(&s->cout, q, len);
+		out -= len + 2;
+		q = lf + 1;
+	}
 	return true;
 }
 
@@ -660,10 +731,7 @@ static void backend_pump(struct px_session *s)
 		}
 		if (!blen(&s->bin))
 			return;
-		/* the first line of a reply waits out the tarpit */
-		if (!s->mid_reply && tarpit_hold(s))
-			return;
-		if (!backend_line(s))
+		if (!backend_reply(s))
 			return;
 	}
 }
@@ -705,7 +773,7 @@ static void backend_lost(struct px_session *s)
 	s->be_eof = true;
 	px_io_close(s->srv->loop, &s->be);
 	/* a backend that said goodbye (221, 421) leaves nothing to add */
-	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !s->mid_reply) {
+	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !blen(&s->bin)) {
 		s->phase = PH_CLOSING;
 		s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
 		return;
