@@ -1,27 +1,59 @@
 #!/bin/sh
 # Install every Debian package mxlimit's build, tests, demo and benchmarks
-# need.  Idempotent; non-interactive; run as root.
+# need.  Idempotent (only what is missing is installed); non-interactive;
+# run as root.  Written for Debian 12.
 set -eu
 
-# Every package named explicitly: apt-get runs with --no-install-recommends,
-# so nothing arrives unless it is listed here.
-#  build:        build-essential clang llvm pkg-config bpftool libbpf-dev
-#                libelf-dev zlib1g-dev libcmocka-dev
-#  netlink:      libnl-3-dev libnl-genl-3-dev (doctor's netdev query)
-#                libnl-idiag-3-dev (sock_diag seeding)
-#  labs:         iproute2 (ip, tc, ss) util-linux (nsenter, unshare, taskset,
-#                chrt) iptables nftables ethtool procps (sysctl) iputils-ping
-#                kmod coreutils gzip mawk sed psmisc
-#  SMTP peers:   postfix (smtp-sink, smtp-source; no daemon is configured),
-#                swaks with libio-socket-inet6-perl (swaks needs it for IPv6)
-#  tests/tools:  python3 (standard library only), valgrind, cppcheck,
-#                clang-tidy, libclang-rt-14-dev (libFuzzer, sanitizers)
-PKGS="build-essential clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-libcmocka-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev
-iproute2 util-linux iptables nftables ethtool procps iputils-ping kmod coreutils gzip
-mawk sed psmisc
-postfix swaks libio-socket-inet6-perl
-python3 valgrind cppcheck clang-tidy libclang-rt-14-dev"
+# Every package is named explicitly: apt-get runs with
+# --no-install-recommends, so nothing arrives unless it is listed here or is
+# a hard dependency of something listed.  Packages that every Debian has
+# (Essential or priority required/important) are listed too, with what uses
+# them, so that a minimal image or container is covered as well.
+#
+#  build (make, make asan, make bench)
+#   build-essential      gcc, make, ar, libc6-dev; gcc's libasan/libubsan (SAN=1)
+#   clang                BPF objects (-target bpf), fuzz targets, bench-flood's floors
+#   llvm                 llvm-symbolizer: readable ASan/UBSan/libFuzzer stack traces
+#   libclang-rt-dev      libFuzzer and clang's sanitizer runtimes (tests/fuzz)
+#   pkg-config           the Makefile's libnl flags
+#   bpftool              vmlinux.h, skeletons; map/prog dumps in test_drift, bench-flood
+#   libbpf-dev libelf-dev zlib1g-dev   libbpf; zlib also for the state file
+#   linux-libc-dev       <linux/bpf.h>, <linux/inet_diag.h>, ... (uapi headers)
+#   libnl-3-dev libnl-genl-3-dev       doctor's netdev query (generic netlink)
+#   libnl-idiag-3-dev    sock_diag seeding where iter/tcp is refused
+#   libcmocka-dev        unit and BPF tests
+#  labs (tests/integration, make demo, make bench)
+#   iproute2             ip (netns, veth, xdp), tc (bench-flood), ss
+#   util-linux           nsenter, unshare, setpriv, mountpoint, taskset, chrt
+#   mount                umount (test_faults: bpffs not mounted)
+#   procps               sysctl, ps
+#   iputils-ping         ping (lab and flood-lab readiness)
+#   kmod                 modprobe: the kernel autoloads veth, nf_tables, xt_* with it
+#   nftables             nft (test_drift, bench-flood)
+#   iptables             iptables(-restore), ip6tables(-restore) (bench-flood)
+#   ethtool              GRO/TSO settings and XDP drop counters (bench-flood)
+#   gzip                 zcat on the daemon's state file (test_daemon)
+#   bc                   bench-proxy.sh's arithmetic
+#   coreutils findutils grep sed mawk bash   timeout, stat, od, sha256sum,
+#                        mkfifo, nproc; find/xargs (lint, fuzz); awk everywhere
+#  SMTP peers
+#   postfix              smtp-sink, smtp-source only: no daemon configured or started
+#   swaks perl           the SMTP client of the proxy tests and test_proxy_e2e
+#   libio-socket-inet6-perl   swaks's IPv6 support (only a Recommends of swaks;
+#                        without it `swaks -6` fails).  swaks's other Recommends
+#                        (libnet-ssleay-perl: TLS, libnet-dns-perl: MX lookup)
+#                        are not used: no test speaks TLS or omits --server.
+#  tests and tools
+#   python3              lab client/server, proxy test peers, JSON checks
+#                        (standard library only; /usr/bin/python3 in test_daemon)
+#   valgrind             the valgrind group;  cppcheck clang-tidy   the lint group
+#  this script: dpkg (dpkg-query), debconf (debconf-set-selections), apt
+PKGS="build-essential clang llvm libclang-rt-dev pkg-config bpftool libbpf-dev libelf-dev
+zlib1g-dev linux-libc-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev libcmocka-dev
+iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzip bc
+coreutils findutils grep sed mawk bash
+postfix swaks perl libio-socket-inet6-perl
+python3 valgrind cppcheck clang-tidy"
 
 missing=""
 for p in $PKGS; do
@@ -40,5 +72,7 @@ export DEBIAN_FRONTEND=noninteractive
 # configuration, so no mail daemon is set up or started.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -qq --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 echo "deps: installed$missing"

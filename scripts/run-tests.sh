@@ -32,50 +32,110 @@ ASAN_BUILD=${ASAN_BUILD:-build/asan}
 ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e"}
 
 # Preflight: every tool and module the selected groups use, checked first.
-# A missing one fails the run at once, naming its Debian package, instead
-# of surfacing as a hundred unrelated failures.
+# A missing one is one failure line naming its Debian package, and the run
+# ends at once ("0 passed, N failed") instead of surfacing as a hundred
+# unrelated failures or timeouts.  Keep in step with scripts/deps.sh.
+# The python modules every test and inline script imports (all standard
+# library; tests/**/*.py, python3 -c / heredocs in tests/ and scripts/):
+PY_MODULES="ast ctypes hashlib json os random re select selectors signal socket statistics
+struct subprocess sys threading time urllib.error urllib.request"
 missing=()
-need() { # PACKAGE WHAT COMMAND...
+need() { # PACKAGE WHAT COMMAND...: WHAT is missing unless COMMAND succeeds
 	local pkg=$1 what=$2; shift 2
 	"$@" >/dev/null 2>&1 || missing+=("$what (Debian package $pkg)")
 }
 has() { command -v "$1"; }
+# swaks speaks IPv6 only with IO::Socket::INET6, a mere Recommends of it
+swaks_ipv6() {
+	if has swaks >/dev/null; then
+		swaks --support 2>&1 | grep -q 'IPv6 supported'
+	else
+		perl -MIO::Socket::INET6 -e1
+	fi
+}
+# a trivial libFuzzer target links (the runtime is libclang-rt-dev's)
+libfuzzer() {
+	echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' |
+		"${FUZZ_CC:-clang}" -x c - -fsanitize=fuzzer -o /dev/null
+}
+# gcc links an ASan + UBSan program (libasan/libubsan come with gcc)
+gcc_san() {
+	echo 'int main(void) { return 0; }' |
+		"${CC:-gcc}" -x c - -fsanitize=address,undefined -o /dev/null
+}
 preflight() {
-	local g labs=0
+	local g py=0 peers=0 lab=0 build=0 m mods
 	for g in "${groups[@]}"; do
-		case $g in integration|proxy|asan) labs=1 ;; esac
+		case $g in
+		proxy) py=1 peers=1 ;;
+		integration) py=1 peers=1 lab=1 ;;
+		asan) py=1 peers=1 lab=1 build=1 ;;
+		esac
 	done
-	need python3 python3 has python3
-	need python3 "python3 standard modules" python3 -c \
-		'import json, selectors, socket, struct, threading, urllib.request, ast'
-	if [ "$labs" = 1 ]; then
+	if [ "$py" = 1 ]; then
+		if ! has python3 >/dev/null; then
+			missing+=("python3 (Debian package python3)")
+		elif mods=$(python3 - $PY_MODULES 2>/dev/null <<'PY'
+import importlib, sys
+for m in sys.argv[1:]:
+    try:
+        importlib.import_module(m)
+    except Exception:
+        print(m)
+PY
+		); then
+			for m in $mods; do missing+=("python3 module $m (Debian package python3)"); done
+		else
+			missing+=("a python3 that runs (Debian package python3)")
+		fi
+	fi
+	if [ "$peers" = 1 ]; then
+		need postfix smtp-sink has smtp-sink
+		need postfix smtp-source has smtp-source
+		# a private Postfix instance (tests/proxy/postfix.sh)
+		need postfix postconf test -x /usr/sbin/postconf
+		need postfix postcat test -x /usr/sbin/postcat
+		need postfix "Postfix's smtpd" test -x /usr/lib/postfix/sbin/smtpd
+		need swaks swaks has swaks
+		need libio-socket-inet6-perl "swaks over IPv6 (perl IO::Socket::INET6)" swaks_ipv6
+		need coreutils timeout has timeout
+	fi
+	if [ "$lab" = 1 ]; then
 		need iproute2 ip has ip
 		need iproute2 tc has tc
 		need iproute2 ss has ss
 		need util-linux nsenter has nsenter
-		need coreutils timeout has timeout
+		need util-linux unshare has unshare
+		need util-linux setpriv has setpriv
+		need util-linux mountpoint has mountpoint
+		need mount umount has umount
 		need bpftool bpftool has bpftool
 		need procps sysctl has sysctl
 		need nftables nft has nft
-		need iptables iptables has iptables
 		need iputils-ping ping has ping
-		need postfix smtp-sink has smtp-sink
-		need postfix smtp-source has smtp-source
-		need swaks swaks has swaks
-		need libio-socket-inet6-perl "swaks over IPv6 (perl IO::Socket::INET6)" \
-			perl -MIO::Socket::INET6 -e1
+		need gzip zcat has zcat
+		# test_daemon runs the verdict client as another user by this path
+		need python3 /usr/bin/python3 test -x /usr/bin/python3
+	fi
+	if [ "$build" = 1 ]; then
+		need build-essential make has make
+		need build-essential "gcc with ASan/UBSan runtimes" gcc_san
+		need clang clang has clang
+		need bpftool bpftool has bpftool
+		need pkg-config pkg-config has pkg-config
 	fi
 	for g in "${groups[@]}"; do
 		case $g in
 		fuzz) need clang clang has clang
-		      need libclang-rt-14-dev "libFuzzer runtime" bash -c \
-			'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a' ;;
+		      need libclang-rt-dev "libFuzzer runtime" libfuzzer ;;
 		lint) need cppcheck cppcheck has cppcheck
 		      need clang-tidy clang-tidy has clang-tidy ;;
 		valgrind) need valgrind valgrind has valgrind ;;
 		esac
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
+	# the same tool for two groups is one item
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
 	for m in "${missing[@]}"; do echo "not ok - preflight: missing $m: run \`make deps\`"; done
 	echo
 	echo "0 passed, ${#missing[@]} failed"

@@ -89,19 +89,30 @@ lab_mx() {
 	nsenter --net=/run/netns/$LAB_SRV "$MXLIMIT" --pin-dir "$LAB_PIN" "$@"
 }
 
-# lab_load_or_die NAME LOAD-ARGS...: the lab's first load.  If mxlimit
-# cannot load here, every later check would wait out its timeout: report
-# ONE failure with load's own error and end the test file at once (the
-# EXIT trap removes the lab).
+# lab_load_or_die NAME LOAD-ARGS...: the lab's first load (only that one:
+# later loads are what a test checks).  On success "ok - NAME", load's
+# output as comments.  If mxlimit cannot load here every later check would
+# wait out its timeout, so instead: ONE failure line with the first lines
+# of load's stderr, and the test file ends at once, non-zero (the EXIT trap
+# of tests/lib.sh removes the lab).
 lab_load_or_die() {
-	local name=$1 out; shift
-	if out=$(lab_mx load "$@" 2>&1); then
-		[ -n "$out" ] && sed 's/^/# /' <<<"$out"
+	local name=$1 err rc; shift
+	err=$(lab_mx load "$@" 2>&1 >"$LAB_DIR/load.out")
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		cat "$LAB_DIR/load.out" - <<<"$err" | sed '/^$/d; s/^/# /'
 		ok "$name"
 		return 0
 	fi
-	echo "not ok - $name: lab: mxlimit load failed: $(head -n 3 <<<"$out" | tr '\n' ' ')"
-	echo "# the rest of this file is skipped (\`mxlimit doctor\` says what the kernel lacks)"
+	# no error text: say how it ended, and what it printed on stdout
+	[ -n "$err" ] || err="exit status $rc$(head -n 3 "$LAB_DIR/load.out" | sed 's/^/; /' | tr -d '\n')"
+	# the first three lines of stderr, errors before fallback warnings
+	err=$(awk '{ sub(/[ \t\r]+$/, "") } $0 == "" { next }
+		/: warning: / { w[nw++] = $0; next } { e[ne++] = $0 }
+		END { for (i = 0; i < nw; i++) e[ne++] = w[i]
+		      for (i = 0; i < ne && i < 3; i++) printf "%s%s", (i ? " / " : ""), e[i] }' <<<"$err")
+	echo "not ok - lab: mxlimit load failed: $err"
+	echo "# $name: the rest of this test file is skipped (\`mxlimit doctor\` says what the kernel lacks)"
 	exit 1
 }
 
