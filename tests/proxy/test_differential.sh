@@ -11,7 +11,8 @@
 #  - a spelling Postfix accepts is either read by the proxy as the same
 #    command (counted) or refused by the proxy itself: never forwarded
 #    uncounted;
-#  - DATA spellings Postfix takes as DATA put the proxy in data mode: the
+#  - DATA spellings Postfix takes as DATA put the proxy in data mode, and
+#    BDAT spellings give it the chunk size Postfix reads: the
 #    content reaches Postfix line for line (command-like lines, a
 #    dot-stuffed line, blanks) and nothing in it is read as a command.
 # Needs Debian's postfix (a private instance, tests/proxy/postfix.sh).
@@ -98,6 +99,19 @@ for i, t in enumerate(DATA):
     codes.append(c.cmd("NOOP")[:3])  # still in step with the backend
     c.cmd("QUIT")
     print("data", i, "|", d, "|", " ".join(codes), "|", repr(t))
+# BDAT spellings: the chunk follows the command at once (RFC 3030), so the
+# proxy must read the size Postfix reads, or content becomes commands
+BDAT = ["BDAT {n} LAST", "BDAT  {n}\tLAST", "bdat {n} last", "\tBDAT {n} LAST "]
+for i, t in enumerate(BDAT):
+    c = Client(PX)
+    c.cmd("EHLO proxied.test")
+    codes = [c.cmd("MAIL FROM:<s@sender.test>")[:3], c.cmd("RCPT TO:<bdat%d@example.test>" % i)[:3]]
+    chunk = ("Subject: bdat\r\n\r\n" + "".join(x + "\r\n" for x in BODY + ["bdat-%d" % i])).encode()
+    c.send(t.replace("{n}", str(len(chunk))).encode() + b"\r\n" + chunk)
+    codes.append(c.code())
+    codes.append(c.cmd("NOOP")[:3])
+    c.cmd("QUIT")
+    print("bdat", i, "| 250 |", " ".join(codes), "|", repr(t))
 # pipelined: every spelling in one write, DATA last (RFC 2920)
 c = Client(PX)
 c.cmd("EHLO proxied.test")
@@ -146,6 +160,11 @@ while IFS='|' read -r kind direct codes spelling; do
 		fi
 		[ "${c[3]}" = 250 ] || bad_count+=" data$i: out of step (${c[*]})"
 		;;
+	bdat)
+		# the chunk was the message: queued, and the session in step
+		[ "${c[*]}" = "250 250 250 250" ] || bad_count+=" bdat$i(${c[*]})"
+		messages=$((messages + 1)) accepted=$((accepted + 1))
+		;;
 	pipe)
 		check_eq "pipelined spellings: 250 250 250 452 452 354/250" "${c[*]}" \
 			"250 250 250 452 452 354/250"
@@ -153,7 +172,8 @@ while IFS='|' read -r kind direct codes spelling; do
 		;;
 	esac
 done <<<"$out"
-check_eq "every RCPT/MAIL/DATA spelling ran" "$(grep -c '^\(rcpt\|mail\|data\|pipe\) ' <<<"$out")" 50
+check_eq "every RCPT/MAIL/DATA/BDAT spelling ran" \
+	"$(grep -c '^\(rcpt\|mail\|data\|bdat\|pipe\) ' <<<"$out")" 54
 check_eq "the limit held for every spelling (never more than 2 recipients)" "$bad_limit" ""
 check_eq "a spelling the proxy read was counted: 250 250 452" "$bad_count" ""
 check_eq "a spelling Postfix took was counted or refused by the proxy" "$bad_refuse" ""
