@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1300,6 +1301,60 @@ static void test_wide_errors(void **state)
 		 "mxlimit: t.ini:4: unknown key \"wide\"");
 }
 
+
+/* A haraka user's file that leans on the plugin's shipped values: without
+ * haraka_defaults they are named, with it they are filled in, and never
+ * over what the file says or in a section left off. */
+static void test_haraka_defaults(void **state)
+{
+	static const char *file = "[errors]\nenabled = true\n"
+				  "[rate_rcpt_host]\nenabled = true\ndefault = 20/1m\n"
+				  "[rate_rcpt_null]\nenabled = true\n"
+				  "[concurrency]\nmax = 7\n";
+	char buf[512];
+	const struct mx_lookup *lk;
+
+	(void)state;
+	load_ok(file);
+	assert_int_equal(pol.errors.n_lookups, 0);
+	assert_int_equal(pol.tarpit_delay_ns, 0);
+	assert_logged("t.ini:1: [errors] has no \"max\": haraka-plugin-limit would apply its shipped max = 10");
+	assert_logged("t.ini:3: [rate_rcpt_host] has no \"127\": haraka-plugin-limit would apply its shipped 127 = 0");
+	assert_logged("t.ini:6: [rate_rcpt_null] has no \"default\": haraka-plugin-limit would apply its shipped default = 1");
+	assert_logged("t.ini: [main] has no tarpit_delay: haraka-plugin-limit would apply its shipped tarpit_delay = 3");
+	assert_not_logged("[rate_rcpt_host] has no \"default\"");
+	assert_not_logged("[concurrency] has no"); /* not enabled */
+	mx_policy_free(&pol);
+
+	snprintf(buf, sizeof(buf), "[main]\nharaka_defaults = yes\n%s", file);
+	load_ok(buf);
+	assert_true(pol.haraka_defaults);
+	assert_int_equal(pol.tarpit_delay_ns, 3 * SEC);
+	assert_int_equal(pol.errors.n_lookups, 1);
+	assert_int_equal(pol.errors.lookups[0].limit, 10);
+	assert_int_equal(pol.errors.lookups[0].line, 0);
+	/* the file's default wins; 127 = 0 is added beside it */
+	assert_int_equal(pol.rate_rcpt_host.n_lookups, 2);
+	assert_int_equal(pol.rate_rcpt_host.lookups[0].limit, 20);
+	lk = mx_section_match_addr(&pol.rate_rcpt_host, &(mx_prefix){ .addr = { 0, 0, htonl(0xffff), htonl(0x7f000001) }, .plen = 128 });
+	assert_non_null(lk);
+	assert_int_equal(lk->limit, 0);
+	assert_int_equal(pol.rate_rcpt_null.n_lookups, 1);
+	assert_int_equal(pol.rate_rcpt_null.lookups[0].limit, 1);
+	assert_int_equal(pol.rate_rcpt_null.lookups[0].period_ns, 60 * SEC);
+	assert_int_equal(pol.concurrency.n_lookups, 1); /* off: untouched */
+	assert_int_equal(pol.concurrency.lookups[0].limit, 7);
+	assert_logged("t.ini:3: [errors] max = 10 (haraka_defaults)");
+	mx_policy_free(&pol);
+
+	/* a tarpit_delay of the file's own is kept, 0 included */
+	load_ok("[main]\nharaka_defaults = yes\ntarpit_delay = 0\n[errors]\nenabled = true\nmax = 2\n");
+	assert_int_equal(pol.tarpit_delay_ns, 0);
+	assert_int_equal(pol.errors.lookups[0].limit, 2);
+	mx_policy_free(&pol);
+	load_err("[main]\nharaka_defaults = maybe\n", "t.ini:2: haraka_defaults:");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1311,6 +1366,7 @@ int main(void)
 		T(test_main_errors),
 		T(test_haraka_default),
 		T(test_haraka_default_enabled),
+		T(test_haraka_defaults),
 		T(test_sample_config),
 		T(test_lookup_forms),
 		T(test_name_lookups),

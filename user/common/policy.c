@@ -199,7 +199,9 @@ static int note_key(struct loader *L, const char *key, int line)
 
 /* ---- [main] ---- */
 
-enum main_type { MT_PORTS, MT_PREFIX4, MT_PREFIX6, MT_ACTION, MT_TARPIT, MT_PENDING, MT_GC, MT_MAP };
+enum main_type {
+	MT_PORTS, MT_PREFIX4, MT_PREFIX6, MT_ACTION, MT_TARPIT, MT_PENDING, MT_GC, MT_MAP, MT_BOOL
+};
 
 static const struct {
 	const char *name;
@@ -213,6 +215,7 @@ static const struct {
 	{ "ipv6_wide_prefix", MT_PREFIX6, AT(ipv6_wide_prefix) },
 	{ "action", MT_ACTION, AT(action) },
 	{ "tarpit_delay", MT_TARPIT, AT(tarpit_delay_ns) },
+	{ "haraka_defaults", MT_BOOL, AT(haraka_defaults) },
 	{ "pending_timeout", MT_PENDING, AT(pending_timeout_ns) },
 	{ "gc_idle", MT_GC, AT(gc_idle_ns) },
 	{ "max_sources", MT_MAP, AT(max_sources) },
@@ -282,6 +285,10 @@ static int main_value(struct loader *L, enum main_type type, const char *key, co
 	case MT_GC:
 		return set_ranged_duration(L, key, value, line, MX_GC_IDLE_MIN_NS,
 					   MX_DURATION_MAX_NS, field);
+	case MT_BOOL:
+		if (mx_pol_bool(value, field, &why) < 0)
+			return err(L, line, "%s: %s, got \"%s\"", key, why, value);
+		return 0;
 	case MT_MAP:
 		if (mx_pol_u32(value, MX_MAP_ENTRIES_MIN, MX_MAP_ENTRIES_MAX, field, &why) < 0)
 			return err(L, line, "%s: expected %u to %u entries, got \"%s\"", key,
@@ -474,6 +481,10 @@ static int limit_key(struct loader *L, const struct sect_desc *d, const char *ke
 	}
 	if (classify(L, d, key, line, &lk) < 0)
 		return -1;
+	if ((d->flags & SF_ADDR) && lk.kind == MX_LOOKUP_NAME)
+		warn(L, line,
+		     "\"%s\" in [%s] never matches: the proxy does not look up client names (reverse DNS) yet, only addresses",
+		     key, d->name);
 	if (limit_value(L, d, key, value, line, &lk.limit, &lk.period_ns) < 0) {
 		free(lk.text);
 		return -1;
@@ -695,6 +706,93 @@ static void finish_history(struct loader *L)
 	}
 }
 
+/*
+ * What haraka-plugin-limit 1.3.2 ships in its own config/limit.ini.  Haraka
+ * merges that file under the user's, key by key, so a haraka user's
+ * "[errors] enabled = true" runs with max = 10.  mxlimit reads one file;
+ * with [main] haraka_defaults = yes it fills these in where an enabled
+ * section has no lookup of the same meaning, and without it `check` says
+ * what haraka would have added.  ("127 = 0" is kept only where a client
+ * address is looked up: haraka's sender and recipient sections never match
+ * it.)
+ */
+static const struct {
+	const char *section, *key, *value;
+} haraka_shipped[] = {
+	{ "concurrency", "max", "3" },
+	{ "unrecognized_commands", "max", "10" },
+	{ "errors", "max", "10" },
+	{ "rate_conn", "127", "0" },
+	{ "rate_conn", "default", "5" },
+	{ "rate_rcpt_host", "127", "0" },
+	{ "rate_rcpt_host", "default", "50/5m" },
+	{ "rate_rcpt_sender", "default", "50/5m" },
+	{ "rate_rcpt", "default", "50/5m" },
+	{ "rate_rcpt_null", "default", "1" },
+};
+#define HARAKA_TARPIT_NS (3 * MX_NS_PER_SEC)
+
+static int seen_line(const struct loader *L, const char *sect, const char *key);
+
+static bool has_lookup(const struct mx_section *sec, const struct mx_lookup *lk)
+{
+	for (size_t i = 0; i < sec->n_lookups; i++)
+		if (same_lookup(&sec->lookups[i], lk))
+			return true;
+	return false;
+}
+
+/* Apply (or, without haraka_defaults, only report) the shipped values an
+ * enabled section leaves out. */
+static void finish_haraka(struct loader *L)
+{
+	bool apply = L->pol->haraka_defaults, smtp = false;
+	long saved = L->sect;
+
+	for (size_t i = 0; i < sizeof(haraka_shipped) / sizeof(haraka_shipped[0]); i++) {
+		long si = find_section(haraka_shipped[i].section, false);
+		const struct sect_desc *d = &sections[si];
+		struct mx_section *sec = section_at(L->pol, d->off);
+		struct mx_lookup lk = { .line = 0 };
+
+		if (!sec->enabled)
+			continue;
+		smtp |= !(d->flags & SF_KERNEL);
+		L->sect = si;
+		if (classify(L, d, haraka_shipped[i].key, sec->line, &lk) < 0)
+			break; /* cannot happen: the table is valid */
+		if (has_lookup(sec, &lk) ||
+		    limit_value(L, d, lk.text, haraka_shipped[i].value, sec->line, &lk.limit,
+				&lk.period_ns) < 0) {
+			free(lk.text);
+			continue;
+		}
+		if (!apply) {
+			mx_log_at(MX_LOG_INFO, L->file, sec->line,
+				  "[%s] has no \"%s\": haraka-plugin-limit would apply its shipped %s = %s here ([main] haraka_defaults = yes does too)",
+				  d->name, haraka_shipped[i].key, haraka_shipped[i].key,
+				  haraka_shipped[i].value);
+			free(lk.text);
+			continue;
+		}
+		mx_log_at(MX_LOG_INFO, L->file, sec->line, "[%s] %s = %s (haraka_defaults)", d->name,
+			  haraka_shipped[i].key, haraka_shipped[i].value);
+		add_lookup(L, sec, &lk);
+	}
+	L->sect = saved;
+	/* haraka's shipped tarpit_delay = 3 holds back its limits' refusals */
+	if (smtp && !seen_line(L, "main", "tarpit_delay")) {
+		if (apply) {
+			L->pol->tarpit_delay_ns = HARAKA_TARPIT_NS;
+			mx_log(MX_LOG_INFO, "%s: [main] tarpit_delay = 3 (haraka_defaults)", L->file);
+		} else {
+			mx_log(MX_LOG_INFO,
+			       "%s: [main] has no tarpit_delay: haraka-plugin-limit would apply its shipped tarpit_delay = 3 ([main] haraka_defaults = yes does too)",
+			       L->file);
+		}
+	}
+}
+
 static bool finish_limits(struct loader *L)
 {
 	bool any = false;
@@ -767,6 +865,7 @@ static void finish_wide(struct loader *L)
 static void finish(struct loader *L)
 {
 	finish_history(L);
+	finish_haraka(L);
 	finish_wide(L);
 	/* after errors the file is refused anyway: spare the general remark */
 	if (!finish_limits(L) && !L->failed)

@@ -134,6 +134,10 @@ struct mx_policy {
 	unsigned ipv6_wide_prefix;
 	enum mx_action action;
 	uint64_t tarpit_delay_ns;
+	/* [main] haraka_defaults = yes: the values haraka-plugin-limit's own
+	 * limit.ini gives a haraka user's file were filled in where the file
+	 * leaves them out (policy.c, haraka_shipped[]) */
+	bool haraka_defaults;
 	uint64_t pending_timeout_ns;
 	uint64_t gc_idle_ns;   /* idle counters older than this may be collected */
 	/* map sizes, applied when the maps are first created */

@@ -213,9 +213,16 @@ static void text_sections(FILE *f, const struct mx_policy *pol)
 		for (j = 0; j < s->n_lookups; j++) {
 			const struct mx_lookup *l = &s->lookups[j];
 
-			fprintf(f, "      %s = %s%s  (line %d)\n", l->text,
+			char from[32];
+
+			/* line 0: filled in by [main] haraka_defaults */
+			if (l->line)
+				snprintf(from, sizeof(from), "line %d", l->line);
+			else
+				snprintf(from, sizeof(from), "haraka default");
+			fprintf(f, "      %s = %s%s  (%s)\n", l->text,
 				l->limit ? limit_text(l->limit, l->period_ns, lim, sizeof(lim)) : "0",
-				l->limit ? "" : " (unlimited)", l->line);
+				l->limit ? "" : " (unlimited)", from);
 		}
 	}
 	if (pol->recipients_bad.set)
@@ -287,6 +294,7 @@ static void json_main(struct jw *w, const struct mx_policy *pol)
 	jw_ku64(w, "wide_rate", pol->rate_conn_wide.set ? pol->rate_conn_wide.limit : 0);
 	jw_ku64(w, "wide_rate_period_s", pol->rate_conn_wide.period_ns / MX_NS_PER_SEC);
 	jw_ku64(w, "tarpit_delay_s", secs(pol->tarpit_delay_ns));
+	jw_kbool(w, "haraka_defaults", pol->haraka_defaults);
 	jw_ku64(w, "pending_timeout_s", secs(pol->pending_timeout_ns));
 	jw_ku64(w, "gc_idle_s", secs(pol->gc_idle_ns));
 	jw_ku64(w, "max_sources", pol->max_sources);
