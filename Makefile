@@ -21,7 +21,7 @@ ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iuser/common -I$(BUILD)
+CFLAGS    += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iuser/lib -I$(BUILD)
 ifneq ($(SAN),)
 CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=address,undefined
@@ -38,17 +38,22 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS   := $(wildcard bpf/*.h) $(wildcard include/*.h)
 
-COMMON_SRCS := $(wildcard user/common/*.c)
-COMMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(COMMON_SRCS))
+# Userspace by consumer (README "Layout"): user/lib is what every program
+# uses, user/smtp the SMTP limit engine of the front ends (no sockets),
+# user/mxlimit the controller, user/proxy the proxy.
+LIB_SRCS    := $(wildcard user/lib/*.c)
+LIB_OBJS    := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+SMTP_SRCS   := $(wildcard user/smtp/*.c)
+SMTP_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(SMTP_SRCS))
 MXLIMIT_SRCS := $(wildcard user/mxlimit/*.c)
 MXLIMIT_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(MXLIMIT_SRCS))
 PROXY_SRCS  := $(wildcard user/proxy/*.c)
 PROXY_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(PROXY_SRCS))
 USER_HDRS   := $(wildcard user/*/*.h) $(wildcard include/*.h)
 
-# Loader objects (everything in user/mxlimit but main.c) form a library
-# the BPF tests link against.
-LOADER_OBJS := $(filter-out $(BUILD)/obj/mxlimit/main.o,$(MXLIMIT_OBJS))
+# The controller's objects but main.c: the library the BPF tests (and the
+# unit tests of the policy compiler) link against.
+CTL_OBJS    := $(filter-out $(BUILD)/obj/mxlimit/main.o,$(MXLIMIT_OBJS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -85,35 +90,52 @@ $(BUILD)/obj/%.o: user/%.c $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CFLAGS_NL) -c $< -o $@
 
+# Only the SMTP side sees the SMTP engine's headers.
+$(SMTP_OBJS) $(PROXY_OBJS): CFLAGS += -Iuser/smtp
+
 # Only the controller's objects include the skeletons.
 $(MXLIMIT_OBJS): $(SKELS)
 
-$(BUILD)/libmxcommon.a: $(COMMON_OBJS)
+$(BUILD)/libmx.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libmxloader.a: $(LOADER_OBJS)
+$(BUILD)/libmxsmtp.a: $(SMTP_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmxcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmxcommon.a $(LIBS_BPF) $(LIBS_NL)
-
-$(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxcommon.a
-
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libmxcommon.a $(USER_HDRS) $(wildcard tests/unit/*.h)
+$(BUILD)/libmxctl.a: $(CTL_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmxcommon.a -lcmocka $(LDFLAGS)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
+$(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL)
+
+$(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+
+# Unit tests link what they test: the shared library, the SMTP engine and
+# the proxy's protocol code, the controller's policy compiler (an archive
+# member comes in only if a test uses it).
+UNIT_INCS := -Itests/unit -Iuser/smtp -Iuser/mxlimit -Iuser/proxy
+UNIT_LIBS := $(BUILD)/libmxctl.a $(BUILD)/libmxproxy.a $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+
+$(BUILD)/libmxproxy.a: $(filter-out $(BUILD)/obj/proxy/main.o,$(PROXY_OBJS))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a \
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBS) $(USER_HDRS) $(wildcard tests/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
 		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmxcommon.a $(USER_HDRS)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmx.a $(USER_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmxcommon.a $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmx.a $(LDFLAGS) -lpthread
 
 tests-build: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 
@@ -135,9 +157,9 @@ lint:
 bench: all $(TOOL_BINS) $(BUILD)/bench
 	BUILD=$(BUILD) scripts/bench.sh
 
-$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a $(SKELS) $(USER_HDRS)
+$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxloader.a $(BUILD)/libmxcommon.a \
+	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
 		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS) -lm
 
 demo:

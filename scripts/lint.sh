@@ -3,7 +3,7 @@
 # Prints every finding as FILE:LINE: message [check] and exits 1 if there
 # is any, 0 when both are clean, 2 when a tool is missing.
 #   scripts/lint.sh                 both tools over user/
-#   scripts/lint.sh user/common     one directory (or files)
+#   scripts/lint.sh user/lib        one directory (or files)
 #   BUILD=build/x scripts/lint.sh   skeleton headers from there (make first)
 #
 # The configuration is small on purpose; each exclusion says why:
@@ -47,7 +47,7 @@ if [ ! -f "$BUILD/mxlimit.skel.h" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-INCS=(-Iinclude -Iuser/common -Iuser/mxlimit -Iuser/proxy -I"$BUILD" -I/usr/include/libnl3)
+INCS=(-Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy -I"$BUILD" -I/usr/include/libnl3)
 
 cat >"$tmp/mxlimit.cfg" <<'EOF'
 <?xml version="1.0"?>
@@ -58,7 +58,7 @@ EOF
 
 # cppcheck
 cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr -q \
-	-j "$JOBS" -D_GNU_SOURCE -Iinclude -Iuser/common -Iuser/mxlimit -Iuser/proxy --library="$tmp/mxlimit.cfg" \
+	-j "$JOBS" -D_GNU_SOURCE -Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy --library="$tmp/mxlimit.cfg" \
 	--suppress=missingIncludeSystem --suppress=missingInclude --suppress=variableScope \
 	--template='{file}:{line}: {severity}: {message} [cppcheck {id}]' \
 	"${paths[@]}" 2>"$tmp/cppcheck.out"

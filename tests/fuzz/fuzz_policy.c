@@ -15,7 +15,8 @@
 
 #include "addr.h"
 #include "log.h"
-#include "policy.h"
+#include "policy_compile.h"
+#include "policy_match.h"
 
 static FILE *devnull;
 

@@ -8,7 +8,8 @@
  * reason and leaves the request zeroed; an accepted request keeps every
  * field in its documented range (seconds, limit=, a reason word that fits
  * the kernel's field, a prefix masked to its length and not wider than the
- * protocol allows for sanctions, QUERY a full address).
+ * protocol allows for sanctions, QUERY a full address), and
+ * mx_vreq_format gives a line that parses back to the same request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,18 @@ static void one(const uint8_t *data, size_t len)
 	if (!line)
 		abort();
 	memcpy(line, data, len);
-	if (mx_vreq_parse(line, len, &r, &why) == 0)
+	if (mx_vreq_parse(line, len, &r, &why) == 0) {
+		char canon[MX_VERDICT_LINE_MAX + 1];
+		struct mx_vreq again;
+		int n;
+
 		check_ok(&r);
+		/* the one formatter both sides use says the same thing */
+		n = mx_vreq_format(&r, canon, sizeof(canon));
+		if (n <= 0 || mx_vreq_parse(canon, (size_t)n, &again, &why) != 0 ||
+		    memcmp(&r, &again, sizeof(r)) != 0)
+			abort();
+	}
 	else if (!why || !*why || strchr(why, '\n') || !all_zero(&r, sizeof(r)))
 		abort();
 	free(line);

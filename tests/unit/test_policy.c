@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include "log_capture.h"
-#include "policy.h"
+#include "policy_compile.h"
+#include "policy_match.h"
 
 #define SEC MX_NS_PER_SEC
 #define HARAKA_FILE "tests/unit/data/haraka-limit.ini"

@@ -266,23 +266,6 @@ static uint32_t rnd(void)
 }
 
 /* The canonical text of an accepted request. */
-static void format_req(const struct mx_vreq *r, char *buf, size_t len)
-{
-	char p[MX_PREFIX_STRLEN];
-	int n;
-
-	mx_prefix_format(&r->prefix, p, sizeof(p));
-	if (r->op == MX_VREQ_QUERY || r->op == MX_VREQ_UNBLOCK) {
-		snprintf(buf, len, "%s %s", mx_vreq_op_name(r->op), p);
-		return;
-	}
-	n = snprintf(buf, len, "%s %s %" PRIu64, mx_vreq_op_name(r->op), p, r->seconds);
-	if (r->limit)
-		n += snprintf(buf + n, len - (size_t)n, " limit=%u", r->limit);
-	if (r->reason[0])
-		snprintf(buf + n, len - (size_t)n, " reason=%s", r->reason);
-}
-
 static const char *const seeds[] = {
 	"PENALIZE 192.0.2.7 600 limit=1 reason=errors",
 	"BLOCK 198.51.100.0/24 86400 reason=manual",
@@ -357,12 +340,42 @@ static void test_random_walk(void **state)
 		assert_true(r.limit <= MX_VERDICT_LIMIT_MAX);
 		assert_true(strlen(r.reason) < MX_REASON_LEN);
 		/* what was accepted says the same thing in canonical form */
-		format_req(&r, canon, sizeof(canon));
+		/* the one formatter both sides use gives it back */
+		assert_true(mx_vreq_format(&r, canon, sizeof(canon)) > 0);
 		if (mx_vreq_parse(canon, strlen(canon), &again, &why))
 			fail_msg("canonical \"%s\" refused: %s", canon, why);
 		assert_memory_equal(&r, &again, sizeof(r));
 	}
 	assert_true(accepted > 100); /* the walk reached valid lines too */
+}
+
+/* The formatter: the exact lines the proxy sends, and what it refuses. */
+static void test_format(void **state)
+{
+	struct mx_vreq r = { .op = MX_VREQ_PENALIZE, .seconds = 600, .limit = 1 };
+	const char *why;
+	char out[MX_VERDICT_LINE_MAX + 1];
+
+	(void)state;
+	assert_int_equal(mx_prefix_parse("192.0.2.7", false, &r.prefix, &why), 0);
+	strcpy(r.reason, "errors");
+	assert_int_equal(mx_vreq_format(&r, out, sizeof(out)), 44);
+	assert_string_equal(out, "PENALIZE 192.0.2.7 600 limit=1 reason=errors");
+	r.op = MX_VREQ_BLOCK;
+	assert_int_equal(mx_vreq_format(&r, out, sizeof(out)), -1); /* BLOCK takes no limit */
+	r.limit = 0;
+	assert_true(mx_vreq_format(&r, out, sizeof(out)) > 0);
+	assert_string_equal(out, "BLOCK 192.0.2.7 600 reason=errors");
+	r.seconds = 0;
+	assert_int_equal(mx_vreq_format(&r, out, sizeof(out)), -1);
+	r.seconds = 1;
+	strcpy(r.reason, "two words");
+	assert_int_equal(mx_vreq_format(&r, out, sizeof(out)), -1);
+	r.reason[0] = '\0';
+	assert_int_equal(mx_vreq_format(&r, out, 8), -1); /* does not fit */
+	r.op = MX_VREQ_QUERY;
+	assert_true(mx_vreq_format(&r, out, sizeof(out)) > 0);
+	assert_string_equal(out, "QUERY 192.0.2.7");
 }
 
 int main(void)
@@ -378,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_random_walk),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

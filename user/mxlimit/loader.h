@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "mx_types.h"
-#include "policy.h"
+#include "policy_compile.h"
 
 #define MX_DEFAULT_PIN_DIR "/sys/fs/bpf/mxlimit"
 #define MX_BPFFS "/sys/fs/bpf"

@@ -53,6 +53,6 @@ int mx_sanction_expire(const struct mx_maps *m, uint64_t now);
 /* The effective state for one address (as the datapath sees it). */
 int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx_sanction *out);
 
-/* mx_reason_valid(): user/common/verdict_proto.h */
+/* mx_reason_valid(): user/lib/verdict_proto.h */
 
 #endif

@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "rate_store.h"
+#include "smtp_limits.h"
 #include "verdict.h"
 
 /* Counters printed at exit and on SIGUSR1. */
@@ -60,20 +61,7 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 /* Shutdown: drop every session (their memory goes with the loop). */
 void px_session_close_all(struct px_server *srv);
 
-/* limits.c: the policy's proxy sections applied to one recipient. */
-struct px_rcpt_ctx {
-	const mx_prefix *client; /* client address, shared space */
-	const char *client_ip;   /* its text, for counter keys */
-	const char *sender;      /* lowercased path, "" for the null sender */
-	const char *rcpt;
-	uint32_t rcpts;          /* recipients already forwarded this connection */
-};
-/* MX_VIOL__COUNT if the recipient passes (and is then counted in every
- * rate section), else the violated limit; nothing is counted then. */
-enum mx_violation px_limits_rcpt(struct px_server *srv, const struct px_rcpt_ctx *c);
-/* The `max` of a per-connection section for this client; 0 = unlimited. */
-uint32_t px_limits_max(const struct mx_section *sec, const mx_prefix *client);
-/* Send the [penalty] verdict configured for v, if any. */
+/* verdict.c: send the [penalty] verdict for v (smtp_limits.h), if any. */
 void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v);
 
 #endif

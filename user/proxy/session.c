@@ -113,7 +113,8 @@ struct px_session {
 	/* transaction and per-connection counts */
 	char sender[MX_SMTP_PATH_MAX + 1];
 	bool have_mail;
-	uint32_t n_rcpt, n_unrec, n_err;
+	uint32_t n_rcpt;
+	struct mx_conn_counts counts; /* [unrecognized_commands], [errors] */
 	uint32_t reported; /* violations already sent as verdicts */
 	int last_code;
 	/* times (loop clock) */
@@ -266,26 +267,15 @@ static void violation(struct px_session *s, enum mx_violation v, bool tarpit)
  */
 static bool count_reply(struct px_session *s, int code)
 {
-	const struct mx_policy *pol = s->srv->pol;
-	enum mx_reply_class c = mx_smtp_reply_class(code);
-	uint32_t max;
+	enum mx_violation v = mx_limits_reply(s->srv->pol, &s->caddr, &s->counts, code);
 
-	if (c == MX_REPLY_UNRECOGNIZED) {
-		max = px_limits_max(&pol->unrecognized_commands, &s->caddr);
-		if (max && ++s->n_unrec > max) {
-			violation(s, MX_VIOL_UNRECOGNIZED_COMMANDS, false);
-			close_with(s, "421 4.7.0 %s Error: too many unrecognized commands%s", "");
-			return false;
-		}
-	} else if (c == MX_REPLY_ERROR) {
-		max = px_limits_max(&pol->errors, &s->caddr);
-		if (max && ++s->n_err > max) {
-			violation(s, MX_VIOL_ERRORS, false);
-			close_with(s, "421 4.7.0 %s Error: too many errors%s", "");
-			return false;
-		}
-	}
-	return true;
+	if (v == MX_VIOL__COUNT)
+		return true;
+	violation(s, v, false);
+	close_with(s, v == MX_VIOL_ERRORS ? "421 4.7.0 %s Error: too many errors%s"
+					  : "421 4.7.0 %s Error: too many unrecognized commands%s",
+		   "");
+	return false;
 }
 
 /* Hold a reply back while tarpitted.  True: not yet. */
@@ -332,7 +322,7 @@ static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const 
 		     size_t len)
 {
 	char rcpt[MX_SMTP_PATH_MAX + 1];
-	struct px_rcpt_ctx c = {
+	struct mx_rcpt_ctx c = {
 		.client = &s->caddr, .client_ip = s->cip, .sender = s->sender,
 		.rcpt = rcpt, .rcpts = s->n_rcpt,
 	};
@@ -343,7 +333,7 @@ static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const 
 		forward_line(s, line, len, MX_SMTP_RCPT);
 		return;
 	}
-	v = px_limits_rcpt(s->srv, &c);
+	v = mx_limits_rcpt(s->srv->pol, s->srv->store, px_now(s->srv->loop), &c);
 	if (v == MX_VIOL__COUNT) {
 		s->n_rcpt++;
 		forward_line(s, line, len, MX_SMTP_RCPT);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proxy.h"
 
 struct px_verdict {
 	struct px_loop *loop;
@@ -224,4 +225,16 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 size_t px_verdict_pending(const struct px_verdict *v)
 {
 	return v->n;
+}
+
+void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
+{
+	char line[PX_VERDICT_LINE_MAX + 1];
+	int n = mx_limits_verdict(srv->pol, client_ip, v, line, sizeof(line));
+
+	if (n < 0)
+		mx_warn("%s: [penalty] %s: no verdict request can say it", client_ip,
+			mx_violation_name(v));
+	else if (n > 0)
+		px_verdict_send(srv->verdict, line);
 }

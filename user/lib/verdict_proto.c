@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* verdict_proto.c - parse one verdict request line; see verdict_proto.h. */
+/* verdict_proto.c - parse and format verdict request lines; see verdict_proto.h. */
 #include "verdict_proto.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -241,4 +243,34 @@ int mx_vreq_parse(const char *line, size_t len, struct mx_vreq *out, const char 
 		return -1;
 	}
 	return 0;
+}
+
+int mx_vreq_format(const struct mx_vreq *r, char *out, size_t len)
+{
+	char p[MX_PREFIX_STRLEN], lim[32] = "", why[MX_REASON_LEN + 8] = "";
+	int n;
+
+	mx_prefix_format(&r->prefix, p, sizeof(p));
+	switch (r->op) {
+	case MX_VREQ_PENALIZE:
+	case MX_VREQ_BLOCK:
+		if (r->seconds == 0 || r->seconds > MX_VERDICT_SECONDS_MAX ||
+		    r->limit > MX_VERDICT_LIMIT_MAX || (r->op == MX_VREQ_BLOCK && r->limit) ||
+		    (r->reason[0] && !mx_reason_valid(r->reason)))
+			return -1;
+		if (r->limit)
+			snprintf(lim, sizeof(lim), " limit=%" PRIu32, r->limit);
+		if (r->reason[0])
+			snprintf(why, sizeof(why), " reason=%s", r->reason);
+		n = snprintf(out, len, "%s %s %" PRIu64 "%s%s", mx_vreq_op_name(r->op), p, r->seconds,
+			     lim, why);
+		break;
+	case MX_VREQ_UNBLOCK:
+	case MX_VREQ_QUERY:
+		n = snprintf(out, len, "%s %s", mx_vreq_op_name(r->op), p);
+		break;
+	default:
+		return -1;
+	}
+	return n < 0 || (size_t)n >= len || n > MX_VERDICT_LINE_MAX ? -1 : n;
 }

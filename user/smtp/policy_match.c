@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "policy.h"
+#include "policy_match.h"
 
 /* Longest name we try; longer ones can only match `default`. */
 #define MATCH_NAME_MAX 256

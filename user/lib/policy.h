@@ -176,47 +176,6 @@ void mx_policy_free(struct mx_policy *pol);
 
 bool mx_policy_port(const struct mx_policy *pol, unsigned port);
 
-/*
- * Lookups for the proxy's sections (haraka order: longest prefix, then
- * default).  Returns the matching lookup or NULL when none matches (no
- * default).  mx_section_match_name tries the full mail address, then the
- * domain, then each parent domain ("a.b.example.com" -> "b.example.com"
- * -> "example.com" -> "com"), then default.
- */
-const struct mx_lookup *mx_section_match_addr(const struct mx_section *s, const mx_prefix *addr);
-const struct mx_lookup *mx_section_match_name(const struct mx_section *s, const char *name);
-/* [rate_rcpt_host] in haraka's order: the client address (longest prefix),
- * then its rDNS name and parent domains (`host` may be NULL), then default. */
-const struct mx_lookup *mx_section_match_host(const struct mx_section *s, const mx_prefix *addr,
-					      const char *host);
-
-/*
- * The kernel's view: the merged policy LPM entries for [concurrency] and
- * [rate_conn] plus the global config of one generation.
- *
- * Every lookup prefix of either section becomes an entry; an entry's
- * concurrency part is the longest [concurrency] lookup containing it and
- * its rate part the longest [rate_conn] lookup containing it, so a single
- * LPM match answers both sections.  `default` becomes ::ffff:0:0/96 (IPv4)
- * and ::/0 (IPv6) with per-source counting at ipv4_prefix / ipv6_prefix.
- */
-struct mx_compiled_rule {
-	mx_prefix prefix;
-	struct mx_rule rule;
-};
-
-struct mx_compiled {
-	struct mx_config config;  /* gen left 0; the loader sets it */
-	struct mx_compiled_rule *rules;
-	size_t n_rules;
-};
-
-int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out);
-void mx_compiled_free(struct mx_compiled *c);
-
-/* Print the compiled policy (`mxlimit check`): human text or JSON. */
-void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, void *file);
-
 /* "10m" "1h" "30" (s) "2D"; 0 and overflow are errors for durations that must be > 0 */
 int mx_parse_duration(const char *s, uint64_t *ns);
 /* The same, 0 allowed ("tarpit_delay = 0" turns the tarpit off). */

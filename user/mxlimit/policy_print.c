@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "policy.h"
+#include "policy_compile.h"
 #include "policy_int.h"
 
 /* Room for one rule column: "4294967295/3650d shared (lookup text...)" */
@@ -459,9 +459,8 @@ static void json_proxy(struct jw *w, const struct mx_proxy_conf *c)
 	jw_end(w);
 }
 
-void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, void *file)
+void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, FILE *f)
 {
-	FILE *f = file;
 	struct jw w;
 
 	if (json) {

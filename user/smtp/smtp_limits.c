@@ -1,25 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * limits.c - the proxy-side sections of limit.ini, as haraka-plugin-limit
- * applies them: per-connection maxima and recipient rates.
- *
- * Counter keys follow DESIGN.md: an explicit lookup is one counter shared
- * by everything it matches; `default` counts each host, sender or
- * recipient separately.
+ * smtp_limits.c - the SMTP-level limit decisions; see smtp_limits.h.
  */
+#include "smtp_limits.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
-#include "proxy.h"
+#include "policy_match.h"
+#include "smtp_parse.h"
+#include "verdict_proto.h"
 
 static bool section_on(const struct mx_section *s)
 {
 	return s->present && s->enabled;
 }
 
-uint32_t px_limits_max(const struct mx_section *sec, const mx_prefix *client)
+uint32_t mx_limits_max(const struct mx_section *sec, const mx_prefix *client)
 {
 	const struct mx_lookup *lk;
 
@@ -64,23 +63,23 @@ static bool probe_key(struct rate_probe *p, const mx_prefix *client, int tag)
 	return true;
 }
 
-static bool probe_over(struct px_server *srv, struct rate_probe *p, const mx_prefix *client,
-		       int tag)
+static bool probe_over(struct mx_rate_store *store, uint64_t now, struct rate_probe *p,
+		       const mx_prefix *client, int tag)
 {
 	uint32_t count;
 
 	if (!probe_key(p, client, tag))
 		return false;
-	if (mx_rate_get(srv->store, p->key, px_now(srv->loop), &count) < 0)
+	if (mx_rate_get(store, p->key, now, &count) < 0)
 		return false; /* store trouble: fail open, as the kernel does */
 	return count >= p->limit;
 }
 
 #define PROBE(s, subj, addr, v) { .sec = (s), .subject = (subj), .by_addr = (addr), .viol = (v) }
 
-enum mx_violation px_limits_rcpt(struct px_server *srv, const struct px_rcpt_ctx *c)
+enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_store *store,
+				 uint64_t now, const struct mx_rcpt_ctx *c)
 {
-	const struct mx_policy *pol = srv->pol;
 	bool null = c->sender && !c->sender[0];
 	struct rate_probe p[4] = {
 		PROBE(&pol->rate_rcpt_host, c->client_ip, true, MX_VIOL_RATE_RCPT_HOST),
@@ -90,42 +89,65 @@ enum mx_violation px_limits_rcpt(struct px_server *srv, const struct px_rcpt_ctx
 		PROBE(&pol->rate_rcpt_null, null ? c->rcpt : NULL, false, MX_VIOL_RATE_RCPT_NULL),
 	};
 	static const char tags[4] = { 'h', 's', 'r', 'n' };
-	uint32_t max = px_limits_max(&pol->recipients, c->client);
-	uint64_t now = px_now(srv->loop);
+	uint32_t max = mx_limits_max(&pol->recipients, c->client);
 
 	if (max && c->rcpts >= max)
 		return MX_VIOL_RECIPIENTS;
 	for (int i = 0; i < 4; i++) {
-		if (probe_over(srv, &p[i], c->client, tags[i])) {
+		if (probe_over(store, now, &p[i], c->client, tags[i])) {
 			mx_info("%s: %s over %" PRIu32 " (counter %s)", c->client_ip,
 				mx_violation_name(p[i].viol), p[i].limit, p[i].key);
 			return p[i].viol;
 		}
 	}
 	for (int i = 0; i < 4; i++)
-		if (p[i].active && mx_rate_incr(srv->store, p[i].key, p[i].period_ns, now) < 0)
+		if (p[i].active && mx_rate_incr(store, p[i].key, p[i].period_ns, now) < 0)
 			mx_warn("rate store full: %s not counted", p[i].key);
 	return MX_VIOL__COUNT;
 }
 
-void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
+enum mx_violation mx_limits_reply(const struct mx_policy *pol, const mx_prefix *client,
+				  struct mx_conn_counts *n, int code)
 {
-	const struct mx_penalty *pen = &srv->pol->penalty[v];
-	uint64_t secs = pen->duration_ns / MX_NS_PER_SEC;
-	char line[PX_VERDICT_LINE_MAX], lim[32] = "";
+	uint32_t max;
 
-	if (pen->verb == MX_VERDICT_NONE)
-		return;
-	if (secs == 0)
-		secs = 1;
-	if (pen->verb == MX_VERDICT_BLOCK) {
-		snprintf(line, sizeof(line), "BLOCK %s %" PRIu64 " reason=%s", client_ip, secs,
-			 mx_violation_name(v));
-	} else {
-		if (pen->limit)
-			snprintf(lim, sizeof(lim), " limit=%" PRIu32, pen->limit);
-		snprintf(line, sizeof(line), "PENALIZE %s %" PRIu64 "%s reason=%s", client_ip, secs,
-			 lim, mx_violation_name(v));
+	switch (mx_smtp_reply_class(code)) {
+	case MX_REPLY_UNRECOGNIZED:
+		max = mx_limits_max(&pol->unrecognized_commands, client);
+		if (max && ++n->unrecognized > max)
+			return MX_VIOL_UNRECOGNIZED_COMMANDS;
+		break;
+	case MX_REPLY_ERROR:
+		max = mx_limits_max(&pol->errors, client);
+		if (max && ++n->errors > max)
+			return MX_VIOL_ERRORS;
+		break;
+	default:
+		break;
 	}
-	px_verdict_send(srv->verdict, line);
+	return MX_VIOL__COUNT;
+}
+
+int mx_limits_verdict(const struct mx_policy *pol, const char *client_ip, enum mx_violation v,
+		      char *line, size_t len)
+{
+	const struct mx_penalty *pen;
+	struct mx_vreq r = { 0 };
+	const char *why;
+
+	if ((unsigned)v >= MX_VIOL__COUNT)
+		return -1;
+	pen = &pol->penalty[v];
+	if (pen->verb == MX_VERDICT_NONE)
+		return 0;
+	if (mx_prefix_parse(client_ip, false, &r.prefix, &why) < 0)
+		return -1;
+	r.op = pen->verb == MX_VERDICT_BLOCK ? MX_VREQ_BLOCK : MX_VREQ_PENALIZE;
+	r.seconds = pen->duration_ns / MX_NS_PER_SEC;
+	if (r.seconds == 0)
+		r.seconds = 1;
+	if (r.op == MX_VREQ_PENALIZE)
+		r.limit = pen->limit;
+	snprintf(r.reason, sizeof(r.reason), "%s", mx_violation_name(v));
+	return mx_vreq_format(&r, line, len);
 }

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "policy.h"
+#include "policy_compile.h"
 
 /* ::ffff:0:0/96, every IPv4 address */
 static mx_prefix root_v4(void)

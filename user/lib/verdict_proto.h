@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * verdict_proto.h - one request line of the verdict protocol (DESIGN.md
- * "Verdict protocol"), parsed without side effects so the parser can be
- * unit-tested and fuzzed on its own.
+ * "Verdict protocol"), parsed and formatted here for both sides (the
+ * daemon's server, the SMTP front ends' client), without side effects so
+ * it can be unit-tested and fuzzed on its own.
  *
  *   PENALIZE ADDR_OR_PREFIX SECONDS [limit=N] [reason=WORD]
  *   BLOCK PREFIX SECONDS [reason=WORD]
@@ -59,6 +60,15 @@ struct mx_vreq {
  * (a static string, lower case, no newline).  *out is all zero on error.
  */
 int mx_vreq_parse(const char *line, size_t len, struct mx_vreq *out, const char **why);
+
+/*
+ * The request line for r (no newline), the one spelling every client
+ * sends: "PENALIZE 192.0.2.7 600 limit=1 reason=errors",
+ * "BLOCK 198.51.100.0/24 3600 reason=x", "UNBLOCK P", "QUERY A".
+ * Returns its length, or -1 if r is not a request mx_vreq_parse accepts
+ * or out is too small.  mx_vreq_parse(format(r)) gives r back.
+ */
+int mx_vreq_format(const struct mx_vreq *r, char *out, size_t len);
 
 /* "PENALIZE", "BLOCK", ... */
 const char *mx_vreq_op_name(enum mx_vreq_op op);
