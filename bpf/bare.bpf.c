@@ -2,7 +2,7 @@
 /*
  * bare.bpf.c - XDP_PASS and nothing else.  The baseline of `make bench`,
  * and the pass-through program a veth peer needs so that XDP_TX from
- * mxlimit's side reaches it (DESIGN.md, lab pitfalls).
+ * mxlimit's side reaches it (docs/design.md "Labs and their pitfalls").
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

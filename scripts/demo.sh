@@ -45,7 +45,7 @@ for l in "$SRV lo" "$SRV $IFG" "$SRV $IFB" "$GOOD lo" "$GOOD $IFGP" "$BAD lo" "$
 	set -- $l; ip -n "$1" link set "$2" up
 done
 # the clients' veths run a pass-through XDP program so that mxlimit's
-# resets (XDP_TX) reach them (DESIGN.md, lab pitfalls)
+# resets (XDP_TX) reach them (docs/design.md "Labs and their pitfalls")
 ip -n $GOOD link set dev $IFGP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
 ip -n $BAD link set dev $IFBP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
 

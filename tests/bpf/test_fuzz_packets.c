@@ -7,7 +7,7 @@ test_fuzz_packets.c - two million random and mutated packets through the
  * three VLAN tags, IPv4 with options and fragments, IPv6 with extension
  * chains and fragment headers, TCP with options, UDP, junk) and then,
  * often, mutated (bit flips, bytes overwritten, truncated, junk appended).
- * The reference parser below reads the final bytes the way DESIGN.md
+ * The reference parser below reads the final bytes the way docs/design.md
  * "Kernel layer semantics" says the datapath must, and classifies each
  * packet; the oracle per packet is:
  *
@@ -362,7 +362,7 @@ static size_t gen_packet(struct rng *r, uint8_t *b)
 	return len;
 }
 
-/* ---- the reference parser (DESIGN.md "Kernel layer semantics") ---- */
+/* ---- the reference parser (docs/design.md "Kernel layer semantics") ---- */
 
 enum cls {
 	C_OTHER,       /* not TCP over IP */

@@ -64,7 +64,7 @@ lab_setup() {
 	ip -n "$LAB_SRV" link set "$LAB_IF_SRV" up
 	ip -n "$LAB_CLI" link set "$LAB_IF_CLI" up
 	# XDP_TX from the server side reaches the client only if the client's
-	# veth runs an XDP program itself (DESIGN.md, lab pitfalls).
+	# veth runs an XDP program itself (docs/design.md "Labs and their pitfalls").
 	ip -n "$LAB_CLI" link set dev "$LAB_IF_CLI" xdpgeneric off 2>/dev/null
 	ip -n "$LAB_CLI" link set dev "$LAB_IF_CLI" xdp obj "$LAB_BARE" sec xdp || return 1
 	# veth needs both ends up with a carrier; wait for it (bounded)

@@ -11,7 +11,6 @@ static void *log_sink_ctx;
 static int log_syslog;
 
 void mx_log_set_prog(const char *prog) { log_prog = prog; }
-const char *mx_log_prog(void) { return log_prog; }
 void mx_log_set_level(enum mx_log_level max_level) { log_max = max_level; }
 void mx_log_use_syslog(int on) { log_syslog = on; }
 
@@ -43,7 +42,7 @@ static void emit(enum mx_log_level level, const char *prefix, const char *fmt, v
 	}
 }
 
-void mx_vlog(enum mx_log_level level, const char *fmt, va_list ap)
+static void mx_vlog(enum mx_log_level level, const char *fmt, va_list ap)
 {
 	const char *prefix = level == MX_LOG_WARN ? "warning: " : "";
 

@@ -16,7 +16,6 @@ enum mx_log_level { MX_LOG_ERROR, MX_LOG_WARN, MX_LOG_INFO, MX_LOG_DEBUG };
 typedef void (*mx_log_sink_fn)(void *ctx, enum mx_log_level level, const char *line);
 
 void mx_log_set_prog(const char *prog);
-const char *mx_log_prog(void);
 void mx_log_set_level(enum mx_log_level max_level);
 /* NULL restores stderr. */
 void mx_log_set_sink(mx_log_sink_fn fn, void *ctx);
@@ -24,7 +23,6 @@ void mx_log_set_sink(mx_log_sink_fn fn, void *ctx);
 void mx_log_use_syslog(int on);
 
 void mx_log(enum mx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mx_vlog(enum mx_log_level level, const char *fmt, va_list ap);
 /* "PROG: FILE:LINE: message" */
 void mx_log_at(enum mx_log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

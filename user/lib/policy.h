@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * policy.h - limit.ini (haraka-plugin-limit format) read, validated and
- * compiled.  The contract is ../shared/DESIGN.md "Policy file".
+ * loaded.  The user contract is limit.ini(5); the compiler for the kernel
+ * is the controller's (policy_compile.h), the lookups the SMTP front ends'
+ * (policy_match.h).
  *
  *   struct mx_policy pol;
  *   if (mx_policy_load("limit.ini", &pol) < 0)  // errors already reported
@@ -26,7 +28,7 @@
 
 #define MX_NS_PER_SEC 1000000000ULL
 
-/* Defaults of [main] (DESIGN.md). */
+/* Defaults of [main] (limit.ini(5)). */
 #define MX_DEFAULT_PORTS "25,465,587,143,993,110,995"
 #define MX_DEFAULT_IPV4_PREFIX 32
 #define MX_DEFAULT_IPV6_PREFIX 64

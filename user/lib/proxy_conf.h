@@ -25,7 +25,7 @@ enum mx_proxy_protocol { MX_PP_NONE = 0, MX_PP_V1 = 1, MX_PP_V2 = 2 };
  * never get their first bytes read as a header. */
 enum mx_proxy_accept { MX_PA_NONE = 0, MX_PA_V1 = 1, MX_PA_V2 = 2, MX_PA_ANY = 3 };
 
-/* Defaults (DESIGN.md [proxy]; RFC 5321 4.5.3.2 for the SMTP timeouts). */
+/* Defaults (mxlimit-proxy(8) [proxy]; RFC 5321 4.5.3.2 for the SMTP timeouts). */
 #define MX_PROXY_DEFAULT_MAX_CLIENTS 1000
 #define MX_PROXY_DEFAULT_CONNECT_TIMEOUT_NS (10ULL * 1000000000ULL)
 #define MX_PROXY_DEFAULT_IDLE_TIMEOUT_NS (300ULL * 1000000000ULL)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * verdict_proto.h - one request line of the verdict protocol (DESIGN.md
+ * verdict_proto.h - one request line of the verdict protocol (docs/design.md
  * "Verdict protocol"), parsed and formatted here for both sides (the
  * daemon's server, the SMTP front ends' client), without side effects so
  * it can be unit-tested and fuzzed on its own.

@@ -3,7 +3,7 @@
  * cli.h - the controller's commands and the operations they share.
  *
  * Each command is `int cmd_NAME(int argc, char **argv, const struct mx_global *g)`
- * with argv[0] the command name; it returns the exit code (DESIGN.md:
+ * with argv[0] the command name; it returns the exit code (mxlimit(8) EXIT STATUS:
  * 0 success, 1 runtime failure, 2 usage or configuration error) and
  * answers `--help` with text that lives next to its option parsing.
  */

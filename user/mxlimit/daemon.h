@@ -108,7 +108,5 @@ bool mx_metrics_addr_valid(const char *s); /* "ADDR:PORT", "[V6]:PORT" */
 int msrv_open(struct dmn *d);
 void msrv_tick(struct dmn *d, uint64_t now);
 void msrv_close(struct dmn *d);
-/* The whole exposition text (malloc'd), for the endpoint and tests. */
-char *mx_metrics_render(struct dmn *d, size_t *len);
 
 #endif

@@ -25,7 +25,12 @@
 #include "log.h"
 #include "mxlimit.skel.h"
 
-/* libbpf's own messages: warnings and errors only, through our log. */
+/*
+ * libbpf's own messages: its warnings and errors go to our log at debug
+ * level (-v), because the feature probes make libbpf warn on purpose and
+ * what matters is said by our own message; MXLIMIT_DEBUG=1 prints them,
+ * verifier logs included, unabridged on stderr.
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
@@ -39,10 +44,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(buf);
 	while (n && buf[n - 1] == '\n')
 		buf[--n] = '\0';
-	if (level == LIBBPF_WARN)
-		mx_log(getenv("MXLIMIT_DEBUG") ? MX_LOG_WARN : MX_LOG_DEBUG, "libbpf: %s", buf);
-	else
-		mx_debug("libbpf: %s", buf);
+	mx_debug("libbpf: %s", buf);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 /*
  * main.c - mxlimit: global options and the command table.
  *
- * Global options may stand before or after the command (DESIGN.md):
+ * Global options may stand before or after the command (mxlimit(8)):
  * they are taken out of argv first, the rest goes to the command.
  */
 #include <stdio.h>

@@ -222,7 +222,8 @@ static void render_daemon(struct dmn *d, FILE *f)
 	      d->started_wall);
 }
 
-char *mx_metrics_render(struct dmn *d, size_t *len)
+/* The whole exposition text (malloc'd). */
+static char *mx_metrics_render(struct dmn *d, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);

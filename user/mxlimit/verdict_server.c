@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * verdict_server.c - the daemon's verdict socket (DESIGN.md "Verdict
+ * verdict_server.c - the daemon's verdict socket (docs/design.md "Verdict
  * protocol"): a Unix stream socket taking one request a line and
  * answering one line each, in order.
  *

@@ -19,7 +19,6 @@
 
 struct px_loop {
 	int epfd;
-	bool stop;
 	uint64_t now;
 	struct px_timer **heap;
 	size_t n_heap, cap_heap;
@@ -63,7 +62,6 @@ void px_loop_free(struct px_loop *l)
 }
 
 uint64_t px_now(struct px_loop *l) { return l->now; }
-void px_loop_stop(struct px_loop *l) { l->stop = true; }
 
 void px_loop_defer_free(struct px_loop *l, void *p)
 {
@@ -247,7 +245,7 @@ int px_loop_run(struct px_loop *l, const volatile int *stop_flag)
 {
 	struct epoll_event ev[LOOP_BATCH];
 
-	while (!l->stop && !(stop_flag && *stop_flag)) {
+	while (!(stop_flag && *stop_flag)) {
 		int n = epoll_wait(l->epfd, ev, LOOP_BATCH, next_timeout_ms(l));
 
 		if (n < 0 && errno != EINTR) {

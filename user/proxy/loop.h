@@ -38,9 +38,8 @@ struct px_timer {
 
 struct px_loop *px_loop_new(void);
 void px_loop_free(struct px_loop *l);
-/* Run until px_loop_stop() or *stop_flag is set (by a signal handler). */
+/* Run until *stop_flag is set (by a signal handler). */
 int px_loop_run(struct px_loop *l, const volatile int *stop_flag);
-void px_loop_stop(struct px_loop *l);
 /* The loop's clock, read once per wakeup. */
 uint64_t px_now(struct px_loop *l);
 /* Free p after the current batch of events (see above). */

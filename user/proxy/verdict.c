@@ -222,11 +222,6 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 	}
 }
 
-size_t px_verdict_pending(const struct px_verdict *v)
-{
-	return v->n;
-}
-
 void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
 {
 	char line[PX_VERDICT_LINE_MAX + 1];

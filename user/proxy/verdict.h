@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * verdict.h - the proxy's client of the verdict socket (DESIGN.md
+ * verdict.h - the proxy's client of the verdict socket (docs/design.md
  * "Verdict protocol"): PENALIZE / BLOCK lines to `mxlimit daemon`.
  *
  * Never blocks the loop: lines wait in a bounded queue, are written when
@@ -19,7 +19,7 @@
 /* Lines waiting for the daemon: a burst of violations from many clients
  * fits, a daemon down for hours does not grow memory. */
 #define PX_VERDICT_QUEUE 256
-/* Protocol limit (DESIGN.md): lines over 512 bytes get ERR. */
+/* Protocol limit (docs/design.md): lines over 512 bytes get ERR. */
 #define PX_VERDICT_LINE_MAX 512
 #define PX_VERDICT_BACKOFF_MIN_NS (250ULL * 1000000ULL)
 #define PX_VERDICT_BACKOFF_MAX_NS (30ULL * 1000000000ULL)
@@ -31,7 +31,5 @@ struct px_verdict *px_verdict_new(struct px_loop *l, const char *path);
 void px_verdict_free(struct px_verdict *v);
 /* Queue one request line (no newline), e.g. "PENALIZE 192.0.2.7 600 reason=errors". */
 void px_verdict_send(struct px_verdict *v, const char *line);
-/* Lines queued or awaiting a reply (tests, shutdown). */
-size_t px_verdict_pending(const struct px_verdict *v);
 
 #endif
