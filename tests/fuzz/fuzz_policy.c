@@ -17,6 +17,7 @@
 #include "log.h"
 #include "policy_compile.h"
 #include "policy_match.h"
+#include "fuzz_util.h"
 
 static FILE *devnull;
 
@@ -35,16 +36,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	mx_log_set_level(MX_LOG_DEBUG); /* format every message, then drop it */
 	devnull = fopen("/dev/null", "w");
 	return 0;
-}
-
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return 0;
-	return 1;
 }
 
 static void lookups(const struct mx_policy *pol)

@@ -15,16 +15,7 @@
 #include <string.h>
 
 #include "verdict_proto.h"
-
-static int all_zero(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return 0;
-	return 1;
-}
+#include "fuzz_util.h"
 
 static void check_ok(const struct mx_vreq *r)
 {

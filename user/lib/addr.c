@@ -9,6 +9,7 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -264,4 +265,19 @@ char *mx_prefix_format(const mx_prefix *p, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s/%u", text, mx_prefix_native_len(p));
 	return buf;
+}
+
+int mx_addr_from_sockaddr(const struct sockaddr *sa, mx_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->plen = 128;
+	if (sa->sa_family == AF_INET) {
+		out->addr[2] = htonl(0xffff);
+		memcpy(&out->addr[3], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6)
+		return -1;
+	memcpy(out->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	return 0;
 }

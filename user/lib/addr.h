@@ -39,6 +39,11 @@ bool mx_prefix_equal(const mx_prefix *a, const mx_prefix *b);
 int mx_prefix_parse(const char *s, bool haraka, mx_prefix *out, const char **why);
 /* A full address only (no prefix length). */
 int mx_addr_parse(const char *s, mx_prefix *out);
+/* A socket address's host (AF_INET, AF_INET6; IPv4-mapped IPv6 is the
+ * IPv4 address, as the shared space has it), plen 128.  -1 for another
+ * family.  mx_prefix_format() then prints IPv4 dotted. */
+struct sockaddr;
+int mx_addr_from_sockaddr(const struct sockaddr *sa, mx_prefix *out);
 /* "192.0.2.0/24", "2001:db8::/32"; a full address without "/len".
  * Returns buf. */
 char *mx_prefix_format(const mx_prefix *p, char *buf, size_t len);

@@ -165,11 +165,6 @@ static int parse_mode(const char *s, enum mx_xdp_mode *mode)
 	return 0;
 }
 
-static const char *mode_name(uint32_t mode)
-{
-	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
-}
-
 static const char load_help[] =
 	"Usage: mxlimit load -i IFACE [-i IFACE...] [-c FILE] [--mode auto|native|generic]\n"
 	"                    [--force] [--state FILE]\n\n"
@@ -286,7 +281,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 			    !strncmp(row.name, ifaces[i], sizeof(row.name)) &&
 			    row.netns == mx_self_netns())
 				mx_info("attached to %s (%s mode, program id %u)", ifaces[i],
-					mode_name(row.mode), row.prog_id);
+					mx_mode_name(row.mode), row.prog_id);
 		}
 	}
 	if (restored > 0)

@@ -47,11 +47,6 @@ static bool iface_present(const struct mx_iface *row)
 	       strncmp(name, row->name, sizeof(row->name)) == 0;
 }
 
-static const char *mode_name(uint32_t mode)
-{
-	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
-}
-
 static void ports_text(const struct mx_config *cfg, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -142,7 +137,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			jw_kstr(&w, "name", row.name);
 			jw_ku64(&w, "ifindex", row.ifindex);
 			jw_ku64(&w, "netns", row.netns);
-			jw_kstr(&w, "mode", mode_name(row.mode));
+			jw_kstr(&w, "mode", mx_mode_name(row.mode));
 			jw_kstr(&w, "state", iface_present(&row) ? "attached" : "gone");
 			jw_ku64(&w, "prog_id", row.prog_id);
 			jw_key(&w, "counters");
@@ -188,7 +183,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			       row.name, row.name);
 		else
 			printf("  %-16s ifindex %u, %s mode, program id %u, netns %u\n", row.name,
-			       row.ifindex, mode_name(row.mode), row.prog_id, row.netns);
+			       row.ifindex, mx_mode_name(row.mode), row.prog_id, row.netns);
 	}
 	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
 	       "%zu prefixes\n", gen, ports, cfg.action == MX_ACTION_RESET ? "reset" : "drop",

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "sanction.h"
 #include "state.h"
+#include "sysutil.h"
 
 #define DMN_MAX_EVENTS 64
 /* Idle counters collected per pass; the rest waits for the next pass. */
@@ -252,21 +253,11 @@ static void gc_conc(struct dmn *d)
 	free(dead);
 }
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *b = p;
-	size_t j;
-
-	for (j = 0; j < n; j++)
-		h = (h ^ b[j]) * 1099511628211ULL;
-	return h;
-}
-
 /* FNV-1a over every sanction's own part: has anything changed? */
 static int sanctions_sum(struct dmn *d, uint64_t *sum)
 {
 	struct mx_sanction_entry *all;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = MX_FNV1A_INIT;
 	size_t n, i;
 
 	if (mx_sanction_list(&d->maps, &all, &n))
@@ -287,7 +278,7 @@ static int sanctions_sum(struct dmn *d, uint64_t *sum)
 		x.pe = all[i].v.own_penalty_until_ns;
 		memcpy(x.br, all[i].v.block_reason, sizeof(x.br));
 		memcpy(x.pr, all[i].v.penalty_reason, sizeof(x.pr));
-		h = fnv1a(&x, sizeof(x), h);
+		h = mx_fnv1a(&x, sizeof(x), h);
 	}
 	free(all);
 	*sum = h;
@@ -488,23 +479,6 @@ static const char usage_text[] =
 	"own user, members of the socket's group and --allow-user users are served;\n"
 	"others get \"ERR permission denied\".  See mxlimit(8), \"VERDICT PROTOCOL\".\n";
 
-static int parse_user(const char *s, uid_t *uid)
-{
-	struct passwd *pw = getpwnam(s);
-	char *end;
-	unsigned long v;
-
-	if (pw) {
-		*uid = pw->pw_uid;
-		return 0;
-	}
-	v = strtoul(s, &end, 10);
-	if (!*s || *end)
-		return -1;
-	*uid = (uid_t)v;
-	return 0;
-}
-
 /* 0 = run, 1 = --help shown, -1 = usage error (reported). */
 static int parse_options(int argc, char **argv, struct dmn *d)
 {
@@ -543,7 +517,7 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 		case O_GROUP: d->group = optarg; break;
 		case O_ALLOW:
 			if (d->n_allow_uids == DMN_MAX_ALLOW_UIDS ||
-			    parse_user(optarg, &d->allow_uids[d->n_allow_uids])) {
+			    mx_parse_uid(optarg, &d->allow_uids[d->n_allow_uids])) {
 				mx_err("daemon: --allow-user: unknown user \"%s\" (or more than %d)",
 				       optarg, DMN_MAX_ALLOW_UIDS);
 				return -1;

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "mxlimit.skel.h"
+#include "sysutil.h"
 
 /*
  * libbpf's own messages: its warnings and errors go to our log at debug
@@ -68,26 +69,6 @@ void mx_map_sizes_from_policy(const struct mx_policy *pol, struct mx_map_sizes *
 	sz->rules = pol->max_rules * MX_GENERATIONS;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	char *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static bool is_bpffs(const char *path)
 {
 	struct statfs st;
@@ -101,14 +82,14 @@ int mx_pin_dir_prepare(const char *pin_dir)
 	int err;
 
 	if (!is_bpffs(MX_BPFFS) && strncmp(pin_dir, MX_BPFFS "/", strlen(MX_BPFFS) + 1) == 0) {
-		mkdir_p(MX_BPFFS, 0700);
+		mx_mkdir_p(MX_BPFFS, 0700, 0700);
 		if (mount("bpffs", MX_BPFFS, "bpf", 0, "mode=0700")) {
 			mx_err("cannot mount bpffs on %s: %s", MX_BPFFS, strerror(errno));
 			return -1;
 		}
 		mx_info("mounted bpffs on %s", MX_BPFFS);
 	}
-	err = mkdir_p(pin_dir, 0700);
+	err = mx_mkdir_p(pin_dir, 0700, 0700);
 	if (err) {
 		mx_err("cannot create pin dir %s: %s", pin_dir, strerror(-err));
 		return -1;
@@ -118,7 +99,7 @@ int mx_pin_dir_prepare(const char *pin_dir)
 		return -1;
 	}
 	snprintf(links, sizeof(links), "%s/links", pin_dir);
-	err = mkdir_p(links, 0700);
+	err = mx_mkdir_p(links, 0700, 0700);
 	if (err) {
 		mx_err("cannot create %s: %s", links, strerror(-err));
 		return -1;
@@ -848,4 +829,9 @@ uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint6
 		if ((uint32_t)(epoch - (uint32_t)(pc.pend[i] >> 32)) < MX_PEND_SLOTS)
 			sum += (uint32_t)pc.pend[i];
 	return sum;
+}
+
+const char *mx_mode_name(uint32_t mode)
+{
+	return mode == MX_MODE_NATIVE ? "native" : mode == MX_MODE_GENERIC ? "generic" : "auto";
 }

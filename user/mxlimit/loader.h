@@ -80,6 +80,8 @@ void mx_features_probe(struct mx_features *f, bool essential_too);
 const struct mx_features *mx_features_get(void);
 /* One warning per fallen-back mechanism, once per process. */
 void mx_features_warn(const struct mx_features *f, uint32_t in_use);
+/* An attach mode (MX_MODE_*) as status and load print it. */
+const char *mx_mode_name(uint32_t mode);
 const char *mx_feature_seed(uint32_t bits);  /* iter_tcp, sock_diag, off, unknown */
 const char *mx_feature_sweep(uint32_t bits); /* syscall, off, unknown */
 const char *mx_feature_loss(const char *mech); /* what running without it costs */

@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "sanction.h"
+#include "proxy_conf.h"
 
 /* Scrapers: Prometheus and an admin's curl; more at once is a mistake. */
 #define MS_MAX_CLIENTS 16
@@ -190,34 +191,34 @@ static void render_kernel(struct dmn *d, FILE *f)
 	}
 }
 
+/* A counter split by {result="ok"|"err"}. */
+static void counter_by_result(FILE *f, const char *name, const char *help, uint64_t ok,
+			      uint64_t err)
+{
+	fprintf(f, "# HELP %s %s, by result\n# TYPE %s counter\n"
+		   "%s{result=\"ok\"} %" PRIu64 "\n%s{result=\"err\"} %" PRIu64 "\n",
+		name, help, name, name, ok, name, err);
+}
+
 static void render_daemon(struct dmn *d, FILE *f)
 {
 	const struct dmn_counters *c = &d->c;
 
-	fprintf(f, "# HELP mxlimit_daemon_verdicts_total verdict requests answered, by result\n"
-		   "# TYPE mxlimit_daemon_verdicts_total counter\n"
-		   "mxlimit_daemon_verdicts_total{result=\"ok\"} %" PRIu64 "\n"
-		   "mxlimit_daemon_verdicts_total{result=\"err\"} %" PRIu64 "\n",
-		c->verdicts_ok, c->verdicts_err);
+	counter_by_result(f, "mxlimit_daemon_verdicts_total", "verdict requests answered",
+			  c->verdicts_ok, c->verdicts_err);
 	counter(f, "mxlimit_daemon_peers_accepted_total", "verdict socket connections accepted",
 		c->peers_accepted);
 	counter(f, "mxlimit_daemon_peers_refused_total",
 		"verdict socket connections refused (credentials or too many)", c->peers_refused);
 	gauge(f, "mxlimit_daemon_peers", "verdict socket connections open", vsrv_peers(d));
-	fprintf(f, "# HELP mxlimit_daemon_reloads_total policy reloads on SIGHUP, by result\n"
-		   "# TYPE mxlimit_daemon_reloads_total counter\n"
-		   "mxlimit_daemon_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		   "mxlimit_daemon_reloads_total{result=\"err\"} %" PRIu64 "\n",
-		c->reloads_ok, c->reloads_failed);
+	counter_by_result(f, "mxlimit_daemon_reloads_total", "policy reloads on SIGHUP",
+			  c->reloads_ok, c->reloads_failed);
 	counter(f, "mxlimit_daemon_gc_collected_total", "idle concurrency counters removed",
 		c->gc_collected);
 	counter(f, "mxlimit_daemon_sanctions_expired_total",
 		"expired blocks and penalties removed from the map", c->sanctions_expired);
-	fprintf(f, "# HELP mxlimit_daemon_snapshots_total state file writes, by result\n"
-		   "# TYPE mxlimit_daemon_snapshots_total counter\n"
-		   "mxlimit_daemon_snapshots_total{result=\"ok\"} %" PRIu64 "\n"
-		   "mxlimit_daemon_snapshots_total{result=\"err\"} %" PRIu64 "\n",
-		c->snapshots_ok, c->snapshots_failed);
+	counter_by_result(f, "mxlimit_daemon_snapshots_total", "state file writes",
+			  c->snapshots_ok, c->snapshots_failed);
 	gauge(f, "mxlimit_daemon_start_time_seconds", "when the daemon started (Unix time)",
 	      d->started_wall);
 }
@@ -419,72 +420,29 @@ void msrv_tick(struct dmn *d, uint64_t now)
 }
 
 /* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433" */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon;
-	char *end;
-	unsigned long port;
-
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon)
-			return -1;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || port == 0 || port > 65535)
-		return -1;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] != '[') {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -1;
-	}
-}
-
 bool mx_metrics_addr_valid(const char *s)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct mx_sockaddr a;
+	const char *why;
 
-	return parse_listen(s, &ss, &len) == 0;
+	return mx_sockaddr_parse(s, &a, &why) == 0;
 }
 
 int msrv_open(struct dmn *d)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct mx_sockaddr a;
+	const char *why;
 	struct msrv *s;
 	int one = 1, fd;
 
-	if (parse_listen(d->metrics_addr, &ss, &len))
+	if (mx_sockaddr_parse(d->metrics_addr, &a, &why))
 		return -1; /* checked with the options */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -1;
 	s->listen.fd = -1;
 	d->ms = s;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		mx_err("metrics socket: %s", strerror(errno));
 		return -1;
@@ -492,9 +450,9 @@ int msrv_open(struct dmn *d)
 	s->listen.fd = fd;
 	s->listen.fn = on_accept;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
+	if (a.ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16) ||
+	if (bind(fd, (struct sockaddr *)&a.ss, a.len) || listen(fd, 16) ||
 	    dmn_io_add(d, &s->listen, EPOLLIN)) {
 		mx_err("cannot listen on %s for metrics: %s", d->metrics_addr, strerror(errno));
 		return -1;

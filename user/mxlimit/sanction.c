@@ -3,6 +3,8 @@
 #include "sanction.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,4 +254,14 @@ int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx
 	key_of(addr, &k);
 	k.prefixlen = 128;
 	return bpf_map_lookup_elem(m->sanctions, &k, out);
+}
+
+const char *mx_penalty_limit_text(uint32_t limit, char *buf, size_t len)
+{
+	if (limit == MX_PENALTY_TIER || limit == 0)
+		return "tier";
+	if (limit == MX_PENALTY_REFUSE)
+		return "refuse";
+	snprintf(buf, len, "%" PRIu32, limit);
+	return buf;
 }

@@ -53,6 +53,11 @@ int mx_sanction_expire(const struct mx_maps *m, uint64_t now);
 /* The effective state for one address (as the datapath sees it). */
 int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx_sanction *out);
 
+/* A penalty's limit as the state file and QUERY write it: "tier" (the
+ * *_history bad tier, or none given), "refuse", or the number; buf holds
+ * the number. */
+const char *mx_penalty_limit_text(uint32_t limit, char *buf, size_t len);
+
 /* mx_reason_valid(): user/lib/verdict_proto.h */
 
 #endif

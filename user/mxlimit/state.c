@@ -36,6 +36,7 @@
 #include "log.h"
 #include "sanction.h"
 #include "verdict_proto.h"
+#include "sysutil.h"
 
 #define STATE_MAGIC "# mxlimit-state 1"
 /* Longest line we write is about 90 bytes; longer is not ours. */
@@ -53,16 +54,6 @@ static uint64_t realtime_s(void)
 static uint64_t to_wall(uint64_t until_ns, uint64_t mono_now, uint64_t wall_now)
 {
 	return wall_now + (until_ns - mono_now + MX_NS_PER_SEC - 1) / MX_NS_PER_SEC;
-}
-
-static const char *limit_text(uint32_t limit, char *buf, size_t len)
-{
-	if (limit == MX_PENALTY_TIER || limit == 0)
-		return "tier";
-	if (limit == MX_PENALTY_REFUSE)
-		return "refuse";
-	snprintf(buf, len, "%" PRIu32, limit);
-	return buf;
 }
 
 static int write_entry(gzFile gz, const struct mx_sanction_entry *e, uint64_t mono_now,
@@ -90,35 +81,11 @@ static int write_entry(gzFile gz, const struct mx_sanction_entry *e, uint64_t mo
 			snprintf(until, sizeof(until), "%" PRIu64,
 				 to_wall(v->own_penalty_until_ns, mono_now, wall_now));
 		if (gzprintf(gz, "penalty %s %s %s %s\n", pfx, until,
-			     limit_text(v->own_penalty_limit, lim, sizeof(lim)),
+			     mx_penalty_limit_text(v->own_penalty_limit, lim, sizeof(lim)),
 			     v->penalty_reason[0] ? v->penalty_reason : "-") <= 0)
 			rc = -1;
 	}
 	return rc;
-}
-
-static int mkdir_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *p;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -1;
-	p = strrchr(dir, '/');
-	if (!p || p == dir)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(dir, 0750) && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Make the renamed file's directory entry durable. */
@@ -160,7 +127,7 @@ int mx_state_save(const struct mx_maps *m, const char *path)
 		mx_err("cannot read the blocks and penalties to save them");
 		return -1;
 	}
-	if (mkdir_parent(path)) {
+	if ((errno = -mx_mkdir_parent(path, 0755, 0750)) != 0) {
 		mx_err("cannot create the directory of %s: %s", path, strerror(errno));
 		free(all);
 		return -1;

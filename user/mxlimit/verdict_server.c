@@ -38,6 +38,7 @@
 #include "log.h"
 #include "sanction.h"
 #include "verdict_proto.h"
+#include "sysutil.h"
 
 /* Proxies on one host: a handful; the cap only bounds a runaway client. */
 #define VS_MAX_PEERS 64
@@ -172,16 +173,6 @@ static int do_unblock(struct dmn *d, const struct mx_vreq *r, char *out, size_t 
 	return 0;
 }
 
-static const char *limit_word(uint32_t limit, char *buf, size_t len)
-{
-	if (limit == MX_PENALTY_TIER || limit == 0)
-		return "tier";
-	if (limit == MX_PENALTY_REFUSE)
-		return "refuse";
-	snprintf(buf, len, "%" PRIu32, limit);
-	return buf;
-}
-
 /* OK ADDR block=SECS|never penalty=SECS|never [limit=..] [reason=..] allowlisted=yes|no */
 static int do_query(struct dmn *d, const struct mx_vreq *r, char *out, size_t len)
 {
@@ -198,7 +189,7 @@ static int do_query(struct dmn *d, const struct mx_vreq *r, char *out, size_t le
 	if (v.penalty_until_ns <= now)
 		v.penalty_until_ns = 0;
 	if (v.penalty_until_ns)
-		snprintf(lim, sizeof(lim), " limit=%s", limit_word(v.penalty_limit, lb, sizeof(lb)));
+		snprintf(lim, sizeof(lim), " limit=%s", mx_penalty_limit_text(v.penalty_limit, lb, sizeof(lb)));
 	if (v.block_until_ns && v.block_reason[0])
 		reason = v.block_reason;
 	else if (v.penalty_until_ns && v.penalty_reason[0])
@@ -518,24 +509,6 @@ size_t vsrv_peers(const struct dmn *d)
 
 /* ---- the listening socket ---- */
 
-static int mkdir_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *p;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -1;
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
 /* One daemon per socket: PATH.lock is held for the daemon's life. */
 static int take_lock(struct vsrv *s, const char *path)
 {
@@ -593,24 +566,6 @@ static int clear_stale(const char *path)
 	return 0;
 }
 
-static int resolve_group(const char *name, gid_t *gid)
-{
-	struct group *gr = getgrnam(name);
-	char *end;
-	unsigned long v;
-
-	if (gr) {
-		*gid = gr->gr_gid;
-		return 0;
-	}
-	v = strtoul(name, &end, 10);
-	if (*name && !*end) {
-		*gid = (gid_t)v;
-		return 0;
-	}
-	return -1;
-}
-
 int vsrv_open(struct dmn *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -630,11 +585,11 @@ int vsrv_open(struct dmn *d)
 	s->lock_fd = -1;
 	s->listen.fd = -1;
 	d->vs = s;
-	if (d->group && resolve_group(d->group, &s->gid)) {
+	if (d->group && mx_parse_gid(d->group, &s->gid)) {
 		mx_err("unknown group \"%s\"", d->group);
 		return -1;
 	}
-	if (mkdir_parent(path)) {
+	if ((errno = -mx_mkdir_parent(path, 0755, 0755)) != 0) {
 		mx_err("cannot create the directory of %s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -81,16 +81,12 @@ static void resume_accept(struct px_loop *l, struct px_timer *t)
 /* The peer's address as verdicts name it (IPv4-mapped shown as IPv4). */
 static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	mx_prefix p;
 
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
-	else if (ss->ss_family != AF_INET6)
+	if (mx_addr_from_sockaddr((const struct sockaddr *)ss, &p) < 0)
 		snprintf(buf, len, "?");
-	else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
 	else
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+		mx_prefix_format(&p, buf, len);
 }
 
 /*

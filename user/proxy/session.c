@@ -109,7 +109,7 @@ struct px_session {
 	/* who: the real peer, and the client it stands for */
 	struct sockaddr_storage peer, local, csrc, cdst;
 	mx_prefix caddr;
-	char cip[INET6_ADDRSTRLEN];
+	char cip[MX_PREFIX_STRLEN];
 	/* transaction and per-connection counts */
 	char sender[MX_SMTP_PATH_MAX + 1];
 	bool have_mail;
@@ -899,23 +899,9 @@ static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events);
 /* IPv4-mapped IPv6 shown and matched as IPv4 (the shared space does so). */
 static void set_client(struct px_session *s, const struct sockaddr_storage *ss)
 {
-	const void *a;
-
-	memset(&s->caddr, 0, sizeof(s->caddr));
-	s->caddr.plen = 128;
-	if (ss->ss_family == AF_INET) {
-		a = &((const struct sockaddr_in *)ss)->sin_addr;
-		s->caddr.addr[2] = htonl(0xffff);
-		memcpy(&s->caddr.addr[3], a, 4);
-		inet_ntop(AF_INET, a, s->cip, sizeof(s->cip));
-		return;
-	}
-	a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-	memcpy(s->caddr.addr, a, 16);
-	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a))
-		inet_ntop(AF_INET, (const uint8_t *)a + 12, s->cip, sizeof(s->cip));
-	else
-		inet_ntop(AF_INET6, a, s->cip, sizeof(s->cip));
+	if (mx_addr_from_sockaddr((const struct sockaddr *)ss, &s->caddr) < 0)
+		memset(&s->caddr, 0, sizeof(s->caddr)); /* listeners are IPv4/IPv6 only */
+	mx_prefix_format(&s->caddr, s->cip, sizeof(s->cip));
 }
 
 /* The PROXY header for the backend, first bytes of bout. */

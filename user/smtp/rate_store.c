@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sysutil.h"
+
 /* Buckets swept per incr: keeps reclamation ahead of insertion. */
 #define SWEEP_PER_INCR 2
 
@@ -32,11 +34,7 @@ struct mem_store {
 
 static uint64_t hash_key(const char *k)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-	return h;
+	return mx_fnv1a(k, strlen(k), MX_FNV1A_INIT);
 }
 
 static struct win **find(struct mem_store *m, const char *key)
