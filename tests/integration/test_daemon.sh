@@ -264,6 +264,22 @@ missing=$(for f in $(sed -n 's/^\tX(\([a-z_]*\),.*/\1/p' "$ROOT/include/mx_stats
 	grep -q "^# TYPE mxlimit_${f}_total counter$" <<<"$page" || echo "$f"; done)
 check_eq "metrics: every field of mx_stats.h is exported" "$missing" ""
 check_eq "metrics: 404 elsewhere" "$(scrape /nope | sed -n 1p)" 404
+# a client that connects and says nothing holds a slot only until its own
+# timer (10 s) closes it; scrapes are served meanwhile
+out=$(nsenter --net=/run/netns/$LAB_SRV /usr/bin/python3 -c '
+import socket, sys, time, urllib.request
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+ok = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).status
+t = time.monotonic()
+try:
+    closed = s.recv(1) == b""
+except socket.timeout:
+    closed = False
+except OSError:
+    closed = True  # reset by the daemon
+print(ok, closed, time.monotonic() - t < 25)' "$MPORT")
+check_eq "metrics: a silent client is closed by its timer; scrapes go on meanwhile" \
+	"$out" "200 True True"
 lab_closeall
 v "UNBLOCK 198.18.0.4" >/dev/null
 

@@ -23,7 +23,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +35,6 @@
 #include "state.h"
 #include "sysutil.h"
 
-#define DMN_MAX_EVENTS 64
 /* Idle counters collected per pass; the rest waits for the next pass. */
 #define DMN_GC_BATCH 4096
 
@@ -50,27 +48,18 @@ uint64_t dmn_now_ns(void)
 	return (uint64_t)ts.tv_sec * MX_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-int dmn_io_add(struct dmn *d, struct dmn_io *io, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = io };
+static void snapshot(struct dmn *d, bool force);
 
-	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, io->fd, &ev);
+static void on_save(struct mx_loop *l, struct mx_timer *t)
+{
+	(void)l;
+	snapshot(t->arg, false);
 }
 
-int dmn_io_mod(struct dmn *d, struct dmn_io *io, uint32_t events)
+void dmn_sanctions_changed(struct dmn *d)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
-
-	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, io->fd, &ev);
-}
-
-void dmn_io_close(struct dmn *d, struct dmn_io *io)
-{
-	if (io->fd < 0)
-		return;
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-	close(io->fd);
-	io->fd = -1;
+	/* due now: timers run right after this batch of events */
+	mx_timer_set(d->loop, &d->save, mx_loop_now(d->loop));
 }
 
 /* ---- the maps: held, and followed when the pins change ---- */
@@ -348,8 +337,6 @@ static void housekeeping(struct dmn *d)
 {
 	uint64_t now = dmn_now_ns();
 
-	vsrv_tick(d, now);
-	msrv_tick(d, now);
 	maps_follow(d);
 	if (!d->loaded)
 		return;
@@ -369,10 +356,12 @@ static void housekeeping(struct dmn *d)
 
 /* ---- signals and the loop ---- */
 
-static void on_signal(struct dmn *d, struct dmn_io *io, uint32_t ev)
+static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
+	struct dmn *d = io->arg;
 	struct signalfd_siginfo si;
 
+	(void)l;
 	(void)ev;
 	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
@@ -380,52 +369,23 @@ static void on_signal(struct dmn *d, struct dmn_io *io, uint32_t ev)
 		} else {
 			mx_info("%s: exiting; enforcement stays in place",
 				si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			d->stop = true;
+			d->stop = 1;
 		}
 	}
 }
 
-static void on_tick(struct dmn *d, struct dmn_io *io, uint32_t ev)
+static void on_tick(struct mx_loop *l, struct mx_timer *t)
 {
-	uint64_t expirations;
+	struct dmn *d = t->arg;
 
-	(void)ev;
-	if (read(io->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		return;
 	housekeeping(d);
+	mx_timer_set(l, t, mx_loop_now(l) + DMN_TICK_MS * 1000000ULL);
 }
 
-static int loop(struct dmn *d)
-{
-	struct epoll_event ev[DMN_MAX_EVENTS];
-
-	while (!d->stop) {
-		int n = epoll_wait(d->epfd, ev, DMN_MAX_EVENTS, -1), i;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			mx_err("epoll_wait: %s", strerror(errno));
-			return -1;
-		}
-		for (i = 0; i < n && !d->stop; i++) {
-			struct dmn_io *io = ev[i].data.ptr;
-
-			io->fn(d, io, ev[i].events);
-		}
-		/* a verdict's change is on disk right after its batch, not
-		 * up to a tick later: an unload then loses nothing */
-		if (d->sanctions_changed) {
-			d->sanctions_changed = false;
-			snapshot(d, false);
-		}
-	}
-	return 0;
-}
-
-static int setup_signals(struct dmn *d, struct dmn_io *sig)
+static int setup_signals(struct dmn *d, struct mx_io *sig)
 {
 	sigset_t set;
+	int fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -434,23 +394,14 @@ static int setup_signals(struct dmn *d, struct dmn_io *sig)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -1;
-	sig->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	sig->fn = on_signal;
-	return sig->fd < 0 ? -1 : dmn_io_add(d, sig, EPOLLIN);
-}
-
-static int setup_timer(struct dmn *d, struct dmn_io *tick)
-{
-	struct itimerspec it = {
-		.it_interval = { DMN_TICK_MS / 1000, (DMN_TICK_MS % 1000) * 1000000L },
-		.it_value = { DMN_TICK_MS / 1000, (DMN_TICK_MS % 1000) * 1000000L },
-	};
-
-	tick->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	tick->fn = on_tick;
-	if (tick->fd < 0 || timerfd_settime(tick->fd, 0, &it, NULL))
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	return dmn_io_add(d, tick, EPOLLIN);
+	if (mx_io_add(d->loop, sig, fd, EPOLLIN, on_signal, d)) {
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- options ---- */
@@ -553,14 +504,13 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 {
 	struct dmn d;
-	struct dmn_io sig = { -1, NULL }, tick = { -1, NULL };
+	struct mx_io sig = { .fd = -1 };
 	int rc = MX_EXIT_FAIL, r;
 
 	memset(&d, 0, sizeof(d));
 	d.pin_dir = g->pin_dir;
 	d.socket_path = MX_DEFAULT_SOCKET;
 	d.state_path = MX_DEFAULT_STATE;
-	d.epfd = -1;
 	d.gc_idle_ns = MX_DEFAULT_GC_IDLE_NS;
 	d.started_wall = (uint64_t)time(NULL);
 	for (r = 0; r < (int)(sizeof(d.maps) / sizeof(int)); r++)
@@ -574,11 +524,14 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 		mx_err("mxlimit is not loaded in %s (run `mxlimit load` first)", d.pin_dir);
 		return MX_EXIT_FAIL;
 	}
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d.epfd < 0 || setup_signals(&d, &sig) || setup_timer(&d, &tick)) {
+	d.loop = mx_loop_new();
+	if (!d.loop || setup_signals(&d, &sig)) {
 		mx_err("daemon: cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+	mx_timer_init(&d.tick, on_tick, &d);
+	mx_timer_init(&d.save, on_save, &d);
+	mx_timer_set(d.loop, &d.tick, dmn_now_ns() + DMN_TICK_MS * 1000000ULL);
 	if (vsrv_open(&d))
 		goto out;
 	if (d.metrics_addr && msrv_open(&d))
@@ -588,19 +541,17 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	mx_info("daemon ready: verdicts on %s%s%s, maps in %s", d.socket_path,
 		d.metrics_addr ? ", metrics on " : "", d.metrics_addr ? d.metrics_addr : "",
 		d.pin_dir);
-	if (loop(&d) == 0)
+	if (mx_loop_run(d.loop, &d.stop) == 0)
 		rc = MX_EXIT_OK;
 	maps_follow(&d);
 	snapshot(&d, false); /* what changed since the last tick */
 out:
 	msrv_close(&d);
 	vsrv_close(&d);
-	if (tick.fd >= 0)
-		close(tick.fd);
-	if (sig.fd >= 0)
-		close(sig.fd);
-	if (d.epfd >= 0)
-		close(d.epfd);
+	if (d.loop) {
+		mx_io_close(d.loop, &sig);
+		mx_loop_free(d.loop);
+	}
 	if (d.loaded)
 		mx_maps_close(&d.maps);
 	if (d.sweeper)

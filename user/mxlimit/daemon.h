@@ -4,7 +4,8 @@
  * loop, signals, housekeeping; verdict_server.c: the verdict socket;
  * metrics.c: the Prometheus endpoint).  Internal to the controller.
  *
- * One thread, one epoll set, every socket non-blocking: a slow or stuck
+ * One thread on the shared event loop (user/lib/evloop.h, the proxy's too),
+ * every socket non-blocking, each peer on its own timer: a slow or stuck
  * peer costs a slot and a bounded buffer, never the loop.  The daemon
  * only writes maps; the kernel enforces everything with or without it.
  */
@@ -16,10 +17,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "evloop.h"
 #include "loader.h"
 #include "policy.h"
 
-/* Housekeeping tick: sanction expiry, snapshot check, peer timeouts. */
+/* Housekeeping tick: map follow-up, sanction expiry, sweep and GC, snapshot
+ * check (peers time out on their own timers). */
 #define DMN_TICK_MS 2000
 /* Idle counter collection runs this often (gc_idle is 10 s at least). */
 #define DMN_GC_EVERY_NS (10 * MX_NS_PER_SEC)
@@ -30,15 +33,6 @@
 #define DMN_MAX_ALLOW_UIDS 16
 
 struct dmn;
-struct dmn_io;
-
-typedef void (*dmn_io_fn)(struct dmn *d, struct dmn_io *io, uint32_t events);
-
-/* Anything in the epoll set: its fd and who handles its events. */
-struct dmn_io {
-	int fd;
-	dmn_io_fn fn;
-};
 
 /* The daemon's own counters, exported as metrics. */
 struct dmn_counters {
@@ -75,8 +69,12 @@ struct dmn {
 	uint64_t maps_checked_ns;
 	uint64_t gc_idle_ns;       /* [main] gc_idle of the policy file */
 
-	int epfd;
-	bool stop;
+	/* the shared event loop (evloop.h); every mx_io of the daemon has
+	 * arg = the struct dmn */
+	struct mx_loop *loop;
+	int stop;                  /* set by SIGTERM/SIGINT: the loop ends */
+	struct mx_timer tick;      /* housekeeping every DMN_TICK_MS */
+	struct mx_timer save;      /* a verdict changed the sanctions: save now */
 	struct vsrv *vs;
 	struct msrv *ms;
 	struct dmn_counters c;
@@ -85,13 +83,12 @@ struct dmn {
 	uint64_t swept;            /* connections counted down by sweeps */
 	uint64_t state_sum;        /* checksum of the sanctions last saved or seen */
 	bool state_sum_valid;
-	bool sanctions_changed;    /* a verdict changed them: save after this batch */
 };
 
-int dmn_io_add(struct dmn *d, struct dmn_io *io, uint32_t events);
-int dmn_io_mod(struct dmn *d, struct dmn_io *io, uint32_t events);
-/* Remove from the set and close the fd. */
-void dmn_io_close(struct dmn *d, struct dmn_io *io);
+/* A verdict changed the sanctions: the state file is written right after
+ * this batch of events, not up to a tick later (an unload then loses
+ * nothing). */
+void dmn_sanctions_changed(struct dmn *d);
 /* CLOCK_MONOTONIC ns (no test offset: for the daemon's own timeouts). */
 uint64_t dmn_now_ns(void);
 /* Are the maps usable (re-checked at most every DMN_MAPS_RECHECK_NS)? */
@@ -99,14 +96,12 @@ bool dmn_maps_ready(struct dmn *d);
 
 /* ---- verdict_server.c ---- */
 int vsrv_open(struct dmn *d);
-void vsrv_tick(struct dmn *d, uint64_t now);
 void vsrv_close(struct dmn *d);
 size_t vsrv_peers(const struct dmn *d);
 
 /* ---- metrics.c ---- */
 bool mx_metrics_addr_valid(const char *s); /* "ADDR:PORT", "[V6]:PORT" */
 int msrv_open(struct dmn *d);
-void msrv_tick(struct dmn *d, uint64_t now);
 void msrv_close(struct dmn *d);
 
 #endif

@@ -50,17 +50,18 @@
 #define MS_COUNT_MAX (64u * 1024 * 1024)
 
 struct mclient {
-	struct dmn_io io;
+	struct mx_io io; /* first: the event's io is the client */
 	size_t slot;
 	char req[MS_REQ_MAX];
 	size_t rlen;
 	char *out;
 	size_t olen, ooff;
-	uint64_t since;
+	struct mx_timer timeout; /* MS_TIMEOUT_NS after accept: closed */
+	struct dmn *d;
 };
 
 struct msrv {
-	struct dmn_io listen;
+	struct mx_io listen;
 	struct mclient *clients[MS_MAX_CLIENTS];
 	size_t n_clients;
 };
@@ -250,9 +251,11 @@ static void client_free(struct dmn *d, struct mclient *c)
 {
 	d->ms->clients[c->slot] = NULL;
 	d->ms->n_clients--;
-	dmn_io_close(d, &c->io);
+	mx_io_close(d->loop, &c->io);
+	mx_timer_del(d->loop, &c->timeout);
 	free(c->out);
-	free(c);
+	c->out = NULL;
+	mx_loop_defer_free(d->loop, c); /* its event may still be in this batch */
 }
 
 static void respond(struct mclient *c, int code, const char *reason, const char *type,
@@ -326,10 +329,12 @@ static bool request_complete(const struct mclient *c)
 	return false;
 }
 
-static void client_event(struct dmn *d, struct dmn_io *io, uint32_t ev)
+static void client_event(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
+	struct dmn *d = io->arg;
 	struct mclient *c = (struct mclient *)io;
 
+	(void)l;
 	if (ev & EPOLLERR) {
 		client_free(d, c);
 		return;
@@ -357,7 +362,7 @@ static void client_event(struct dmn *d, struct dmn_io *io, uint32_t ev)
 			client_free(d, c);
 			return;
 		}
-		dmn_io_mod(d, &c->io, EPOLLOUT);
+		mx_io_set(d->loop, &c->io, EPOLLOUT);
 	}
 	while (c->ooff < c->olen) {
 		ssize_t w = send(c->io.fd, c->out + c->ooff, c->olen - c->ooff,
@@ -373,12 +378,22 @@ static void client_event(struct dmn *d, struct dmn_io *io, uint32_t ev)
 	client_free(d, c);
 }
 
-static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
+/* A scrape that has not finished in MS_TIMEOUT_NS is dropped. */
+static void client_timeout(struct mx_loop *l, struct mx_timer *t)
 {
+	struct mclient *c = t->arg;
+
+	(void)l;
+	client_free(c->d, c);
+}
+
+static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
+{
+	struct dmn *d = io->arg;
 	struct msrv *s = d->ms;
 	int i;
 
-	(void)io;
+	(void)l;
 	(void)ev;
 	for (i = 0; i < 8; i++) {
 		struct mclient *c;
@@ -394,28 +409,16 @@ static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
 		for (slot = 0; s->clients[slot]; slot++)
 			;
 		c->slot = slot;
-		c->io.fd = fd;
-		c->io.fn = client_event;
-		c->since = dmn_now_ns();
-		if (dmn_io_add(d, &c->io, EPOLLIN)) {
+		c->d = d;
+		mx_timer_init(&c->timeout, client_timeout, c);
+		if (mx_io_add(d->loop, &c->io, fd, EPOLLIN, client_event, d)) {
 			close(fd);
 			free(c);
 			continue;
 		}
 		s->clients[slot] = c;
 		s->n_clients++;
-	}
-}
-
-void msrv_tick(struct dmn *d, uint64_t now)
-{
-	size_t i;
-
-	for (i = 0; d->ms && i < MS_MAX_CLIENTS; i++) {
-		struct mclient *c = d->ms->clients[i];
-
-		if (c && now - c->since > MS_TIMEOUT_NS)
-			client_free(d, c);
+		mx_timer_set(d->loop, &c->timeout, dmn_now_ns() + MS_TIMEOUT_NS);
 	}
 }
 
@@ -447,13 +450,14 @@ int msrv_open(struct dmn *d)
 		mx_err("metrics socket: %s", strerror(errno));
 		return -1;
 	}
-	s->listen.fd = fd;
-	s->listen.fn = on_accept;
+	s->listen.fd = fd; /* closed by msrv_close on any failure below */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (a.ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a.ss, a.len) || listen(fd, 16) ||
-	    dmn_io_add(d, &s->listen, EPOLLIN)) {
+	    mx_io_add(d->loop, &s->listen, fd, EPOLLIN, on_accept, d)) {
+		if (s->listen.fd < 0)
+			close(fd); /* mx_io_add let go of it */
 		mx_err("cannot listen on %s for metrics: %s", d->metrics_addr, strerror(errno));
 		return -1;
 	}
@@ -471,7 +475,7 @@ void msrv_close(struct dmn *d)
 		if (s->clients[i])
 			client_free(d, s->clients[i]);
 	if (s->listen.fd >= 0)
-		dmn_io_close(d, &s->listen);
+		mx_io_close(d->loop, &s->listen);
 	free(s);
 	d->ms = NULL;
 }

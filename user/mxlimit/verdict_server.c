@@ -52,7 +52,7 @@
 #define VS_BACKLOG 64
 
 struct vpeer {
-	struct dmn_io io;
+	struct mx_io io; /* first: the event's io is the peer */
 	size_t slot;
 	uid_t uid;
 	pid_t pid;
@@ -63,11 +63,13 @@ struct vpeer {
 	char wbuf[VS_WBUF];
 	size_t wlen;
 	uint64_t stall_since; /* 0, or when a partial line / unread reply began */
+	struct mx_timer stall; /* armed while stalled: closes the peer at its end */
+	struct dmn *d;
 	unsigned errs_logged;
 };
 
 struct vsrv {
-	struct dmn_io listen;
+	struct mx_io listen;
 	int lock_fd;
 	gid_t gid;     /* the socket file's group */
 	ino_t ino;     /* our socket file, so we remove only ours */
@@ -75,7 +77,8 @@ struct vsrv {
 	size_t n_peers;
 };
 
-static void peer_event(struct dmn *d, struct dmn_io *io, uint32_t ev);
+static void peer_event(struct mx_loop *l, struct mx_io *io, uint32_t ev);
+static void peer_stalled(struct mx_loop *l, struct mx_timer *t);
 
 /* ---- executing one request ---- */
 
@@ -150,7 +153,7 @@ static int do_sanction(struct dmn *d, const struct mx_vreq *r, char *out, size_t
 	sr.until_ns = mx_mono_now(&d->maps) + r->seconds * MX_NS_PER_SEC;
 	if (mx_sanction_add(&d->maps, &sr))
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
-	d->sanctions_changed = true;
+	dmn_sanctions_changed(d);
 	if (r->limit)
 		snprintf(lim, sizeof(lim), " limit=%" PRIu32, r->limit);
 	snprintf(out, len, "OK %s %s %" PRIu64 "%s reason=%s",
@@ -168,7 +171,7 @@ static int do_unblock(struct dmn *d, const struct mx_vreq *r, char *out, size_t 
 	if (rc < 0)
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
 	if (rc != 1)
-		d->sanctions_changed = true;
+		dmn_sanctions_changed(d);
 	snprintf(out, len, rc == 1 ? "OK not-blocked %s" : "OK unblocked %s", p);
 	return 0;
 }
@@ -244,8 +247,9 @@ static void peer_free(struct dmn *d, struct vpeer *p)
 {
 	d->vs->peers[p->slot] = NULL;
 	d->vs->n_peers--;
-	dmn_io_close(d, &p->io);
-	free(p);
+	mx_io_close(d->loop, &p->io);
+	mx_timer_del(d->loop, &p->stall);
+	mx_loop_defer_free(d->loop, p); /* its event may still be in this batch */
 }
 
 static void reply(struct vpeer *p, const char *s)
@@ -310,16 +314,19 @@ static void peer_update(struct dmn *d, struct vpeer *p)
 	if (p->wlen)
 		ev |= EPOLLOUT;
 	if ((p->rlen && !p->discarding) || p->wlen) {
-		if (!p->stall_since)
+		if (!p->stall_since) {
 			p->stall_since = dmn_now_ns();
+			mx_timer_set(d->loop, &p->stall, p->stall_since + VS_STALL_NS);
+		}
 	} else {
 		p->stall_since = 0;
+		mx_timer_del(d->loop, &p->stall);
 	}
 	if (p->eof && !p->wlen) {
 		peer_free(d, p);
 		return;
 	}
-	dmn_io_mod(d, &p->io, ev);
+	mx_io_set(d->loop, &p->io, ev);
 }
 
 static int peer_flush(struct vpeer *p)
@@ -359,10 +366,12 @@ static int peer_read(struct dmn *d, struct vpeer *p)
 	return 0;
 }
 
-static void peer_event(struct dmn *d, struct dmn_io *io, uint32_t ev)
+static void peer_event(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
+	struct dmn *d = io->arg;
 	struct vpeer *p = (struct vpeer *)io;
 
+	(void)l;
 	if (ev & EPOLLERR) {
 		peer_free(d, p);
 		return;
@@ -428,12 +437,24 @@ static void refuse(int fd, const char *msg)
 	close(fd);
 }
 
-static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
+/* A partial line or unread replies for VS_STALL_NS: the peer is stuck. */
+static void peer_stalled(struct mx_loop *l, struct mx_timer *t)
 {
+	struct vpeer *p = t->arg;
+
+	(void)l;
+	mx_warn("verdict socket: pid %d stalled for %llus; closed", (int)p->pid,
+		(unsigned long long)(VS_STALL_NS / MX_NS_PER_SEC));
+	peer_free(p->d, p);
+}
+
+static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
+{
+	struct dmn *d = io->arg;
 	struct vsrv *s = d->vs;
 	int i;
 
-	(void)io;
+	(void)l;
 	(void)ev;
 	for (i = 0; i < 16; i++) { /* a few per wakeup: fair to the other fds */
 		struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
@@ -470,11 +491,11 @@ static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
 		for (slot = 0; s->peers[slot]; slot++)
 			;
 		p->slot = slot;
+		p->d = d;
+		mx_timer_init(&p->stall, peer_stalled, p);
 		p->uid = cr.uid;
 		p->pid = cr.pid;
-		p->io.fd = fd;
-		p->io.fn = peer_event;
-		if (dmn_io_add(d, &p->io, EPOLLIN)) {
+		if (mx_io_add(d->loop, &p->io, fd, EPOLLIN, peer_event, d)) {
 			close(fd);
 			free(p);
 			continue;
@@ -484,21 +505,6 @@ static void on_accept(struct dmn *d, struct dmn_io *io, uint32_t ev)
 		d->c.peers_accepted++;
 		mx_debug("verdict socket: peer uid %u pid %d connected", (unsigned)cr.uid,
 			 (int)cr.pid);
-	}
-}
-
-void vsrv_tick(struct dmn *d, uint64_t now)
-{
-	size_t i;
-
-	for (i = 0; i < VS_MAX_PEERS; i++) {
-		struct vpeer *p = d->vs ? d->vs->peers[i] : NULL;
-
-		if (p && p->stall_since && now - p->stall_since > VS_STALL_NS) {
-			mx_warn("verdict socket: pid %d stalled for %llus; closed", (int)p->pid,
-				(unsigned long long)(VS_STALL_NS / MX_NS_PER_SEC));
-			peer_free(d, p);
-		}
 	}
 }
 
@@ -600,8 +606,7 @@ int vsrv_open(struct dmn *d)
 		mx_err("socket: %s", strerror(errno));
 		return -1;
 	}
-	s->listen.fd = fd;
-	s->listen.fn = on_accept;
+	s->listen.fd = fd; /* closed by vsrv_close on any failure below */
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	old = umask(0117); /* born 0660: no moment where others could connect */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -617,7 +622,9 @@ int vsrv_open(struct dmn *d)
 	}
 	s->gid = st.st_gid;
 	s->ino = st.st_ino;
-	if (listen(fd, VS_BACKLOG) || dmn_io_add(d, &s->listen, EPOLLIN)) {
+	if (listen(fd, VS_BACKLOG) || mx_io_add(d->loop, &s->listen, fd, EPOLLIN, on_accept, d)) {
+		if (s->listen.fd < 0)
+			close(fd); /* mx_io_add let go of it */
 		mx_err("cannot listen on %s: %s", path, strerror(errno));
 		unlink(path);
 		return -1;
@@ -643,7 +650,7 @@ void vsrv_close(struct dmn *d)
 		/* ours still: remove it, so clients see "no daemon" at once */
 		if (s->ino && stat(d->socket_path, &st) == 0 && st.st_ino == s->ino)
 			unlink(d->socket_path);
-		dmn_io_close(d, &s->listen);
+		mx_io_close(d->loop, &s->listen);
 	}
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);

@@ -69,10 +69,10 @@ static void log_stats(const struct px_server *srv)
 static void pause_listeners(struct px_server *srv, bool pause)
 {
 	for (size_t i = 0; i < srv->n_listeners; i++)
-		px_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
+		mx_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
 }
 
-static void resume_accept(struct px_loop *l, struct px_timer *t)
+static void resume_accept(struct mx_loop *l, struct mx_timer *t)
 {
 	(void)l;
 	pause_listeners(t->arg, false);
@@ -118,7 +118,7 @@ static void refuse_busy(struct px_server *srv, int fd, const struct sockaddr_sto
 		px_limits_verdict(srv, ip, MX_VIOL_MAX_CLIENTS);
 }
 
-static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
+static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct px_listener *ln = io->arg;
 	struct px_server *srv = ln->srv;
@@ -134,7 +134,7 @@ static void on_accept(struct px_loop *l, struct px_io *io, uint32_t events)
 			    errno == ENOMEM) {
 				mx_warn("accept: %s; pausing", strerror(errno));
 				pause_listeners(srv, true);
-				px_timer_set(l, &srv->accept_resume, px_now(l) + ACCEPT_PAUSE_NS);
+				mx_timer_set(l, &srv->accept_resume, mx_loop_now(l) + ACCEPT_PAUSE_NS);
 			}
 			return;
 		}
@@ -163,7 +163,7 @@ static int open_listener(struct px_server *srv, const struct mx_sockaddr *a)
 	    listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	ln->srv = srv;
-	if (px_io_add(srv->loop, &ln->io, fd, EPOLLIN, on_accept, ln) < 0)
+	if (mx_io_add(srv->loop, &ln->io, fd, EPOLLIN, on_accept, ln) < 0)
 		goto fail;
 	srv->n_listeners++;
 	mx_info("listening on %s", mx_sockaddr_format(a, text, sizeof(text)));
@@ -219,7 +219,7 @@ static void setup_server(struct px_server *srv, struct mx_policy *pol)
 		snprintf(srv->hostname, sizeof(srv->hostname), "%s", pol->proxy.hostname);
 	else if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
 		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
-	px_timer_init(&srv->accept_resume, resume_accept, srv);
+	mx_timer_init(&srv->accept_resume, resume_accept, srv);
 }
 
 static int run(struct mx_policy *pol)
@@ -234,7 +234,7 @@ static int run(struct mx_policy *pol)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	raise_nofile(pol->proxy.max_clients);
-	srv.loop = px_loop_new();
+	srv.loop = mx_loop_new();
 	srv.store = mx_rate_store_mem_new(RATE_STORE_KEYS);
 	if (!srv.loop || !srv.store)
 		goto out;
@@ -245,7 +245,7 @@ static int run(struct mx_policy *pol)
 		if (open_listener(&srv, &pol->proxy.listen[i]) < 0)
 			goto out;
 	while (!stop_flag) {
-		if (px_loop_run(srv.loop, &stop_flag) < 0)
+		if (mx_loop_run(srv.loop, &stop_flag) < 0)
 			goto out;
 		if (stats_flag) {
 			stats_flag = 0;
@@ -260,10 +260,10 @@ out:
 	if (srv.loop)
 		px_session_close_all(&srv);
 	for (size_t i = 0; i < srv.n_listeners; i++)
-		px_io_close(srv.loop, &srv.listeners[i].io);
+		mx_io_close(srv.loop, &srv.listeners[i].io);
 	px_verdict_free(srv.verdict);
 	mx_rate_store_free(srv.store);
-	px_loop_free(srv.loop);
+	mx_loop_free(srv.loop);
 	return rc;
 }
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "loop.h"
+#include "evloop.h"
 #include "policy.h"
 #include "rate_store.h"
 #include "smtp_limits.h"
@@ -35,19 +35,19 @@ struct px_stats {
 };
 
 struct px_listener {
-	struct px_io io;
+	struct mx_io io;
 	struct px_server *srv;
 };
 
 struct px_server {
-	struct px_loop *loop;
+	struct mx_loop *loop;
 	struct mx_policy *pol;
 	const struct mx_proxy_conf *conf;
 	struct mx_rate_store *store;
 	struct px_verdict *verdict;
 	struct px_listener listeners[MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
-	struct px_timer accept_resume; /* listeners paused on EMFILE */
+	struct mx_timer accept_resume; /* listeners paused on EMFILE */
 	struct px_session *sessions; /* every live session, for shutdown */
 	uint32_t n_sessions, n_tarpitted;
 	uint64_t tarpit_ns;  /* tarpit_delay capped by tarpit_max */

@@ -95,8 +95,8 @@ struct pend {
 struct px_session {
 	struct px_server *srv;
 	struct px_session *prev, *next; /* srv->sessions */
-	struct px_io cli, be;
-	struct px_timer timer;
+	struct mx_io cli, be;
+	struct mx_timer timer;
 	enum phase phase;
 	enum cmode mode;
 	bool be_connected, be_shut, cli_eof, be_eof, tarpit;
@@ -204,14 +204,14 @@ static void session_free(struct px_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	px_io_close(srv->loop, &s->cli);
-	px_io_close(srv->loop, &s->be);
-	px_timer_del(srv->loop, &s->timer);
+	mx_io_close(srv->loop, &s->cli);
+	mx_io_close(srv->loop, &s->be);
+	mx_timer_del(srv->loop, &s->timer);
 	srv->n_sessions--;
 	if (s->tarpit)
 		srv->n_tarpitted--;
 	s->phase = PH_CLOSING;
-	px_loop_defer_free(srv->loop, s);
+	mx_loop_defer_free(srv->loop, s);
 }
 
 /*
@@ -223,11 +223,11 @@ static void close_with(struct px_session *s, const char *fmt, const char *detail
 	char line[512];
 	int n;
 
-	px_io_close(s->srv->loop, &s->be);
+	mx_io_close(s->srv->loop, &s->be);
 	s->qn = 0;
 	s->phase = PH_CLOSING;
 	s->mode = CM_DISCARD;
-	s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+	s->t_close = mx_loop_now(s->srv->loop) + CLOSE_FLUSH_NS;
 	n = snprintf(line, sizeof(line), fmt, s->srv->hostname, detail);
 	if (n > 0 && (size_t)n < sizeof(line) && bfits(&s->cout, (size_t)n + 2))
 		bput_line(&s->cout, line, (size_t)n);
@@ -281,7 +281,7 @@ static bool count_reply(struct px_session *s, int code)
 /* Hold a reply back while tarpitted.  True: not yet. */
 static bool tarpit_hold(struct px_session *s)
 {
-	uint64_t now = px_now(s->srv->loop);
+	uint64_t now = mx_loop_now(s->srv->loop);
 
 	if (!s->tarpit)
 		return false;
@@ -333,7 +333,7 @@ static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const 
 		forward_line(s, line, len, MX_SMTP_RCPT);
 		return;
 	}
-	v = mx_limits_rcpt(s->srv->pol, s->srv->store, px_now(s->srv->loop), &c);
+	v = mx_limits_rcpt(s->srv->pol, s->srv->store, mx_loop_now(s->srv->loop), &c);
 	if (v == MX_VIOL__COUNT) {
 		s->n_rcpt++;
 		forward_line(s, line, len, MX_SMTP_RCPT);
@@ -568,7 +568,7 @@ static void client_pump(struct px_session *s)
 	/* a partial command line is on the clock (slow-drip clients) */
 	if ((s->mode == CM_CMD || s->mode == CM_AUTH || s->mode == CM_DISCARD) && blen(&s->cin)) {
 		if (!s->t_line)
-			s->t_line = px_now(s->srv->loop);
+			s->t_line = mx_loop_now(s->srv->loop);
 	} else {
 		s->t_line = 0;
 	}
@@ -761,16 +761,16 @@ static int write_from(int fd, struct pxbuf *b)
 static void backend_lost(struct px_session *s)
 {
 	s->be_eof = true;
-	px_io_close(s->srv->loop, &s->be);
+	mx_io_close(s->srv->loop, &s->be);
 	/* a backend that said goodbye (221, 421) leaves nothing to add */
 	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !blen(&s->bin)) {
 		s->phase = PH_CLOSING;
-		s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+		s->t_close = mx_loop_now(s->srv->loop) + CLOSE_FLUSH_NS;
 		return;
 	}
 	if (s->phase == PH_TUNNEL) {
 		s->phase = PH_CLOSING; /* mid-TLS: no SMTP reply is possible */
-		s->t_close = px_now(s->srv->loop) + CLOSE_FLUSH_NS;
+		s->t_close = mx_loop_now(s->srv->loop) + CLOSE_FLUSH_NS;
 		return;
 	}
 	close_with(s, "421 4.4.2 %s Error: connection to backend lost%s", "");
@@ -779,14 +779,14 @@ static void backend_lost(struct px_session *s)
 /* False when the session had to be freed. */
 static bool update_events(struct px_session *s)
 {
-	struct px_loop *l = s->srv->loop;
+	struct mx_loop *l = s->srv->loop;
 	uint32_t ce = 0, be = 0;
 
 	if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - blen(&s->cin) > 0)
 		ce |= EPOLLIN;
 	if (blen(&s->cout))
 		ce |= EPOLLOUT;
-	if (px_io_set(l, &s->cli, ce) < 0) {
+	if (mx_io_set(l, &s->cli, ce) < 0) {
 		session_free(s);
 		return false;
 	}
@@ -800,7 +800,7 @@ static bool update_events(struct px_session *s)
 		if (blen(&s->bout))
 			be |= EPOLLOUT;
 	}
-	if (px_io_set(l, &s->be, be) < 0)
+	if (mx_io_set(l, &s->be, be) < 0)
 		backend_lost(s);
 	return true;
 }
@@ -828,10 +828,10 @@ static uint64_t deadline(struct px_session *s)
 	return d;
 }
 
-static void on_timer(struct px_loop *l, struct px_timer *t)
+static void on_timer(struct mx_loop *l, struct mx_timer *t)
 {
 	struct px_session *s = t->arg;
-	uint64_t now = px_now(l);
+	uint64_t now = mx_loop_now(l);
 
 	if (s->phase == PH_CLOSING || s->phase == PH_PROXYHDR) {
 		if (now >= deadline(s)) {
@@ -855,7 +855,7 @@ static void on_timer(struct px_loop *l, struct px_timer *t)
 /* After any event: move data as far as it goes, then re-arm. */
 static void pump(struct px_session *s)
 {
-	struct px_loop *l = s->srv->loop;
+	struct mx_loop *l = s->srv->loop;
 
 	if (s->dead)
 		return;
@@ -889,12 +889,12 @@ static void pump(struct px_session *s)
 	}
 	if (!update_events(s))
 		return;
-	if (px_timer_set(l, &s->timer, deadline(s)) < 0)
+	if (mx_timer_set(l, &s->timer, deadline(s)) < 0)
 		session_free(s);
 }
 
-static void on_client(struct px_loop *l, struct px_io *io, uint32_t events);
-static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events);
+static void on_client(struct mx_loop *l, struct mx_io *io, uint32_t events);
+static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events);
 
 /* IPv4-mapped IPv6 shown and matched as IPv4 (the shared space does so). */
 static void set_client(struct px_session *s, const struct sockaddr_storage *ss)
@@ -931,7 +931,7 @@ static void start_backend(struct px_session *s)
 	int fd;
 
 	s->phase = PH_SMTP;
-	s->t_start = px_now(s->srv->loop);
+	s->t_start = mx_loop_now(s->srv->loop);
 	qpush(s, PK_GREETING, 0, 0);
 	if (put_proxy_header(s) < 0) {
 		mx_warn("%s: cannot encode a PROXY header for this address pair", s->cip);
@@ -944,7 +944,7 @@ static void start_backend(struct px_session *s)
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || px_io_add(s->srv->loop, &s->be, fd, EPOLLOUT, on_backend, s) < 0) {
+	if (fd < 0 || mx_io_add(s->srv->loop, &s->be, fd, EPOLLOUT, on_backend, s) < 0) {
 		if (fd >= 0)
 			close(fd);
 		s->srv->stats.backend_failed++;
@@ -977,7 +977,7 @@ static void read_proxy_header(struct px_session *s)
 	pump(s);
 }
 
-static void on_client(struct px_loop *l, struct px_io *io, uint32_t events)
+static void on_client(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct px_session *s = io->arg;
 	ssize_t r = -1;
@@ -992,7 +992,7 @@ static void on_client(struct px_loop *l, struct px_io *io, uint32_t events)
 	if (r == 0)
 		s->cli_eof = true;
 	if (r > 0)
-		s->t_activity = px_now(s->srv->loop);
+		s->t_activity = mx_loop_now(s->srv->loop);
 	if (s->phase == PH_PROXYHDR) {
 		read_proxy_header(s);
 		return;
@@ -1000,7 +1000,7 @@ static void on_client(struct px_loop *l, struct px_io *io, uint32_t events)
 	pump(s);
 }
 
-static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events)
+static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct px_session *s = io->arg;
 	ssize_t r;
@@ -1027,7 +1027,7 @@ static void on_backend(struct px_loop *l, struct px_io *io, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		r = read_into(io->fd, &s->bin);
 		if (r > 0)
-			s->t_activity = px_now(s->srv->loop);
+			s->t_activity = mx_loop_now(s->srv->loop);
 		if (r == 0 || r == -2) {
 			backend_pump(s); /* what arrived before the close still counts */
 			backend_lost(s);
@@ -1053,13 +1053,13 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 	s->bout = (struct pxbuf){ .cap = BOUT_SIZE, .d = s->mem + CIN_SIZE };
 	s->bin = (struct pxbuf){ .cap = BIN_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE };
 	s->cout = (struct pxbuf){ .cap = COUT_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE + BIN_SIZE };
-	px_timer_init(&s->timer, on_timer, s);
-	s->t_start = s->t_activity = px_now(srv->loop);
+	mx_timer_init(&s->timer, on_timer, s);
+	s->t_start = s->t_activity = mx_loop_now(srv->loop);
 	s->peer = *peer;
 	/* the local address only goes into PROXY headers */
 	if ((srv->conf->proxy_protocol != MX_PP_NONE &&
 	     getsockname(fd, (struct sockaddr *)&s->local, &ll) < 0) ||
-	    px_io_add(srv->loop, &s->cli, fd, EPOLLIN, on_client, s) < 0) {
+	    mx_io_add(srv->loop, &s->cli, fd, EPOLLIN, on_client, s) < 0) {
 		close(fd);
 		free(s);
 		return;
@@ -1075,7 +1075,7 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 	set_client(s, &s->peer);
 	if (srv->conf->accept_proxy != MX_PA_NONE && mx_proxy_conf_trusted(srv->conf, &s->caddr)) {
 		s->phase = PH_PROXYHDR;
-		px_timer_set(srv->loop, &s->timer, deadline(s));
+		mx_timer_set(srv->loop, &s->timer, deadline(s));
 		return;
 	}
 	start_backend(s);

@@ -18,9 +18,9 @@
 #include "proxy.h"
 
 struct px_verdict {
-	struct px_loop *loop;
-	struct px_io io;
-	struct px_timer retry;
+	struct mx_loop *loop;
+	struct mx_io io;
+	struct mx_timer retry;
 	char path[108];
 	uint64_t backoff_ns;
 	/* ring of lines, each with its '\n'; [head, head + n_sent) are written
@@ -32,7 +32,7 @@ struct px_verdict {
 	bool warned_down, warned_full;
 };
 
-static void verdict_io(struct px_loop *l, struct px_io *io, uint32_t events);
+static void verdict_io(struct mx_loop *l, struct mx_io *io, uint32_t events);
 
 static void schedule_retry(struct px_verdict *v)
 {
@@ -40,14 +40,14 @@ static void schedule_retry(struct px_verdict *v)
 		mx_warn("verdict socket %s unavailable; retrying, %zu verdict(s) queued", v->path,
 			v->n);
 	v->warned_down = true;
-	px_timer_set(v->loop, &v->retry, px_now(v->loop) + v->backoff_ns);
+	mx_timer_set(v->loop, &v->retry, mx_loop_now(v->loop) + v->backoff_ns);
 	v->backoff_ns = v->backoff_ns * 2 > PX_VERDICT_BACKOFF_MAX_NS ? PX_VERDICT_BACKOFF_MAX_NS
 								     : v->backoff_ns * 2;
 }
 
 static void disconnect(struct px_verdict *v)
 {
-	px_io_close(v->loop, &v->io);
+	mx_io_close(v->loop, &v->io);
 	v->n_sent = 0; /* unanswered lines are sent again */
 	v->woff = 0;
 	v->rx_len = 0;
@@ -58,7 +58,7 @@ static void want_events(struct px_verdict *v)
 {
 	uint32_t ev = EPOLLIN | (v->n > v->n_sent ? EPOLLOUT : 0);
 
-	if (px_io_set(v->loop, &v->io, ev) < 0)
+	if (mx_io_set(v->loop, &v->io, ev) < 0)
 		disconnect(v);
 }
 
@@ -77,7 +77,7 @@ static void try_connect(struct px_verdict *v)
 	}
 	/* a unix connect completes or fails at once; EAGAIN = backlog full */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    px_io_add(v->loop, &v->io, fd, EPOLLIN, verdict_io, v) < 0) {
+	    mx_io_add(v->loop, &v->io, fd, EPOLLIN, verdict_io, v) < 0) {
 		close(fd);
 		schedule_retry(v);
 		return;
@@ -88,7 +88,7 @@ static void try_connect(struct px_verdict *v)
 	want_events(v);
 }
 
-static void retry_fire(struct px_loop *l, struct px_timer *t)
+static void retry_fire(struct mx_loop *l, struct mx_timer *t)
 {
 	(void)l;
 	try_connect(t->arg);
@@ -159,7 +159,7 @@ static void read_replies(struct px_verdict *v)
 	}
 }
 
-static void verdict_io(struct px_loop *l, struct px_io *io, uint32_t events)
+static void verdict_io(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct px_verdict *v = io->arg;
 
@@ -172,7 +172,7 @@ static void verdict_io(struct px_loop *l, struct px_io *io, uint32_t events)
 		want_events(v);
 }
 
-struct px_verdict *px_verdict_new(struct px_loop *l, const char *path)
+struct px_verdict *px_verdict_new(struct mx_loop *l, const char *path)
 {
 	struct px_verdict *v = calloc(1, sizeof(*v));
 
@@ -182,7 +182,7 @@ struct px_verdict *px_verdict_new(struct px_loop *l, const char *path)
 	v->io.fd = -1;
 	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS;
 	snprintf(v->path, sizeof(v->path), "%s", path);
-	px_timer_init(&v->retry, retry_fire, v);
+	mx_timer_init(&v->retry, retry_fire, v);
 	try_connect(v);
 	return v;
 }
@@ -193,8 +193,8 @@ void px_verdict_free(struct px_verdict *v)
 		return;
 	if (v->n)
 		mx_warn("%zu verdict(s) not delivered at exit", v->n);
-	px_timer_del(v->loop, &v->retry);
-	px_io_close(v->loop, &v->io);
+	mx_timer_del(v->loop, &v->retry);
+	mx_io_close(v->loop, &v->io);
 	free(v);
 }
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loop.h"
+#include "evloop.h"
 
 /* Lines waiting for the daemon: a burst of violations from many clients
  * fits, a daemon down for hours does not grow memory. */
@@ -27,7 +27,7 @@
 struct px_verdict;
 
 /* path "" disables verdicts (px_verdict_send then only logs). */
-struct px_verdict *px_verdict_new(struct px_loop *l, const char *path);
+struct px_verdict *px_verdict_new(struct mx_loop *l, const char *path);
 void px_verdict_free(struct px_verdict *v);
 /* Queue one request line (no newline), e.g. "PENALIZE 192.0.2.7 600 reason=errors". */
 void px_verdict_send(struct px_verdict *v, const char *line);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * loop.c - epoll plus a timer heap.
+ * evloop.c - epoll plus a timer heap; see evloop.h.
  */
-#include "loop.h"
+#include "evloop.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,10 +17,10 @@
  * enough that one busy batch does not starve timers. */
 #define LOOP_BATCH 256
 
-struct px_loop {
+struct mx_loop {
 	int epfd;
 	uint64_t now;
-	struct px_timer **heap;
+	struct mx_timer **heap;
 	size_t n_heap, cap_heap;
 	void **graveyard; /* freed after the batch */
 	size_t n_grave, cap_grave;
@@ -34,9 +34,9 @@ static uint64_t clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-struct px_loop *px_loop_new(void)
+struct mx_loop *mx_loop_new(void)
 {
-	struct px_loop *l = calloc(1, sizeof(*l));
+	struct mx_loop *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		return NULL;
@@ -49,7 +49,7 @@ struct px_loop *px_loop_new(void)
 	return l;
 }
 
-void px_loop_free(struct px_loop *l)
+void mx_loop_free(struct mx_loop *l)
 {
 	if (!l)
 		return;
@@ -61,9 +61,9 @@ void px_loop_free(struct px_loop *l)
 	free(l);
 }
 
-uint64_t px_now(struct px_loop *l) { return l->now; }
+uint64_t mx_loop_now(struct mx_loop *l) { return l->now; }
 
-void px_loop_defer_free(struct px_loop *l, void *p)
+void mx_loop_defer_free(struct mx_loop *l, void *p)
 {
 	if (l->n_grave == l->cap_grave) {
 		size_t cap = l->cap_grave ? 2 * l->cap_grave : 64;
@@ -80,7 +80,7 @@ void px_loop_defer_free(struct px_loop *l, void *p)
 	l->graveyard[l->n_grave++] = p;
 }
 
-int px_io_add(struct px_loop *l, struct px_io *io, int fd, uint32_t events, px_io_fn fn,
+int mx_io_add(struct mx_loop *l, struct mx_io *io, int fd, uint32_t events, mx_io_fn fn,
 	      void *arg)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
@@ -96,7 +96,7 @@ int px_io_add(struct px_loop *l, struct px_io *io, int fd, uint32_t events, px_i
 	return 0;
 }
 
-int px_io_set(struct px_loop *l, struct px_io *io, uint32_t events)
+int mx_io_set(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
 
@@ -106,7 +106,7 @@ int px_io_set(struct px_loop *l, struct px_io *io, uint32_t events)
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
 }
 
-void px_io_close(struct px_loop *l, struct px_io *io)
+void mx_io_close(struct mx_loop *l, struct mx_io *io)
 {
 	(void)l;
 	if (io->fd < 0)
@@ -119,15 +119,15 @@ void px_io_close(struct px_loop *l, struct px_io *io)
 }
 
 /* Timer heap, 1-based slots kept in t->idx so removal is O(log n). */
-static void heap_put(struct px_loop *l, size_t i, struct px_timer *t)
+static void heap_put(struct mx_loop *l, size_t i, struct mx_timer *t)
 {
 	l->heap[i] = t;
 	t->idx = i + 1;
 }
 
-static void heap_up(struct px_loop *l, size_t i)
+static void heap_up(struct mx_loop *l, size_t i)
 {
-	struct px_timer *t = l->heap[i];
+	struct mx_timer *t = l->heap[i];
 
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -140,9 +140,9 @@ static void heap_up(struct px_loop *l, size_t i)
 	heap_put(l, i, t);
 }
 
-static void heap_down(struct px_loop *l, size_t i)
+static void heap_down(struct mx_loop *l, size_t i)
 {
-	struct px_timer *t = l->heap[i];
+	struct mx_timer *t = l->heap[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
@@ -159,14 +159,14 @@ static void heap_down(struct px_loop *l, size_t i)
 	heap_put(l, i, t);
 }
 
-void px_timer_init(struct px_timer *t, px_timer_fn fn, void *arg)
+void mx_timer_init(struct mx_timer *t, mx_timer_fn fn, void *arg)
 {
 	memset(t, 0, sizeof(*t));
 	t->fn = fn;
 	t->arg = arg;
 }
 
-int px_timer_set(struct px_loop *l, struct px_timer *t, uint64_t when)
+int mx_timer_set(struct mx_loop *l, struct mx_timer *t, uint64_t when)
 {
 	if (t->idx) {
 		uint64_t old = t->when;
@@ -180,7 +180,7 @@ int px_timer_set(struct px_loop *l, struct px_timer *t, uint64_t when)
 	}
 	if (l->n_heap == l->cap_heap) {
 		size_t cap = l->cap_heap ? 2 * l->cap_heap : 256;
-		struct px_timer **h = realloc(l->heap, cap * sizeof(struct px_timer *));
+		struct mx_timer **h = realloc(l->heap, cap * sizeof(struct mx_timer *));
 
 		if (!h)
 			return -1;
@@ -194,10 +194,10 @@ int px_timer_set(struct px_loop *l, struct px_timer *t, uint64_t when)
 	return 0;
 }
 
-void px_timer_del(struct px_loop *l, struct px_timer *t)
+void mx_timer_del(struct mx_loop *l, struct mx_timer *t)
 {
 	size_t i;
-	struct px_timer *last;
+	struct mx_timer *last;
 
 	if (!t->idx)
 		return;
@@ -211,7 +211,7 @@ void px_timer_del(struct px_loop *l, struct px_timer *t)
 	heap_up(l, last->idx - 1);
 }
 
-static int next_timeout_ms(struct px_loop *l)
+static int next_timeout_ms(struct mx_loop *l)
 {
 	uint64_t d;
 
@@ -224,24 +224,24 @@ static int next_timeout_ms(struct px_loop *l)
 	return d > 1000000000ULL ? 1000 : (int)((d + 999999) / 1000000);
 }
 
-static void run_timers(struct px_loop *l)
+static void run_timers(struct mx_loop *l)
 {
 	while (l->n_heap && l->heap[0]->when <= l->now) {
-		struct px_timer *t = l->heap[0];
+		struct mx_timer *t = l->heap[0];
 
-		px_timer_del(l, t);
+		mx_timer_del(l, t);
 		t->fn(l, t);
 	}
 }
 
-static void bury(struct px_loop *l)
+static void bury(struct mx_loop *l)
 {
 	for (size_t i = 0; i < l->n_grave; i++)
 		free(l->graveyard[i]);
 	l->n_grave = 0;
 }
 
-int px_loop_run(struct px_loop *l, const volatile int *stop_flag)
+int mx_loop_run(struct mx_loop *l, const volatile int *stop_flag)
 {
 	struct epoll_event ev[LOOP_BATCH];
 
@@ -254,7 +254,7 @@ int px_loop_run(struct px_loop *l, const volatile int *stop_flag)
 		}
 		l->now = clock_ns();
 		for (int i = 0; i < n; i++) {
-			struct px_io *io = ev[i].data.ptr;
+			struct mx_io *io = ev[i].data.ptr;
 
 			if (io->fd >= 0)
 				io->fn(l, io, ev[i].events);
