@@ -36,6 +36,7 @@
 
 #include <bpf/bpf.h>
 
+#include "iobuf.h"
 #include "log.h"
 #include "sanction.h"
 #include "proxy_conf.h"
@@ -52,10 +53,10 @@
 struct mclient {
 	struct mx_io io; /* first: the event's io is the client */
 	size_t slot;
+	struct mx_buf rb;   /* the request (iobuf.h), over req */
 	char req[MS_REQ_MAX];
-	size_t rlen;
-	char *out;
-	size_t olen, ooff;
+	struct mx_buf ob;   /* the response, over out */
+	char *out;          /* NULL until answered */
 	struct mx_timer timeout; /* MS_TIMEOUT_NS after accept: closed */
 	struct dmn *d;
 };
@@ -272,10 +273,10 @@ static void respond(struct mclient *c, int code, const char *reason, const char 
 	c->out = malloc((size_t)h + blen);
 	if (!c->out)
 		return;
-	memcpy(c->out, hdr, (size_t)h);
+	mx_buf_init(&c->ob, c->out, (uint32_t)((size_t)h + blen));
+	mx_buf_put(&c->ob, hdr, (size_t)h);
 	if (blen)
-		memcpy(c->out + h, body, blen);
-	c->olen = (size_t)h + blen;
+		mx_buf_put(&c->ob, body, blen);
 }
 
 static void answer(struct dmn *d, struct mclient *c)
@@ -286,7 +287,7 @@ static void answer(struct dmn *d, struct mclient *c)
 	size_t blen;
 	bool head;
 
-	c->req[c->rlen < sizeof(c->req) ? c->rlen : sizeof(c->req) - 1] = '\0';
+	c->req[mx_buf_len(&c->rb)] = '\0'; /* rb holds at most MS_REQ_MAX - 1 */
 	if (sscanf(c->req, "%7s %255s", method, path) != 2 || strncmp(path, "/", 1)) {
 		respond(c, 400, "Bad Request", text, "bad request\n", 12, false);
 		return;
@@ -321,9 +322,11 @@ static bool request_complete(const struct mclient *c)
 {
 	size_t i;
 
-	for (i = 0; i + 1 < c->rlen; i++) {
+	size_t n = mx_buf_len(&c->rb);
+
+	for (i = 0; i + 1 < n; i++) {
 		if (c->req[i] == '\n' && (c->req[i + 1] == '\n' ||
-		    (c->req[i + 1] == '\r' && i + 2 < c->rlen && c->req[i + 2] == '\n')))
+		    (c->req[i + 1] == '\r' && i + 2 < n && c->req[i + 2] == '\n')))
 			return true;
 	}
 	return false;
@@ -339,42 +342,32 @@ static void client_event(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 		client_free(d, c);
 		return;
 	}
-	if (!c->olen) {
-		ssize_t r = recv(c->io.fd, c->req + c->rlen, sizeof(c->req) - 1 - c->rlen,
-				 MSG_DONTWAIT);
+	if (!c->out) {
+		ssize_t r = mx_buf_read(c->io.fd, &c->rb);
 
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		if (r == -1)
 			return;
 		if (r <= 0) { /* closed before asking */
 			client_free(d, c);
 			return;
 		}
-		c->rlen += (size_t)r;
 		if (!request_complete(c)) {
-			if (c->rlen < sizeof(c->req) - 1)
+			if (mx_buf_len(&c->rb) < c->rb.cap)
 				return;
 			respond(c, 431, "Request Header Fields Too Large", "text/plain",
 				"request too large\n", 18, false);
 		} else {
 			answer(d, c);
 		}
-		if (!c->olen) {
+		if (!c->out) {
 			client_free(d, c);
 			return;
 		}
 		mx_io_set(d->loop, &c->io, EPOLLOUT);
 	}
-	while (c->ooff < c->olen) {
-		ssize_t w = send(c->io.fd, c->out + c->ooff, c->olen - c->ooff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			break;
-		}
-		c->ooff += (size_t)w;
-	}
+	/* what the socket takes now; the rest when it is writable again */
+	if (mx_buf_write(c->io.fd, &c->ob) == 0 && mx_buf_len(&c->ob))
+		return;
 	client_free(d, c);
 }
 
@@ -410,6 +403,7 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 			;
 		c->slot = slot;
 		c->d = d;
+		mx_buf_init(&c->rb, c->req, sizeof(c->req) - 1); /* room for a NUL */
 		mx_timer_init(&c->timeout, client_timeout, c);
 		if (mx_io_add(d->loop, &c->io, fd, EPOLLIN, client_event, d)) {
 			close(fd);

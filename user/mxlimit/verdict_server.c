@@ -35,6 +35,7 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
+#include "iobuf.h"
 #include "log.h"
 #include "sanction.h"
 #include "verdict_proto.h"
@@ -56,12 +57,12 @@ struct vpeer {
 	size_t slot;
 	uid_t uid;
 	pid_t pid;
-	char rbuf[MX_VERDICT_LINE_MAX + 2]; /* a full line, CR and LF */
-	size_t rlen;
+	struct mx_buf rb;                    /* request bytes (iobuf.h) */
+	char rmem[MX_VERDICT_LINE_MAX + 2]; /* a full line, CR and LF */
 	bool discarding;  /* inside an overlong line, answered already */
 	bool eof;         /* the peer shut its side: flush, then close */
-	char wbuf[VS_WBUF];
-	size_t wlen;
+	struct mx_buf wb; /* replies not yet read by the peer */
+	char wmem[VS_WBUF];
 	uint64_t stall_since; /* 0, or when a partial line / unread reply began */
 	struct mx_timer stall; /* armed while stalled: closes the peer at its end */
 	struct dmn *d;
@@ -257,14 +258,15 @@ static void reply(struct vpeer *p, const char *s)
 	size_t n = strnlen(s, MX_VERDICT_REPLY_MAX - 1);
 
 	/* callers check room first: a reply never overflows */
-	memcpy(p->wbuf + p->wlen, s, n);
-	p->wbuf[p->wlen + n] = '\n';
-	p->wlen += n + 1;
+	if (!mx_buf_fits(&p->wb, n + 1))
+		return;
+	mx_buf_put(&p->wb, s, n);
+	mx_buf_put(&p->wb, "\n", 1);
 }
 
 static bool room(const struct vpeer *p)
 {
-	return VS_WBUF - p->wlen >= MX_VERDICT_REPLY_MAX;
+	return p->wb.cap - mx_buf_len(&p->wb) >= MX_VERDICT_REPLY_MAX;
 }
 
 /* Answer every complete line buffered, as long as replies fit. */
@@ -272,36 +274,36 @@ static void process(struct dmn *d, struct vpeer *p)
 {
 	char out[MX_VERDICT_REPLY_MAX];
 
-	while (room(p) && p->rlen) {
-		char *nl = memchr(p->rbuf, '\n', p->rlen);
-		size_t used;
+	while (room(p) && mx_buf_len(&p->rb)) {
+		char *line = mx_buf_data(&p->rb);
+		size_t len = mx_buf_len(&p->rb), used;
+		char *nl = memchr(line, '\n', len);
 
 		if (!nl) {
 			if (p->discarding) { /* the middle of an overlong line */
-				p->rlen = 0;
-			} else if (p->rlen == sizeof(p->rbuf)) {
+				mx_buf_consume(&p->rb, len);
+			} else if (len == p->rb.cap) {
 				/* full, no newline: over the limit.  Answer once, then
 				 * drop bytes up to the next newline. */
 				d->c.verdicts_err++;
 				reply(p, "ERR line too long");
 				p->discarding = true;
-				p->rlen = 0;
+				mx_buf_consume(&p->rb, len);
 			} else if (p->eof) { /* a last line without its newline */
-				handle_line(d, p, p->rbuf, p->rlen, out, sizeof(out));
+				handle_line(d, p, line, len, out, sizeof(out));
 				reply(p, out);
-				p->rlen = 0;
+				mx_buf_consume(&p->rb, len);
 			}
 			return; /* else wait for the rest */
 		}
-		used = (size_t)(nl - p->rbuf) + 1;
+		used = (size_t)(nl - line) + 1;
 		if (p->discarding) {
 			p->discarding = false;
 		} else {
-			handle_line(d, p, p->rbuf, used - 1, out, sizeof(out));
+			handle_line(d, p, line, used - 1, out, sizeof(out));
 			reply(p, out);
 		}
-		memmove(p->rbuf, p->rbuf + used, p->rlen - used);
-		p->rlen -= used;
+		mx_buf_consume(&p->rb, used);
 	}
 }
 
@@ -309,11 +311,11 @@ static void peer_update(struct dmn *d, struct vpeer *p)
 {
 	uint32_t ev = 0;
 
-	if (!p->eof && room(p) && p->rlen < sizeof(p->rbuf))
+	if (!p->eof && room(p) && mx_buf_len(&p->rb) < p->rb.cap)
 		ev |= EPOLLIN;
-	if (p->wlen)
+	if (mx_buf_len(&p->wb))
 		ev |= EPOLLOUT;
-	if ((p->rlen && !p->discarding) || p->wlen) {
+	if ((mx_buf_len(&p->rb) && !p->discarding) || mx_buf_len(&p->wb)) {
 		if (!p->stall_since) {
 			p->stall_since = dmn_now_ns();
 			mx_timer_set(d->loop, &p->stall, p->stall_since + VS_STALL_NS);
@@ -322,7 +324,7 @@ static void peer_update(struct dmn *d, struct vpeer *p)
 		p->stall_since = 0;
 		mx_timer_del(d->loop, &p->stall);
 	}
-	if (p->eof && !p->wlen) {
+	if (p->eof && !mx_buf_len(&p->wb)) {
 		peer_free(d, p);
 		return;
 	}
@@ -331,15 +333,12 @@ static void peer_update(struct dmn *d, struct vpeer *p)
 
 static int peer_flush(struct vpeer *p)
 {
-	while (p->wlen) {
-		ssize_t w = send(p->io.fd, p->wbuf, p->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+	uint32_t before = mx_buf_len(&p->wb);
 
-		if (w < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		memmove(p->wbuf, p->wbuf + w, p->wlen - (size_t)w);
-		p->wlen -= (size_t)w;
+	if (mx_buf_write(p->io.fd, &p->wb) < 0)
+		return -1;
+	if (mx_buf_len(&p->wb) < before)
 		p->stall_since = 0; /* progress */
-	}
 	return 0;
 }
 
@@ -348,17 +347,15 @@ static int peer_read(struct dmn *d, struct vpeer *p)
 	while (!p->eof && room(p)) {
 		ssize_t r;
 
-		if (p->rlen == sizeof(p->rbuf)) /* full: only process() can drain it */
+		if (!mx_buf_room(&p->rb)) /* full: only process() can drain it */
 			break;
-		r = recv(p->io.fd, p->rbuf + p->rlen, sizeof(p->rbuf) - p->rlen, MSG_DONTWAIT);
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				break;
+		r = mx_buf_read(p->io.fd, &p->rb);
+		if (r == -1)
+			break;
+		if (r < 0)
 			return -1;
-		}
 		if (r == 0)
 			p->eof = true;
-		p->rlen += (size_t)r;
 		if (r > 0)
 			p->stall_since = 0;
 		process(d, p);
@@ -492,6 +489,8 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 			;
 		p->slot = slot;
 		p->d = d;
+		mx_buf_init(&p->rb, p->rmem, sizeof(p->rmem));
+		mx_buf_init(&p->wb, p->wmem, sizeof(p->wmem));
 		mx_timer_init(&p->stall, peer_stalled, p);
 		p->uid = cr.uid;
 		p->pid = cr.pid;

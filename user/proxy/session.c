@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iobuf.h"
 #include "log.h"
 #include "proxy.h"
 #include "proxy_proto.h"
@@ -38,11 +39,6 @@
 #define PIPELINE_MAX 64
 /* Time to deliver a final 421 before the socket is dropped. */
 #define CLOSE_FLUSH_NS (10ULL * 1000000000ULL)
-
-struct pxbuf {
-	uint32_t r, w, cap; /* data is d[r, w) */
-	char *d;
-};
 
 enum phase {
 	PH_PROXYHDR, /* waiting for a trusted balancer's PROXY header */
@@ -101,7 +97,7 @@ struct px_session {
 	enum cmode mode;
 	bool be_connected, be_shut, cli_eof, be_eof, tarpit;
 	bool dead; /* freed; memory lives until the loop's batch ends */
-	struct pxbuf cin, bout, bin, cout;
+	struct mx_buf cin, bout, bin, cout;
 	struct pend q[PIPELINE_MAX];
 	unsigned qh, qn;
 	struct mx_data_scan scan;
@@ -124,46 +120,13 @@ struct px_session {
 
 static void pump(struct px_session *s);
 
-/* ---- buffers ---- */
+/* ---- buffers (iobuf.h) ---- */
 
-static uint32_t blen(const struct pxbuf *b) { return b->w - b->r; }
-
-static uint32_t broom(struct pxbuf *b)
+/* Append a line plus CRLF; the caller checked mx_buf_fits(len + 2). */
+static void bput_line(struct mx_buf *b, const char *line, size_t len)
 {
-	if (b->r == b->w)
-		b->r = b->w = 0;
-	else if (b->r > 0 && b->w == b->cap) {
-		memmove(b->d, b->d + b->r, b->w - b->r);
-		b->w -= b->r;
-		b->r = 0;
-	}
-	return b->cap - b->w;
-}
-
-/* Room for n more bytes, compacting if that makes it fit. */
-static bool bfits(struct pxbuf *b, size_t n)
-{
-	if (b->cap - b->w >= n)
-		return true;
-	if (b->cap - blen(b) < n)
-		return false;
-	memmove(b->d, b->d + b->r, blen(b));
-	b->w -= b->r;
-	b->r = 0;
-	return true;
-}
-
-static void bput(struct pxbuf *b, const void *p, size_t n)
-{
-	memcpy(b->d + b->w, p, n);
-	b->w += (uint32_t)n;
-}
-
-/* Append a line plus CRLF; the caller checked bfits(len + 2). */
-static void bput_line(struct pxbuf *b, const char *line, size_t len)
-{
-	bput(b, line, len);
-	bput(b, "\r\n", 2);
+	mx_buf_put(b, line, len);
+	mx_buf_put(b, "\r\n", 2);
 }
 
 /* ---- the pending queue ---- */
@@ -229,7 +192,7 @@ static void close_with(struct px_session *s, const char *fmt, const char *detail
 	s->mode = CM_DISCARD;
 	s->t_close = mx_loop_now(s->srv->loop) + CLOSE_FLUSH_NS;
 	n = snprintf(line, sizeof(line), fmt, s->srv->hostname, detail);
-	if (n > 0 && (size_t)n < sizeof(line) && bfits(&s->cout, (size_t)n + 2))
+	if (n > 0 && (size_t)n < sizeof(line) && mx_buf_fits(&s->cout, (size_t)n + 2))
 		bput_line(&s->cout, line, (size_t)n);
 }
 
@@ -413,7 +376,7 @@ static bool has_ctl(const char *p, size_t n)
 static bool client_line(struct px_session *s)
 {
 	char *p = s->cin.d + s->cin.r, *lf;
-	size_t n = blen(&s->cin), len, max;
+	size_t n = mx_buf_len(&s->cin), len, max;
 
 	if (s->qn >= PIPELINE_MAX || !n)
 		return false;
@@ -435,7 +398,7 @@ static bool client_line(struct px_session *s)
 	if (s->mode == CM_AUTH && (len + 2 > max || has_ctl(p, len))) {
 		/* the backend waits for this response: cancel the exchange
 		 * (RFC 4954 4: "*"), its 501 answers the client */
-		if (!bfits(&s->bout, 3)) {
+		if (!mx_buf_fits(&s->bout, 3)) {
 			s->cin.r -= (uint32_t)(lf - p) + 1;
 			return false;
 		}
@@ -452,7 +415,7 @@ static bool client_line(struct px_session *s)
 		return true;
 	}
 	/* the canonical spelling is at most 2 bytes longer (brackets) */
-	if (!bfits(&s->bout, len + 4)) {
+	if (!mx_buf_fits(&s->bout, len + 4)) {
 		s->cin.r -= (uint32_t)(lf - p) + 1; /* retry when bout drains */
 		return false;
 	}
@@ -480,7 +443,7 @@ static bool client_line(struct px_session *s)
 
 static bool client_discard(struct px_session *s)
 {
-	char *p = s->cin.d + s->cin.r, *lf = memchr(p, '\n', blen(&s->cin));
+	char *p = s->cin.d + s->cin.r, *lf = memchr(p, '\n', mx_buf_len(&s->cin));
 
 	if (!lf) {
 		s->cin.r = s->cin.w;
@@ -494,7 +457,7 @@ static bool client_discard(struct px_session *s)
 /* DATA content: copied as is until the end-of-data line. */
 static bool client_data(struct px_session *s)
 {
-	size_t n = blen(&s->cin), room = broom(&s->bout), used;
+	size_t n = mx_buf_len(&s->cin), room = mx_buf_room(&s->bout), used;
 	enum mx_data_result r;
 
 	if (n > room)
@@ -502,7 +465,7 @@ static bool client_data(struct px_session *s)
 	if (!n)
 		return false;
 	r = mx_data_scan(&s->scan, s->cin.d + s->cin.r, n, &used);
-	bput(&s->bout, s->cin.d + s->cin.r, used);
+	mx_buf_put(&s->bout, s->cin.d + s->cin.r, used);
 	s->cin.r += (uint32_t)used;
 	if (r == MX_DATA_END) {
 		s->mode = CM_CMD; /* RFC 2920: commands may follow the dot at once */
@@ -520,7 +483,7 @@ static bool client_data(struct px_session *s)
 
 static bool client_raw(struct px_session *s, uint64_t *left)
 {
-	uint64_t n = blen(&s->cin), room = broom(&s->bout);
+	uint64_t n = mx_buf_len(&s->cin), room = mx_buf_room(&s->bout);
 
 	if (n > room)
 		n = room;
@@ -528,7 +491,7 @@ static bool client_raw(struct px_session *s, uint64_t *left)
 		n = *left;
 	if (!n)
 		return false;
-	bput(&s->bout, s->cin.d + s->cin.r, n);
+	mx_buf_put(&s->bout, s->cin.d + s->cin.r, n);
 	s->cin.r += (uint32_t)n;
 	if (left && (*left -= n) == 0)
 		s->mode = CM_CMD;
@@ -566,7 +529,7 @@ static void client_pump(struct px_session *s)
 		}
 	}
 	/* a partial command line is on the clock (slow-drip clients) */
-	if ((s->mode == CM_CMD || s->mode == CM_AUTH || s->mode == CM_DISCARD) && blen(&s->cin)) {
+	if ((s->mode == CM_CMD || s->mode == CM_AUTH || s->mode == CM_DISCARD) && mx_buf_len(&s->cin)) {
 		if (!s->t_line)
 			s->t_line = mx_loop_now(s->srv->loop);
 	} else {
@@ -623,7 +586,7 @@ static bool emit_local(struct px_session *s, struct pend *h)
 	if (h->local == LR_PARSE)
 		text = mx_smtp_err_reply((enum mx_smtp_err)h->perr, &code);
 	len = strlen(text);
-	if (tarpit_hold(s) || !bfits(&s->cout, len + 2))
+	if (tarpit_hold(s) || !mx_buf_fits(&s->cout, len + 2))
 		return false;
 	s->t_reply_at = 0;
 	qpop(s);
@@ -647,7 +610,7 @@ static void bad_reply(struct px_session *s)
  */
 static bool backend_reply(struct px_session *s)
 {
-	char *p = s->bin.d + s->bin.r, *end = p + blen(&s->bin), *q = p, *lf;
+	char *p = s->bin.d + s->bin.r, *end = p + mx_buf_len(&s->bin), *q = p, *lf;
 	struct pend *h = qhead(s);
 	size_t out = 0, len;
 	int code = -1, c;
@@ -656,7 +619,7 @@ static bool backend_reply(struct px_session *s)
 	while (!last) {
 		lf = memchr(q, '\n', (size_t)(end - q));
 		if (!lf) {
-			if (blen(&s->bin) == s->bin.cap) /* a reply this long is no reply */
+			if (mx_buf_len(&s->bin) == s->bin.cap) /* a reply this long is no reply */
 				bad_reply(s);
 			return false;
 		}
@@ -672,7 +635,7 @@ static bool backend_reply(struct px_session *s)
 		q = lf + 1;
 	}
 	/* the first line of a reply waits out the tarpit */
-	if (tarpit_hold(s) || !bfits(&s->cout, out))
+	if (tarpit_hold(s) || !mx_buf_fits(&s->cout, out))
 		return false;
 	s->t_reply_at = 0;
 	s->bin.r += (uint32_t)(q - p);
@@ -707,10 +670,10 @@ static void backend_pump(struct px_session *s)
 		if (s->phase == PH_CLOSING)
 			return;
 		if (s->phase == PH_TUNNEL) {
-			uint32_t n = blen(&s->bin), room = broom(&s->cout);
+			uint32_t n = mx_buf_len(&s->bin), room = mx_buf_room(&s->cout);
 
 			n = n < room ? n : room;
-			bput(&s->cout, s->bin.d + s->bin.r, n);
+			mx_buf_put(&s->cout, s->bin.d + s->bin.r, n);
 			s->bin.r += n;
 			return;
 		}
@@ -719,7 +682,7 @@ static void backend_pump(struct px_session *s)
 				return;
 			continue;
 		}
-		if (!blen(&s->bin))
+		if (!mx_buf_len(&s->bin))
 			return;
 		if (!backend_reply(s))
 			return;
@@ -728,42 +691,12 @@ static void backend_pump(struct px_session *s)
 
 /* ---- sockets ---- */
 
-/* Read into b.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
-static ssize_t read_into(int fd, struct pxbuf *b)
-{
-	uint32_t room = broom(b);
-	ssize_t r;
-
-	if (!room)
-		return -1;
-	r = recv(fd, b->d + b->w, room, 0);
-	if (r > 0)
-		b->w += (uint32_t)r;
-	if (r < 0)
-		return errno == EAGAIN || errno == EINTR ? -1 : -2;
-	return r;
-}
-
-/* Write from b.  Returns -2 on a hard error, else 0. */
-static int write_from(int fd, struct pxbuf *b)
-{
-	while (blen(b)) {
-		ssize_t w = send(fd, b->d + b->r, blen(b), MSG_NOSIGNAL);
-
-		if (w < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -2;
-		b->r += (uint32_t)w;
-	}
-	b->r = b->w = 0;
-	return 0;
-}
-
 static void backend_lost(struct px_session *s)
 {
 	s->be_eof = true;
 	mx_io_close(s->srv->loop, &s->be);
 	/* a backend that said goodbye (221, 421) leaves nothing to add */
-	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !blen(&s->bin)) {
+	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !mx_buf_len(&s->bin)) {
 		s->phase = PH_CLOSING;
 		s->t_close = mx_loop_now(s->srv->loop) + CLOSE_FLUSH_NS;
 		return;
@@ -782,9 +715,9 @@ static bool update_events(struct px_session *s)
 	struct mx_loop *l = s->srv->loop;
 	uint32_t ce = 0, be = 0;
 
-	if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - blen(&s->cin) > 0)
+	if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - mx_buf_len(&s->cin) > 0)
 		ce |= EPOLLIN;
-	if (blen(&s->cout))
+	if (mx_buf_len(&s->cout))
 		ce |= EPOLLOUT;
 	if (mx_io_set(l, &s->cli, ce) < 0) {
 		session_free(s);
@@ -795,9 +728,9 @@ static bool update_events(struct px_session *s)
 	if (!s->be_connected)
 		be = EPOLLOUT;
 	else {
-		if (!s->be_eof && s->bin.cap - blen(&s->bin) > 0)
+		if (!s->be_eof && s->bin.cap - mx_buf_len(&s->bin) > 0)
 			be |= EPOLLIN;
-		if (blen(&s->bout))
+		if (mx_buf_len(&s->bout))
 			be |= EPOLLOUT;
 	}
 	if (mx_io_set(l, &s->be, be) < 0)
@@ -861,10 +794,10 @@ static void pump(struct px_session *s)
 		return;
 	if (s->phase != PH_PROXYHDR) {
 		client_pump(s);
-		if (s->be.fd >= 0 && s->be_connected && write_from(s->be.fd, &s->bout) < 0)
+		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
 		/* the client is gone and all it said is out: tell the backend */
-		if (s->cli_eof && s->be.fd >= 0 && s->be_connected && !blen(&s->bout) &&
+		if (s->cli_eof && s->be.fd >= 0 && s->be_connected && !mx_buf_len(&s->bout) &&
 		    !s->be_shut && s->phase != PH_CLOSING) {
 			if (s->mode == CM_DATA || s->mode == CM_BDAT) {
 				/* mid-message: the backend must not accept half of it */
@@ -876,14 +809,14 @@ static void pump(struct px_session *s)
 		}
 		backend_pump(s);
 		client_pump(s); /* replies may have unblocked DATA or freed slots */
-		if (s->be.fd >= 0 && s->be_connected && write_from(s->be.fd, &s->bout) < 0)
+		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
 	}
-	if (s->cli.fd >= 0 && write_from(s->cli.fd, &s->cout) < 0) {
+	if (s->cli.fd >= 0 && mx_buf_write(s->cli.fd, &s->cout) < 0) {
 		session_free(s);
 		return;
 	}
-	if (s->phase == PH_CLOSING && !blen(&s->cout)) {
+	if (s->phase == PH_CLOSING && !mx_buf_len(&s->cout)) {
 		session_free(s);
 		return;
 	}
@@ -921,7 +854,7 @@ static int put_proxy_header(struct px_session *s)
 				    sizeof(hdr));
 	if (n < 0)
 		return -1;
-	bput(&s->bout, hdr, (size_t)n);
+	mx_buf_put(&s->bout, hdr, (size_t)n);
 	return 0;
 }
 
@@ -958,7 +891,7 @@ static void read_proxy_header(struct px_session *s)
 {
 	unsigned accept = (unsigned)s->srv->conf->accept_proxy;
 	struct mx_pp_info info;
-	int n = mx_pp_decode((const uint8_t *)s->cin.d + s->cin.r, blen(&s->cin), accept, &info);
+	int n = mx_pp_decode((const uint8_t *)s->cin.d + s->cin.r, mx_buf_len(&s->cin), accept, &info);
 
 	if (n == 0)
 		return;
@@ -984,7 +917,7 @@ static void on_client(struct mx_loop *l, struct mx_io *io, uint32_t events)
 
 	(void)l;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		r = read_into(io->fd, &s->cin);
+		r = mx_buf_read(io->fd, &s->cin);
 	if (r == -2 || (r == 0 && s->phase == PH_PROXYHDR)) {
 		session_free(s);
 		return;
@@ -1025,7 +958,7 @@ static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 		s->be_connected = true;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		r = read_into(io->fd, &s->bin);
+		r = mx_buf_read(io->fd, &s->bin);
 		if (r > 0)
 			s->t_activity = mx_loop_now(s->srv->loop);
 		if (r == 0 || r == -2) {
@@ -1049,10 +982,10 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 	memset(s, 0, sizeof(*s)); /* the buffers need no clearing */
 	s->srv = srv;
 	s->cli.fd = s->be.fd = -1;
-	s->cin = (struct pxbuf){ .cap = CIN_SIZE, .d = s->mem };
-	s->bout = (struct pxbuf){ .cap = BOUT_SIZE, .d = s->mem + CIN_SIZE };
-	s->bin = (struct pxbuf){ .cap = BIN_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE };
-	s->cout = (struct pxbuf){ .cap = COUT_SIZE, .d = s->mem + CIN_SIZE + BOUT_SIZE + BIN_SIZE };
+	mx_buf_init(&s->cin, s->mem, CIN_SIZE);
+	mx_buf_init(&s->bout, s->mem + CIN_SIZE, BOUT_SIZE);
+	mx_buf_init(&s->bin, s->mem + CIN_SIZE + BOUT_SIZE, BIN_SIZE);
+	mx_buf_init(&s->cout, s->mem + CIN_SIZE + BOUT_SIZE + BIN_SIZE, COUT_SIZE);
 	mx_timer_init(&s->timer, on_timer, s);
 	s->t_start = s->t_activity = mx_loop_now(srv->loop);
 	s->peer = *peer;

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "iobuf.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -24,11 +25,13 @@ struct px_verdict {
 	char path[108];
 	uint64_t backoff_ns;
 	/* ring of lines, each with its '\n'; [head, head + n_sent) are written
-	 * and await a reply, woff bytes of the next one are written */
+	 * and await a reply, woff bytes of the next one are written.  Lines,
+	 * not a byte buffer: each stays queued until the daemon answers it,
+	 * and after a reconnect the unanswered ones are sent again. */
 	char q[PX_VERDICT_QUEUE][PX_VERDICT_LINE_MAX + 1];
 	size_t head, n, n_sent, woff;
-	char rx[PX_VERDICT_LINE_MAX + 2];
-	size_t rx_len;
+	struct mx_buf rx; /* replies (iobuf.h), over rx_mem */
+	char rx_mem[PX_VERDICT_LINE_MAX + 2];
 	bool warned_down, warned_full;
 };
 
@@ -50,7 +53,7 @@ static void disconnect(struct px_verdict *v)
 	mx_io_close(v->loop, &v->io);
 	v->n_sent = 0; /* unanswered lines are sent again */
 	v->woff = 0;
-	v->rx_len = 0;
+	mx_buf_init(&v->rx, v->rx_mem, sizeof(v->rx_mem) - 1);
 	schedule_retry(v);
 }
 
@@ -133,25 +136,24 @@ static void on_reply(struct px_verdict *v, const char *line)
 static void read_replies(struct px_verdict *v)
 {
 	for (;;) {
-		ssize_t r = recv(v->io.fd, v->rx + v->rx_len, sizeof(v->rx) - 1 - v->rx_len, 0);
-		char *lf;
+		ssize_t r = mx_buf_read(v->io.fd, &v->rx);
+		char *line, *lf;
 
-		if (r <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EINTR))
-				disconnect(v);
+		if (r == -1 && mx_buf_room(&v->rx))
+			return; /* nothing more now */
+		if (r == 0 || r == -2) {
+			disconnect(v);
 			return;
 		}
-		v->rx_len += (size_t)r;
-		v->rx[v->rx_len] = '\0';
-		while ((lf = memchr(v->rx, '\n', v->rx_len))) {
+		while ((line = mx_buf_data(&v->rx)),
+		       (lf = memchr(line, '\n', mx_buf_len(&v->rx)))) {
 			*lf = '\0';
-			if (lf > v->rx && lf[-1] == '\r')
+			if (lf > line && lf[-1] == '\r')
 				lf[-1] = '\0';
-			on_reply(v, v->rx);
-			v->rx_len -= (size_t)(lf + 1 - v->rx);
-			memmove(v->rx, lf + 1, v->rx_len);
+			on_reply(v, line);
+			mx_buf_consume(&v->rx, (size_t)(lf + 1 - line));
 		}
-		if (v->rx_len == sizeof(v->rx) - 1) { /* a reply line without end */
+		if (mx_buf_len(&v->rx) == v->rx.cap) { /* a reply line without end */
 			mx_warn("verdict socket: reply line too long");
 			disconnect(v);
 			return;
@@ -180,6 +182,7 @@ struct px_verdict *px_verdict_new(struct mx_loop *l, const char *path)
 		return NULL;
 	v->loop = l;
 	v->io.fd = -1;
+	mx_buf_init(&v->rx, v->rx_mem, sizeof(v->rx_mem) - 1);
 	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS;
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	mx_timer_init(&v->retry, retry_fire, v);
