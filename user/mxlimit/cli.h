@@ -56,17 +56,4 @@ int cmd_doctor(int argc, char **argv, const struct mx_global *g);
  */
 int mx_cmd_args(int argc, char **argv, const char *help, int nargs);
 
-/* Read, compile and apply a policy file to loaded maps; on any error
- * nothing changes (errors reported).  Remembers the path for later.
- * Returns an exit code. */
-int mx_ctl_apply_file(const char *pin_dir, const char *path);
-/* The policy file last applied to pin_dir (or MX_DEFAULT_POLICY). */
-void mx_ctl_policy_path(const char *pin_dir, char *buf, size_t len);
-
-/* Is addr covered by an explicit 0 (allowlist) entry of the live policy? */
-bool mx_ctl_allowlisted(const struct mx_maps *m, const mx_prefix *addr);
-
-/* "9m58s", "never", "expired" for a monotonic expiry. */
-char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len);
-
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* cmd_load.c - load, unload, reload, check, and the policy plumbing they share. */
+/* cmd_load.c - load, unload, reload, check (the policy plumbing is policy_apply.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,133 +13,10 @@
 
 #include "cli.h"
 #include "log.h"
+#include "policy_apply.h"
 #include "state.h"
 
 #define MAX_IFACES_ARG 32
-
-/* /run/mxlimit/policy-<pin dir with '/' as '_'> */
-static void policy_memo_path(const char *pin_dir, char *buf, size_t len)
-{
-	char name[256];
-	size_t i;
-
-	snprintf(name, sizeof(name), "%.200s", pin_dir);
-	for (i = 0; name[i]; i++)
-		if (name[i] == '/')
-			name[i] = '_';
-	snprintf(buf, len, "%s/policy-%s", MX_RUN_DIR, name);
-}
-
-void mx_ctl_policy_path(const char *pin_dir, char *buf, size_t len)
-{
-	char memo[PATH_MAX];
-	FILE *f;
-
-	snprintf(buf, len, "%s", MX_DEFAULT_POLICY);
-	policy_memo_path(pin_dir, memo, sizeof(memo));
-	f = fopen(memo, "r");
-	if (!f)
-		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	else
-		snprintf(buf, len, "%s", MX_DEFAULT_POLICY);
-	fclose(f);
-}
-
-static void policy_remember(const char *pin_dir, const char *path)
-{
-	char memo[PATH_MAX], abs[PATH_MAX];
-	FILE *f;
-
-	if (!realpath(path, abs))
-		snprintf(abs, sizeof(abs), "%s", path);
-	mkdir(MX_RUN_DIR, 0755);
-	policy_memo_path(pin_dir, memo, sizeof(memo));
-	f = fopen(memo, "w");
-	if (!f) {
-		mx_warn("cannot remember the policy path in %s: %s", memo, strerror(errno));
-		return;
-	}
-	fprintf(f, "%s\n", abs);
-	fclose(f);
-}
-
-/* Read and compile; exit code. */
-static int policy_read(const char *path, struct mx_policy *pol, struct mx_compiled *c)
-{
-	if (mx_policy_load(path, pol))
-		return MX_EXIT_USAGE;
-	if (mx_policy_compile(pol, c)) {
-		mx_policy_free(pol);
-		return MX_EXIT_USAGE;
-	}
-	return MX_EXIT_OK;
-}
-
-int mx_ctl_apply_file(const char *pin_dir, const char *path)
-{
-	struct mx_policy pol;
-	struct mx_compiled c;
-	struct mx_maps m;
-	int rc;
-
-	rc = policy_read(path, &pol, &c);
-	if (rc)
-		return rc;
-	if (mx_maps_open(pin_dir, &m)) {
-		rc = MX_EXIT_FAIL;
-		goto out;
-	}
-	rc = mx_policy_apply(&m, &c) ? MX_EXIT_FAIL : MX_EXIT_OK;
-	if (!rc)
-		policy_remember(pin_dir, path);
-	mx_maps_close(&m);
-out:
-	mx_compiled_free(&c);
-	mx_policy_free(&pol);
-	return rc;
-}
-
-bool mx_ctl_allowlisted(const struct mx_maps *m, const mx_prefix *addr)
-{
-	struct mx_policy_key k = { .prefixlen = 32 + 128 };
-	struct mx_rule r;
-
-	if (mx_config_read(m, &(struct mx_config){ 0 }, &k.gen))
-		return false;
-	memcpy(k.addr, addr->addr, sizeof(k.addr));
-	if (bpf_map_lookup_elem(m->policy, &k, &r))
-		return false;
-	return r.flags & MX_RULE_ALLOW;
-}
-
-char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len)
-{
-	uint64_t s;
-
-	if (until_ns == UINT64_MAX) {
-		snprintf(buf, len, "never");
-		return buf;
-	}
-	if (until_ns <= now_ns) {
-		snprintf(buf, len, "expired");
-		return buf;
-	}
-	s = (until_ns - now_ns + 999999999ULL) / 1000000000ULL;
-	if (s >= 86400)
-		snprintf(buf, len, "%llud%lluh", (unsigned long long)(s / 86400),
-			 (unsigned long long)(s % 86400 / 3600));
-	else if (s >= 3600)
-		snprintf(buf, len, "%lluh%llum", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s % 3600 / 60));
-	else if (s >= 60)
-		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
-			 (unsigned long long)(s % 60));
-	else
-		snprintf(buf, len, "%llus", (unsigned long long)s);
-	return buf;
-}
 
 /* One more -i IFACE; -1 (reported) when too many. */
 static int add_iface(const char **ifaces, int *n, const char *name)
@@ -232,8 +109,8 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	if (cfg)
 		snprintf(path, sizeof(path), "%s", cfg);
 	else
-		mx_ctl_policy_path(g->pin_dir, path, sizeof(path));
-	rc = policy_read(path, &pol, &c);
+		mx_policy_applied_path(g->pin_dir, path, sizeof(path));
+	rc = mx_policy_read_file(path, &pol, &c);
 	if (rc)
 		return rc;
 	rc = MX_EXIT_FAIL;
@@ -246,7 +123,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	mx_skel_maps(core, &m);
 	if (mx_policy_apply(&m, &c) || mx_sock_attach(core, g->pin_dir))
 		goto out;
-	policy_remember(g->pin_dir, path);
+	mx_policy_remember(g->pin_dir, path);
 	for (i = 0; i < n_if; i++)
 		if (mx_xdp_attach(g->pin_dir, &sz, ifaces[i], &ao))
 			goto out;
@@ -395,8 +272,8 @@ int cmd_reload(int argc, char **argv, const struct mx_global *g)
 	if (cfg)
 		snprintf(path, sizeof(path), "%s", cfg);
 	else
-		mx_ctl_policy_path(g->pin_dir, path, sizeof(path));
-	rc = mx_ctl_apply_file(g->pin_dir, path);
+		mx_policy_applied_path(g->pin_dir, path, sizeof(path));
+	rc = mx_policy_apply_file(g->pin_dir, path);
 	if (!rc)
 		mx_info("policy %s applied", path);
 	else
@@ -435,7 +312,7 @@ int cmd_check(int argc, char **argv, const struct mx_global *g)
 		       cfg ? argv[optind] : "");
 		return MX_EXIT_USAGE;
 	}
-	rc = policy_read(cfg, &pol, &c);
+	rc = mx_policy_read_file(cfg, &pol, &c);
 	if (rc)
 		return rc;
 	mx_policy_print(&pol, &c, g->json, stdout);

@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "policy_apply.h"
 #include "sanction.h"
 #include "state.h"
 #include "sysutil.h"
@@ -135,7 +136,7 @@ static void policy_path(struct dmn *d, char *buf, size_t len)
 	if (d->policy_arg)
 		snprintf(buf, len, "%s", d->policy_arg);
 	else
-		mx_ctl_policy_path(d->pin_dir, buf, len);
+		mx_policy_applied_path(d->pin_dir, buf, len);
 }
 
 static void quiet_sink(void *ctx, enum mx_log_level level, const char *line)
@@ -173,7 +174,7 @@ static void reload(struct dmn *d)
 
 	policy_path(d, path, sizeof(path));
 	mx_info("SIGHUP: applying %s", path);
-	if (mx_ctl_apply_file(d->pin_dir, path) != MX_EXIT_OK) {
+	if (mx_policy_apply_file(d->pin_dir, path) != MX_EXIT_OK) {
 		d->c.reloads_failed++;
 		mx_err("policy %s not applied; the policy in force is unchanged", path);
 		return;

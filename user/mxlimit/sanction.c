@@ -265,3 +265,30 @@ const char *mx_penalty_limit_text(uint32_t limit, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIu32, limit);
 	return buf;
 }
+
+char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len)
+{
+	uint64_t s;
+
+	if (until_ns == UINT64_MAX) {
+		snprintf(buf, len, "never");
+		return buf;
+	}
+	if (until_ns <= now_ns) {
+		snprintf(buf, len, "expired");
+		return buf;
+	}
+	s = (until_ns - now_ns + 999999999ULL) / 1000000000ULL;
+	if (s >= 86400)
+		snprintf(buf, len, "%llud%lluh", (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lluh%llum", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	return buf;
+}

@@ -58,6 +58,9 @@ int mx_sanction_lookup(const struct mx_maps *m, const mx_prefix *addr, struct mx
  * the number. */
 const char *mx_penalty_limit_text(uint32_t limit, char *buf, size_t len);
 
+/* "9m58s", "never", "expired" for a monotonic expiry. */
+char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len);
+
 /* mx_reason_valid(): user/lib/verdict_proto.h */
 
 #endif

@@ -37,6 +37,7 @@
 #include "cli.h"
 #include "iobuf.h"
 #include "log.h"
+#include "policy_apply.h"
 #include "sanction.h"
 #include "verdict_proto.h"
 #include "sysutil.h"
@@ -99,7 +100,7 @@ static const char *left_text(uint64_t until, uint64_t now, char *buf, size_t len
 
 /*
  * Would a sanction on p touch an allowlisted source?  For one address the
- * live policy's answer (mx_ctl_allowlisted) is the whole story.  For a
+ * live policy's answer (mx_policy_allowlisted) is the whole story.  For a
  * prefix: yes when the most specific policy entry holding all of p is an
  * allowlist entry, or when an allowlist entry lies inside p (a /24 block
  * would catch the allowlisted /32 in it: the kernel does not exempt it).
@@ -112,7 +113,7 @@ static bool touches_allowlist(const struct mx_maps *m, const mx_prefix *p)
 	bool best_allow = false, have_best = false;
 
 	if (p->plen == 128)
-		return mx_ctl_allowlisted(m, p);
+		return mx_policy_allowlisted(m, p);
 	if (mx_config_read(m, &cfg, &gen))
 		return false;
 	while (bpf_map_get_next_key(m->policy, prev, &next) == 0) {
@@ -204,7 +205,7 @@ static int do_query(struct dmn *d, const struct mx_vreq *r, char *out, size_t le
 		 mx_prefix_format(&r->prefix, p, sizeof(p)),
 		 left_text(v.block_until_ns, now, b, sizeof(b)),
 		 left_text(v.penalty_until_ns, now, pe, sizeof(pe)), lim, rs,
-		 mx_ctl_allowlisted(&d->maps, &r->prefix) ? "yes" : "no");
+		 mx_policy_allowlisted(&d->maps, &r->prefix) ? "yes" : "no");
 	return 0;
 }
 
