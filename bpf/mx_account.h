@@ -43,26 +43,6 @@ static __always_inline int mx_sock_flow(const struct sock *sk, struct mx_flow_ke
 	return 0;
 }
 
-static __always_inline const struct mx_config *mx_live_config(const struct mx_ctl **ctlp)
-{
-	__u32 zero = 0, gen;
-	const struct mx_ctl *ctl = bpf_map_lookup_elem(&mx_ctl, &zero);
-
-	if (!ctl)
-		return 0;
-	*ctlp = ctl;
-	gen = ctl->gen & (MX_GENERATIONS - 1);
-	return bpf_map_lookup_elem(&mx_config, &gen);
-}
-
-/* CLOCK_MONOTONIC, as userspace writes expiries.  (The coarse clock would
- * save ~14 ns per SYN, but tracing programs may not use it, and a
- * nanosecond clock keeps every program and the tests on one timeline.) */
-static __always_inline __u64 mx_now(const struct mx_ctl *ctl)
-{
-	return bpf_ktime_get_ns() + ctl->clock_offset_ns;
-}
-
 /* The counters a connection without a pending record counts in (seeded,
  * or its record was evicted or NATed away): from the live rule. */
 static __always_inline int mx_conn_keys(const struct mx_config *cfg, const struct mx_flow_key *fk,

@@ -11,7 +11,9 @@
 #define ETH_ALEN      6
 #define VLAN_HLEN     4
 
-#define IPPROTO_TCP_  6
+/* AF_INET is a macro of the C library, not in vmlinux.h (IPPROTO_TCP and
+ * the TCP states TCP_ESTABLISHED, TCP_SYN_RECV are: the kernel's enums are
+ * used for those). */
 #define AF_INET_      2
 #define AF_INET6_     10
 
@@ -41,14 +43,10 @@
 #define MX_MAX_L3_OFF    (ETH_HLEN + MX_MAX_VLANS * VLAN_HLEN)
 
 /* TCP flag bits in the 13th header byte. */
-#define TCPF_FIN_  0x01
-#define TCPF_SYN_  0x02
-#define TCPF_RST_  0x04
-#define TCPF_ACK_  0x10
-
-/* TCP states (include/net/tcp_states.h) */
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_RECV_    3
+#define MX_TCPHDR_FIN  0x01
+#define MX_TCPHDR_SYN  0x02
+#define MX_TCPHDR_RST  0x04
+#define MX_TCPHDR_ACK  0x10
 
 /* Tries of a compare-and-swap before giving up (counted as contention);
  * more than two CPUs racing on one source's counter within a few ns is

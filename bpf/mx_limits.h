@@ -17,15 +17,7 @@
 #ifndef MX_LIMITS_H
 #define MX_LIMITS_H
 
-#include "mx_maps.h"
-
-static __always_inline struct mx_stats *mx_stats_row(__u32 row)
-{
-	return bpf_map_lookup_elem(&mx_stats, &row);
-}
-
-#define MX_STAT_INC(s, field) \
-	do { if (s) (s)->field++; } while (0)
+#include "mx_ctl.h"
 
 static __always_inline __u32 mx_mask_word(__u32 w, __u32 plen, __u32 i)
 {
@@ -272,17 +264,6 @@ static __always_inline void mx_conc_dec(struct mx_conc *c, struct mx_stats *s)
 		return;
 	}
 	__sync_fetch_and_add(&c->established, -1);
-}
-
-/* Is port (host order) set in a bitmap like mx_config.ports? */
-static __always_inline int mx_port_bit(const __u64 *bits, __u16 port_host)
-{
-	return (bits[(port_host >> 6) & 1023] >> (port_host & 63)) & 1;
-}
-
-static __always_inline int mx_port_subject(const struct mx_config *cfg, __u16 port_host)
-{
-	return mx_port_bit(cfg->ports, port_host);
 }
 
 #endif

@@ -94,7 +94,7 @@ static __always_inline int parse_ipv4(struct hdr_cursor *c, void *end, struct mx
 	hlen = ip->ihl * 4;
 	if (c->pos + hlen > end)
 		return MX_P_FAIL;
-	if (ip->protocol != IPPROTO_TCP_)
+	if (ip->protocol != IPPROTO_TCP)
 		return MX_P_OTHER;
 	frag = bpf_ntohs(ip->frag_off);
 	if (frag & IP_OFFMASK_)
@@ -134,6 +134,7 @@ __noinline int mx_ext_step(struct xdp_md *ctx, struct mx_ext_walk *w)
 	struct ipv6_opt_hdr *oh;
 	__u32 len, nh;
 
+	/* a global function's pointer arguments may be NULL to the verifier */
 	if (!ctx || !w)
 		return MX_P_FAIL;
 	data = (void *)(long)ctx->data;
@@ -197,7 +198,7 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct hdr_cursor *c, 
 	/* Up to MX_MAX_EXT_HDRS headers are walked (a non-first fragment
 	 * among them is found); TCP must follow at most MX_MAX_EXT_HDRS - 1. */
 	for (i = 0; i < MX_MAX_EXT_HDRS; i++) {
-		if (w.nh == IPPROTO_TCP_)
+		if (w.nh == IPPROTO_TCP)
 			break;
 		rc = mx_ext_step(ctx, &w);
 		if (rc)
@@ -208,7 +209,7 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct hdr_cursor *c, 
 	 * it.  Refused, like a SYN in a fragment; nothing legitimate sends it. */
 	if (i == MX_MAX_EXT_HDRS)
 		return MX_P_LONG_CHAIN;
-	if (w.nh != IPPROTO_TCP_)
+	if (w.nh != IPPROTO_TCP)
 		return MX_P_FAIL;
 	off = w.off;
 	if (off > MX_EXT_MAX_BYTES)

@@ -16,7 +16,7 @@
 
 static __always_inline void mx_fill_rst(struct tcphdr *th, const struct mx_pkt *p)
 {
-	__u32 ack = p->seq + 1 + p->seg_len + ((p->tcp_flags & TCPF_FIN_) ? 1 : 0);
+	__u32 ack = p->seq + 1 + p->seg_len + ((p->tcp_flags & MX_TCPHDR_FIN) ? 1 : 0);
 
 	__builtin_memset(th, 0, sizeof(*th));
 	th->source = p->dport;
@@ -70,14 +70,14 @@ static __always_inline int mx_build_rst(struct xdp_md *ctx, const struct mx_pkt 
 		ip->id = 0;
 		ip->frag_off = bpf_htons(IP_DF_);
 		ip->ttl = MX_RST_TTL;
-		ip->protocol = IPPROTO_TCP_;
+		ip->protocol = IPPROTO_TCP;
 		ip->check = 0;
 		ip->saddr = p->daddr[3];
 		ip->daddr = p->saddr[3];
 		ip->check = mx_csum_fold(mx_csum_words((__u16 *)ip, 10));
 		mx_fill_rst(th, p);
 		sum = mx_csum_addr(p->saddr, 0) + mx_csum_addr(p->daddr, 0) +
-		      bpf_htons(IPPROTO_TCP_) + bpf_htons(20);
+		      bpf_htons(IPPROTO_TCP) + bpf_htons(20);
 		th->check = mx_csum_fold(sum + mx_csum_words((__u16 *)th, 10));
 		new_len = l3 + MX_RST_V4_LEN;
 	} else {
@@ -89,13 +89,13 @@ static __always_inline int mx_build_rst(struct xdp_md *ctx, const struct mx_pkt 
 		__builtin_memset(ip6, 0, 4); /* version, traffic class, flow label */
 		ip6->version = 6;
 		ip6->payload_len = bpf_htons(20);
-		ip6->nexthdr = IPPROTO_TCP_;
+		ip6->nexthdr = IPPROTO_TCP;
 		ip6->hop_limit = MX_RST_TTL;
 		__builtin_memcpy(&ip6->saddr, p->daddr, 16);
 		__builtin_memcpy(&ip6->daddr, p->saddr, 16);
 		mx_fill_rst(th, p);
 		sum = mx_csum_addr(p->saddr, 1) + mx_csum_addr(p->daddr, 1) +
-		      bpf_htons(IPPROTO_TCP_) + bpf_htons(20);
+		      bpf_htons(IPPROTO_TCP) + bpf_htons(20);
 		th->check = mx_csum_fold(sum + mx_csum_words((__u16 *)th, 10));
 		new_len = l3 + MX_RST_V6_LEN;
 	}

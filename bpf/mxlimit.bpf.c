@@ -50,6 +50,8 @@ __noinline int mx_refuse_g(struct xdp_md *ctx, const struct mx_pkt *p, int have_
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg = mx_live_config(&ctl);
 
+	/* the verifier treats a global function's pointer arguments as
+	 * possibly NULL: without this check it refuses the program */
 	if (!ctx || !p)
 		return XDP_DROP;
 	if (!cfg || cfg->action != MX_ACTION_RESET || !have_tcp)
@@ -232,6 +234,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 /* The parser, verified once (see above).  Returns an mx_parse_rc. */
 __noinline int mx_parse_g(struct xdp_md *ctx, struct mx_pkt *p)
 {
+	/* the verifier treats a global function's pointer arguments as
+	 * possibly NULL: without this check it refuses the program */
 	if (!ctx || !p)
 		return MX_P_FAIL;
 	return mx_parse(ctx, p);
@@ -244,6 +248,8 @@ __noinline int mx_judge_syn_g(struct xdp_md *ctx, struct mx_pkt *p)
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg = mx_live_config(&ctl);
 
+	/* the verifier treats a global function's pointer arguments as
+	 * possibly NULL: without this check it refuses the program */
 	if (!ctx || !p || !cfg || !ctl)
 		return XDP_PASS;
 	return mx_judge_syn(ctx, ctl, cfg, p, s);
@@ -277,7 +283,7 @@ static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl != 5 ||
 		    (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
 			return -1;
-		if (ip->protocol != IPPROTO_TCP_)
+		if (ip->protocol != IPPROTO_TCP)
 			return XDP_PASS;
 		th = (void *)(ip + 1);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -292,7 +298,7 @@ static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 		if (nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_FRAGMENT ||
 		    nh == NEXTHDR_AUTH || nh == NEXTHDR_DEST)
 			return -1;
-		if (nh != IPPROTO_TCP_)
+		if (nh != IPPROTO_TCP)
 			return XDP_PASS;
 		th = (void *)(ip6 + 1);
 	} else if (eth->h_proto == bpf_htons(ETH_P_8021Q) ||
@@ -308,7 +314,7 @@ static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 	if (!ports || !mx_port_bit(ports->bits, port))
 		return XDP_PASS;
 	flags = ((__u8 *)th)[13];
-	if (flags & TCPF_SYN_)
+	if (flags & MX_TCPHDR_SYN)
 		return -1; /* the SYN path, and SYN+x the full path treats */
 	MX_STAT_INC(s, subject);
 	return XDP_PASS;
@@ -349,13 +355,13 @@ int mx_xdp(struct xdp_md *ctx)
 
 	/* Real SYNs are never fragmented; a first fragment carrying one, or
 	 * too short to show the flags, would slip a SYN past us. */
-	if (rc == MX_P_FRAG_SHORT || (p.first_frag && (p.tcp_flags & TCPF_SYN_))) {
+	if (rc == MX_P_FRAG_SHORT || (p.first_frag && (p.tcp_flags & MX_TCPHDR_SYN))) {
 		MX_STAT_INC(s, refused_frag);
 		return mx_refuse_g(ctx, &p, rc == MX_P_TCP);
 	}
 	/* A connection request: SYN alone (with ACK, RST or FIN the kernel
 	 * does not open a connection from it). */
-	if ((p.tcp_flags & (TCPF_SYN_ | TCPF_ACK_ | TCPF_RST_ | TCPF_FIN_)) != TCPF_SYN_)
+	if ((p.tcp_flags & (MX_TCPHDR_SYN | MX_TCPHDR_ACK | MX_TCPHDR_RST | MX_TCPHDR_FIN)) != MX_TCPHDR_SYN)
 		return XDP_PASS;
 	MX_STAT_INC(s, syn);
 	return mx_judge_syn_g(ctx, &p);
@@ -364,11 +370,11 @@ int mx_xdp(struct xdp_md *ctx)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(mx_sockstate, struct sock *sk, int oldstate, int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	if (oldstate == TCP_ESTABLISHED_)
+	if (oldstate == TCP_ESTABLISHED)
 		mx_conn_close(sk);
-	else if (newstate == TCP_ESTABLISHED_ && oldstate == TCP_SYN_RECV_)
+	else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)
 		mx_conn_open(sk, 0);
 	return 0;
 }
@@ -389,7 +395,7 @@ int mx_seed(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0; /* request and time-wait sockets */
 	sk = &tp->inet_conn.icsk_inet.sk;
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED_)
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
 		return 0;
 	mx_conn_open(sk, 1);
 	return 0;
