@@ -17,6 +17,7 @@
 #include "iobuf.h"
 #include "log.h"
 #include "proxy.h"
+#include "verdict_proto.h"
 
 struct px_verdict {
 	struct mx_loop *loop;
@@ -28,10 +29,10 @@ struct px_verdict {
 	 * and await a reply, woff bytes of the next one are written.  Lines,
 	 * not a byte buffer: each stays queued until the daemon answers it,
 	 * and after a reconnect the unanswered ones are sent again. */
-	char q[PX_VERDICT_QUEUE][PX_VERDICT_LINE_MAX + 1];
+	char q[PX_VERDICT_QUEUE][MX_VERDICT_LINE_MAX + 2]; /* the line, LF, NUL */
 	size_t head, n, n_sent, woff;
 	struct mx_buf rx; /* replies (iobuf.h), over rx_mem */
-	char rx_mem[PX_VERDICT_LINE_MAX + 2];
+	char rx_mem[MX_VERDICT_REPLY_MAX + 1]; /* a reply with its LF, NUL */
 	bool warned_down, warned_full;
 };
 
@@ -208,7 +209,7 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 	mx_info("verdict: %s", line);
 	if (!v->path[0])
 		return;
-	if (v->n == PX_VERDICT_QUEUE || strlen(line) >= PX_VERDICT_LINE_MAX) {
+	if (v->n == PX_VERDICT_QUEUE || strlen(line) > MX_VERDICT_LINE_MAX) {
 		if (!v->warned_full)
 			mx_warn("verdict queue full or line too long: dropping \"%s\"", line);
 		v->warned_full = true;
@@ -216,7 +217,7 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 	}
 	v->warned_full = false;
 	slot = v->q[(v->head + v->n) % PX_VERDICT_QUEUE];
-	snprintf(slot, PX_VERDICT_LINE_MAX + 1, "%s\n", line);
+	snprintf(slot, MX_VERDICT_LINE_MAX + 2, "%s\n", line);
 	v->n++;
 	if (v->io.fd >= 0) {
 		flush(v);
@@ -227,7 +228,7 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 
 void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
 {
-	char line[PX_VERDICT_LINE_MAX + 1];
+	char line[MX_VERDICT_LINE_MAX + 1];
 	int n = mx_limits_verdict(srv->pol, client_ip, v, line, sizeof(line));
 
 	if (n < 0)

@@ -19,8 +19,6 @@
 /* Lines waiting for the daemon: a burst of violations from many clients
  * fits, a daemon down for hours does not grow memory. */
 #define PX_VERDICT_QUEUE 256
-/* Protocol limit (docs/design.md): lines over 512 bytes get ERR. */
-#define PX_VERDICT_LINE_MAX 512
 #define PX_VERDICT_BACKOFF_MIN_NS (250ULL * 1000000ULL)
 #define PX_VERDICT_BACKOFF_MAX_NS (30ULL * 1000000000ULL)
 
