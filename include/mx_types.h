@@ -208,6 +208,29 @@ struct mx_rate {
 	__u64 tat_ns; /* theoretical arrival time */
 };
 
+/* The port bitmap of mx_config.ports (host-order ports), for userspace;
+ * the BPF side has its own copy with the index bounded for the verifier
+ * (bpf/mx_ctl.h mx_port_bit). */
+static inline void mx_port_set(__u64 *ports, unsigned port)
+{
+	ports[(port >> 6) & 1023] |= 1ULL << (port & 63);
+}
+
+static inline int mx_port_isset(const __u64 *ports, unsigned port)
+{
+	return (ports[(port >> 6) & 1023] >> (port & 63)) & 1;
+}
+
+/* The GCRA parameters of "limit per period" (bpf/mx_limits.h): one
+ * arrival per emission interval, a burst of up to limit within the
+ * tolerance.  Userspace writes them into rules and config; one formula. */
+static inline void mx_gcra_params(__u64 period_ns, __u32 limit, __u64 *emission_ns,
+				  __u64 *tolerance_ns)
+{
+	*emission_ns = period_ns / limit;
+	*tolerance_ns = period_ns - *emission_ns;
+}
+
 /* A TCP flow, client side first.  netns is the socket's network
  * namespace inode in connection records, 0 in pending records (XDP cannot
  * see it) and as the pending map's key. */

@@ -60,8 +60,8 @@ static inline void h_prefix(mx_prefix *p, const char *s)
 static inline void h_config_default(void)
 {
 	memset(&H.cfg, 0, sizeof(H.cfg));
-	H.cfg.ports[25 >> 6] |= 1ULL << (25 & 63);
-	H.cfg.ports[587 >> 6] |= 1ULL << (587 & 63);
+	mx_port_set(H.cfg.ports, 25);
+	mx_port_set(H.cfg.ports, 587);
 	H.cfg.action = MX_ACTION_DROP;
 	H.cfg.v4_plen = 128;
 	H.cfg.v6_plen = 64;
@@ -95,8 +95,8 @@ static inline void h_rule(const char *prefix, uint32_t conc, uint32_t rate, uint
 	}
 	if (rate) {
 		r->rule.rate_period_ns = period_ns;
-		r->rule.rate_emission_ns = period_ns / rate;
-		r->rule.rate_tolerance_ns = period_ns - period_ns / rate;
+		mx_gcra_params(period_ns, rate, &r->rule.rate_emission_ns,
+			       &r->rule.rate_tolerance_ns);
 	}
 }
 
@@ -110,8 +110,8 @@ static inline void h_wide(uint32_t plen, uint32_t conc, uint32_t rate, uint64_t 
 	r->wide_rate_limit = rate;
 	if (rate) {
 		r->wide_rate_period_ns = period_ns;
-		r->wide_rate_emission_ns = period_ns / rate;
-		r->wide_rate_tolerance_ns = period_ns - period_ns / rate;
+		mx_gcra_params(period_ns, rate, &r->wide_rate_emission_ns,
+			       &r->wide_rate_tolerance_ns);
 	}
 }
 

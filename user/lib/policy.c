@@ -1012,5 +1012,5 @@ void mx_policy_free(struct mx_policy *pol)
 
 bool mx_policy_port(const struct mx_policy *pol, unsigned port)
 {
-	return port <= 65535 && mx_pol_port_isset(pol->ports, port);
+	return port <= 65535 && mx_port_isset(pol->ports, port);
 }

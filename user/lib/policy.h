@@ -127,7 +127,7 @@ struct mx_policy {
 	char *path;
 
 	/* [main] */
-	uint64_t ports[1024];  /* bitmap as in mx_config */
+	__u64 ports[1024];     /* bitmap as in mx_config (mx_port_isset) */
 	unsigned ipv4_prefix;  /* 1..32, native */
 	unsigned ipv6_prefix;  /* 1..128 */
 	/* the wide level of `default` sources: 0 = none, else shorter than the

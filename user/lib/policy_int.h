@@ -26,14 +26,8 @@ int mx_pol_bool(const char *s, bool *out, const char **why);
 int mx_pol_limit(const char *s, bool with_period, uint32_t *limit, uint64_t *period_ns,
 		 const char **why);
 /* "25,465,587" and ranges "8025-8030" into a bitmap like mx_config.ports. */
-int mx_pol_ports(const char *s, uint64_t ports[1024], const char **why);
+int mx_pol_ports(const char *s, __u64 ports[1024], const char **why);
 /* A host name, domain or mail address as a lookup; lowercased into out. */
 int mx_pol_name(const char *s, char *out, size_t len, const char **why);
-
-static inline void mx_pol_port_set(uint64_t *ports, unsigned p) { ports[p >> 6] |= 1ULL << (p & 63); }
-static inline bool mx_pol_port_isset(const uint64_t *ports, unsigned p)
-{
-	return ports[p >> 6] & (1ULL << (p & 63));
-}
 
 #endif

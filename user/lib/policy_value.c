@@ -167,7 +167,7 @@ int mx_pol_limit(const char *s, bool with_period, uint32_t *limit, uint64_t *per
 	return 0;
 }
 
-static int port_item(const char *item, size_t len, uint64_t ports[1024])
+static int port_item(const char *item, size_t len, __u64 ports[1024])
 {
 	char buf[16], *dash;
 	uint32_t lo, hi, p;
@@ -190,11 +190,11 @@ static int port_item(const char *item, size_t len, uint64_t ports[1024])
 	if (dash && mx_pol_u32(dash + 1, lo, MAX_PORT, &hi, &why) < 0)
 		return -1;
 	for (p = lo; p <= hi; p++)
-		mx_pol_port_set(ports, p);
+		mx_port_set(ports, p);
 	return 0;
 }
 
-int mx_pol_ports(const char *s, uint64_t ports[1024], const char **why)
+int mx_pol_ports(const char *s, __u64 ports[1024], const char **why)
 {
 	const char *comma;
 

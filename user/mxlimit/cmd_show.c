@@ -54,7 +54,7 @@ static void ports_text(const struct mx_config *cfg, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (p = 0; p < 65536 && off + 8 < len; p++)
-		if (cfg->ports[p >> 6] & (1ULL << (p & 63)))
+		if (mx_port_isset(cfg->ports, p))
 			off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? "," : "", p);
 }
 

@@ -81,8 +81,8 @@ static void fill_wide(const struct mx_policy *pol, const mx_prefix *e, struct mx
 	    r->rate_plen > plen && t->limit) {
 		r->wide_rate_limit = t->limit;
 		r->wide_rate_period_ns = t->period_ns;
-		r->wide_rate_emission_ns = t->period_ns / t->limit;
-		r->wide_rate_tolerance_ns = t->period_ns - r->wide_rate_emission_ns;
+		mx_gcra_params(t->period_ns, t->limit, &r->wide_rate_emission_ns,
+			       &r->wide_rate_tolerance_ns);
 	}
 	if (r->wide_conc_limit || r->wide_rate_limit)
 		r->wide_plen = plen;
@@ -128,8 +128,8 @@ static void fill_rate(const struct mx_policy *pol, const mx_prefix *e, struct mx
 	r->rate_limit = l->limit;
 	r->rate_period_ns = l->period_ns;
 	if (l->limit) {
-		r->rate_emission_ns = l->period_ns / l->limit;
-		r->rate_tolerance_ns = l->period_ns - r->rate_emission_ns;
+		mx_gcra_params(l->period_ns, l->limit, &r->rate_emission_ns,
+			       &r->rate_tolerance_ns);
 	}
 	if (!shared)
 		return;
@@ -201,8 +201,8 @@ static void fill_config(const struct mx_policy *pol, struct mx_config *cfg)
 		cfg->bad_rate_limit = t->limit;
 		cfg->bad_rate_period_ns = t->period_ns;
 		if (t->limit) {
-			cfg->bad_rate_emission_ns = t->period_ns / t->limit;
-			cfg->bad_rate_tolerance_ns = t->period_ns - cfg->bad_rate_emission_ns;
+			mx_gcra_params(t->period_ns, t->limit, &cfg->bad_rate_emission_ns,
+				       &cfg->bad_rate_tolerance_ns);
 		}
 	}
 }

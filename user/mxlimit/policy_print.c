@@ -44,15 +44,15 @@ static const char *pp_name(enum mx_proxy_protocol p)
 }
 
 /* "25,110,143" with runs as "8025-8030". */
-static void print_ports(FILE *f, const uint64_t *ports)
+static void print_ports(FILE *f, const __u64 *ports)
 {
 	unsigned p, lo;
 	bool first = true;
 
 	for (p = 1; p <= 65535; p++) {
-		if (!mx_pol_port_isset(ports, p))
+		if (!mx_port_isset(ports, p))
 			continue;
-		for (lo = p; p < 65535 && mx_pol_port_isset(ports, p + 1); p++)
+		for (lo = p; p < 65535 && mx_port_isset(ports, p + 1); p++)
 			;
 		fprintf(f, "%s%u", first ? "" : ",", lo);
 		if (p > lo)
@@ -282,7 +282,7 @@ static void json_main(struct jw *w, const struct mx_policy *pol)
 	jw_kobj(w, "main");
 	jw_karr(w, "ports");
 	for (p = 1; p <= 65535; p++)
-		if (mx_pol_port_isset(pol->ports, p))
+		if (mx_port_isset(pol->ports, p))
 			jw_u64(w, p);
 	jw_end(w);
 	jw_kstr(w, "action", pol->action == MX_ACTION_RESET ? "reset" : "drop");
