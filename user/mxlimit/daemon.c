@@ -57,6 +57,13 @@ static void on_save(struct mx_loop *l, struct mx_timer *t)
 	snapshot(t->arg, false);
 }
 
+void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out)
+{
+	out->c = d->c;
+	out->peers = vsrv_peers(d);
+	out->started_wall = d->started_wall;
+}
+
 void dmn_sanctions_changed(struct dmn *d)
 {
 	/* due now: timers run right after this batch of events */

@@ -91,6 +91,14 @@ struct dmn {
 void dmn_sanctions_changed(struct dmn *d);
 /* CLOCK_MONOTONIC ns (no test offset: for the daemon's own timeouts). */
 uint64_t dmn_now_ns(void);
+/* The daemon's own figures at one moment, for the metrics server (which
+ * renders from this copy and calls into no other server). */
+struct dmn_snapshot {
+	struct dmn_counters c;
+	size_t peers;          /* verdict socket connections open */
+	uint64_t started_wall; /* Unix seconds */
+};
+void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out);
 /* Are the maps usable (re-checked at most every DMN_MAPS_RECHECK_NS)? */
 bool dmn_maps_ready(struct dmn *d);
 

@@ -202,9 +202,9 @@ static void counter_by_result(FILE *f, const char *name, const char *help, uint6
 		name, help, name, name, ok, name, err);
 }
 
-static void render_daemon(struct dmn *d, FILE *f)
+static void render_daemon(const struct dmn_snapshot *st, FILE *f)
 {
-	const struct dmn_counters *c = &d->c;
+	const struct dmn_counters *c = &st->c;
 
 	counter_by_result(f, "mxlimit_daemon_verdicts_total", "verdict requests answered",
 			  c->verdicts_ok, c->verdicts_err);
@@ -212,7 +212,7 @@ static void render_daemon(struct dmn *d, FILE *f)
 		c->peers_accepted);
 	counter(f, "mxlimit_daemon_peers_refused_total",
 		"verdict socket connections refused (credentials or too many)", c->peers_refused);
-	gauge(f, "mxlimit_daemon_peers", "verdict socket connections open", vsrv_peers(d));
+	gauge(f, "mxlimit_daemon_peers", "verdict socket connections open", st->peers);
 	counter_by_result(f, "mxlimit_daemon_reloads_total", "policy reloads on SIGHUP",
 			  c->reloads_ok, c->reloads_failed);
 	counter(f, "mxlimit_daemon_gc_collected_total", "idle concurrency counters removed",
@@ -222,7 +222,7 @@ static void render_daemon(struct dmn *d, FILE *f)
 	counter_by_result(f, "mxlimit_daemon_snapshots_total", "state file writes",
 			  c->snapshots_ok, c->snapshots_failed);
 	gauge(f, "mxlimit_daemon_start_time_seconds", "when the daemon started (Unix time)",
-	      d->started_wall);
+	      st->started_wall);
 }
 
 /* The whole exposition text (malloc'd). */
@@ -230,15 +230,17 @@ static char *mx_metrics_render(struct dmn *d, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
+	struct dmn_snapshot st;
 	bool loaded;
 
 	if (!f)
 		return NULL;
+	dmn_snapshot_take(d, &st);
 	loaded = dmn_maps_ready(d);
 	gauge(f, "mxlimit_loaded", "1 when mxlimit's maps are pinned and readable", loaded);
 	if (loaded)
 		render_kernel(d, f);
-	render_daemon(d, f);
+	render_daemon(&st, f);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
