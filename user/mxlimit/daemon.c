@@ -521,8 +521,7 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	d.state_path = MX_DEFAULT_STATE;
 	d.gc_idle_ns = MX_DEFAULT_GC_IDLE_NS;
 	d.started_wall = (uint64_t)time(NULL);
-	for (r = 0; r < (int)(sizeof(d.maps) / sizeof(int)); r++)
-		((int *)&d.maps)[r] = -1;
+	mx_maps_init(&d.maps);
 	r = parse_options(argc, argv, &d);
 	if (r)
 		return r > 0 ? MX_EXIT_OK : MX_EXIT_USAGE;

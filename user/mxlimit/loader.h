@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * loader.h - the BPF side of the controller: skeleton open/load, pinned
- * maps and links, XDP attach/replace/detach, seeding, policy swap.
+ * links, XDP attach/replace/detach, seeding (loader.c, features.c,
+ * sockdiag.c); the pinned maps, live config, policy swap, stats and
+ * pending reads (maps.c).
  *
  * Pin layout under PIN_DIR (default /sys/fs/bpf/mxlimit):
  *   PIN_DIR/mx_*               every map (mx_maps.h), BTF-typed
@@ -24,11 +26,21 @@
 
 struct mxlimit; /* the skeleton */
 
+/* Every pinned map, once: a field of struct mx_maps and the pin name
+ * "mx_" NAME (bpf/mx_maps.h). */
+#define MX_MAPS(X)                                                                   \
+	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
+	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces)
+
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
-	int ctl, config, ports, policy, sanctions, conc, conns, pending, pendcnt, rate, sweep, stats,
-	    netns, ifaces;
+#define MX_MAP_FD(name) int name;
+	MX_MAPS(MX_MAP_FD)
+#undef MX_MAP_FD
 };
+#define MX_N_MAPS (sizeof(struct mx_maps) / sizeof(int))
+/* Their pin names, in the order of struct mx_maps (maps.c). */
+extern const char *const mx_map_names[MX_N_MAPS];
 
 struct mx_map_sizes {
 	uint32_t sources, connections, rate_sources, pending, sanctions, rules;

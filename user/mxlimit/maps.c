@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * maps.c - the pinned maps as the controller and the daemon use them
+ * (struct mx_maps, loader.h): open and close, the live config and clock,
+ * a compiled policy swapped in as a new generation, stats rows, pending
+ * counts, the features record.  No skeleton: loader.c loads programs.
+ */
+#include "loader.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+#define MX_MAP_NAME(name) "mx_" #name,
+const char *const mx_map_names[MX_N_MAPS] = { MX_MAPS(MX_MAP_NAME) };
+#undef MX_MAP_NAME
+
+uint32_t mx_features_read(const struct mx_maps *m)
+{
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return 0;
+	return ctl.features;
+}
+
+int mx_features_record(const struct mx_maps *m, uint32_t bits)
+{
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	ctl.features = bits;
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
+}
+
+void mx_maps_init(struct mx_maps *m)
+{
+	int *f = (int *)m;
+	size_t i;
+
+	for (i = 0; i < sizeof(*m) / sizeof(int); i++)
+		f[i] = -1;
+}
+
+int mx_maps_open(const char *pin_dir, struct mx_maps *m)
+{
+	const char *const *names = mx_map_names;
+	int *f = (int *)m;
+	char path[PATH_MAX];
+	size_t i;
+
+	mx_maps_init(m);
+	for (i = 0; i < MX_N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		f[i] = bpf_obj_get(path);
+		if (f[i] < 0) {
+			int e = errno;
+
+			mx_maps_close(m);
+			if (e == ENOENT)
+				mx_err("mxlimit is not loaded (no %s; run `mxlimit load`)", path);
+			else
+				mx_err("cannot open %s: %s", path, strerror(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void mx_maps_close(struct mx_maps *m)
+{
+	int *f = (int *)m;
+	size_t i;
+
+	for (i = 0; i < sizeof(*m) / sizeof(int); i++) {
+		if (f[i] >= 0)
+			close(f[i]);
+		f[i] = -1;
+	}
+}
+
+uint64_t mx_mono_now(const struct mx_maps *m)
+{
+	struct timespec ts;
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (m && m->ctl >= 0)
+		bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + ctl.clock_offset_ns;
+}
+
+int mx_config_read(const struct mx_maps *m, struct mx_config *cfg, uint32_t *gen)
+{
+	struct mx_ctl ctl;
+	uint32_t zero = 0, idx;
+
+	if (bpf_map_lookup_elem(m->ctl, &zero, &ctl))
+		return -1;
+	idx = ctl.gen & (MX_GENERATIONS - 1);
+	if (gen)
+		*gen = ctl.gen;
+	return bpf_map_lookup_elem(m->config, &idx, cfg);
+}
+
+/* Delete every policy entry whose generation is not `keep`. */
+static int policy_prune(int fd, uint32_t keep)
+{
+	struct mx_policy_key k, next, *prev = NULL;
+	struct mx_policy_key dead[256];
+	size_t n;
+	int rounds;
+
+	/* Collect, then delete: deleting while walking an LPM trie restarts
+	 * the walk.  Bounded by the map size over the batch. */
+	for (rounds = 0; rounds < 1 << 16; rounds++) {
+		n = 0;
+		prev = NULL;
+		while (n < sizeof(dead) / sizeof(dead[0]) &&
+		       bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (next.gen != keep)
+				dead[n++] = next;
+			k = next;
+			prev = &k;
+		}
+		if (!n)
+			return 0;
+		while (n)
+			bpf_map_delete_elem(fd, &dead[--n]);
+	}
+	return -1;
+}
+
+int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
+{
+	struct mx_config cfg = c->config;
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0, next, idx;
+	size_t i;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl); /* absent on first load: zeros */
+	next = ctl.gen + 1;
+	idx = next & (MX_GENERATIONS - 1);
+	policy_prune(m->policy, ctl.gen); /* leftovers of an interrupted apply */
+
+	for (i = 0; i < c->n_rules; i++) {
+		struct mx_policy_key k = { .prefixlen = 32 + c->rules[i].prefix.plen, .gen = next };
+
+		memcpy(k.addr, c->rules[i].prefix.addr, sizeof(k.addr));
+		if (bpf_map_update_elem(m->policy, &k, &c->rules[i].rule, BPF_ANY)) {
+			mx_err("cannot install policy rule %zu of %zu: %s%s", i + 1, c->n_rules,
+			       strerror(errno), errno == ENOSPC || errno == E2BIG ?
+			       " (raise max_rules in [main] and `unload --all`)" : "");
+			policy_prune(m->policy, ctl.gen);
+			return -1;
+		}
+	}
+	cfg.gen = next;
+	if (bpf_map_update_elem(m->config, &idx, &cfg, BPF_ANY)) {
+		mx_err("cannot install the configuration: %s", strerror(errno));
+		policy_prune(m->policy, ctl.gen);
+		return -1;
+	}
+	ctl.gen = next; /* the flip: one aligned word the datapath reads */
+	if (bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY)) {
+		mx_err("cannot switch to the new policy: %s", strerror(errno));
+		policy_prune(m->policy, ctl.gen - 1);
+		return -1;
+	}
+	/* the fast path's ports, after the flip (see struct mx_ports) */
+	{
+		struct mx_ports p;
+
+		memcpy(p.bits, cfg.ports, sizeof(p.bits));
+		if (bpf_map_update_elem(m->ports, &zero, &p, BPF_ANY))
+			mx_warn("cannot update the fast path's ports: %s", strerror(errno));
+	}
+	policy_prune(m->policy, next);
+	return 0;
+}
+
+int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mx_stats *per;
+	uint32_t r, lo = row < 0 ? 0 : (uint32_t)row, hi = row < 0 ? MX_MAX_IFACES : lo + 1;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return -1;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return -1;
+	for (r = lo; r < hi; r++) {
+		if (bpf_map_lookup_elem(m->stats, &r, per))
+			continue;
+		for (i = 0; i < ncpu; i++) {
+			const uint64_t *src = (const uint64_t *)&per[i];
+			uint64_t *dst = (uint64_t *)out;
+			size_t f;
+
+			for (f = 0; f < sizeof(*out) / sizeof(uint64_t); f++)
+				dst[f] += src[f];
+		}
+	}
+	free(per);
+	return 0;
+}
+
+uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
+			  uint64_t slot_ns)
+{
+	struct mx_pendcnt pc;
+	uint32_t epoch, sum = 0;
+	int i;
+
+	if (!slot_ns || bpf_map_lookup_elem(m->pendcnt, k, &pc))
+		return 0;
+	epoch = (uint32_t)(now / slot_ns);
+	for (i = 0; i < MX_PEND_SLOTS; i++)
+		if ((uint32_t)(epoch - (uint32_t)(pc.pend[i] >> 32)) < MX_PEND_SLOTS)
+			sum += (uint32_t)pc.pend[i];
+	return sum;
+}
