@@ -157,25 +157,8 @@ static __always_inline struct mx_pendcnt *mx_pendcnt_get(const struct mx_key *k)
 	return bpf_map_lookup_elem(&mx_pendcnt, k);
 }
 
-static __always_inline int mx_epoch_live(__u32 slot_epoch, __u32 epoch)
-{
-	return (__u32)(epoch - slot_epoch) < MX_PEND_SLOTS;
-}
-
-static __always_inline __u32 mx_pending_live(const struct mx_pendcnt *c, __u32 epoch)
-{
-	__u32 sum = 0;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < MX_PEND_SLOTS; i++) {
-		__u64 v = c->pend[i];
-
-		if (mx_epoch_live((__u32)(v >> 32), epoch))
-			sum += (__u32)v;
-	}
-	return sum;
-}
+/* mx_epoch_live(), mx_pending_live(): include/mx_types.h (shared with the
+ * controller). */
 
 /* Count one pending SYN in the slot of `epoch`. 0 = counted. */
 static __always_inline int mx_pend_add(struct mx_pendcnt *c, __u32 epoch, struct mx_stats *s)

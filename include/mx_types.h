@@ -203,6 +203,33 @@ struct mx_pendcnt {
 	__u64 pend[MX_PEND_SLOTS];
 };
 
+/* The pending-slot rule, one copy for the XDP program and the controller:
+ * a slot counts while its epoch is less than MX_PEND_SLOTS behind the
+ * current one (bpf/mx_limits.h explains the slots). */
+static inline __attribute__((always_inline)) int mx_epoch_live(__u32 slot_epoch, __u32 epoch)
+{
+	return (__u32)(epoch - slot_epoch) < MX_PEND_SLOTS;
+}
+
+/* The SYNs pending in the live slots of c at `epoch`. */
+static inline __attribute__((always_inline)) __u32 mx_pending_live(const struct mx_pendcnt *c,
+								  __u32 epoch)
+{
+	__u32 sum = 0;
+	int i;
+
+#ifdef __bpf__
+#pragma unroll
+#endif
+	for (i = 0; i < MX_PEND_SLOTS; i++) {
+		__u64 v = c->pend[i];
+
+		if (mx_epoch_live((__u32)(v >> 32), epoch))
+			sum += (__u32)v;
+	}
+	return sum;
+}
+
 /* GCRA state of one rate-limited source. */
 struct mx_rate {
 	__u64 tat_ns; /* theoretical arrival time */

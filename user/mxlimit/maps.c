@@ -224,14 +224,8 @@ uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint6
 			  uint64_t slot_ns)
 {
 	struct mx_pendcnt pc;
-	uint32_t epoch, sum = 0;
-	int i;
 
 	if (!slot_ns || bpf_map_lookup_elem(m->pendcnt, k, &pc))
 		return 0;
-	epoch = (uint32_t)(now / slot_ns);
-	for (i = 0; i < MX_PEND_SLOTS; i++)
-		if ((uint32_t)(epoch - (uint32_t)(pc.pend[i] >> 32)) < MX_PEND_SLOTS)
-			sum += (uint32_t)pc.pend[i];
-	return sum;
+	return mx_pending_live(&pc, (uint32_t)(now / slot_ns));
 }
