@@ -323,20 +323,6 @@ fail:
 	return -1;
 }
 
-static uint32_t map_count(int fd, size_t key_size)
-{
-	uint8_t k[64], next[64];
-	void *prev = NULL;
-	uint32_t n = 0;
-
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(k, next, key_size);
-		prev = k;
-		n++;
-	}
-	return n;
-}
-
 /* ---- packets ---- */
 
 static size_t pkt_make(uint8_t *buf, size_t cap, uint32_t src_host, uint16_t dport, uint8_t flags,
@@ -988,7 +974,7 @@ int main(int argc, char **argv)
 		fill_s += (mono_ns() - f0) / 1e9;
 		filled = step;
 		{
-			uint32_t have = map_count(H.m.conc, sizeof(struct mx_key));
+			uint32_t have = (uint32_t)mx_map_count(H.m.conc, 0);
 
 			if (have != step)
 				fprintf(stderr, "bench: mx_conc holds %u entries, expected %u\n",

@@ -20,21 +20,6 @@ static const char *const stat_names[] = {
 };
 #define N_STATS (sizeof(stat_names) / sizeof(stat_names[0]))
 
-/* Entries of a map (keys up to 64 bytes). */
-static size_t map_count(int fd)
-{
-	unsigned char k[64], next[64];
-	void *prev = NULL;
-	size_t n = 0;
-
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(k, next, sizeof(k));
-		prev = k;
-		n++;
-	}
-	return n;
-}
-
 /* Is the interface of this row still there?  Only this namespace can be
  * checked; rows of other namespaces are taken as they are. */
 static bool iface_present(const struct mx_iface *row)
@@ -117,7 +102,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	free(sn);
 	/* one record per counted connection; summing the counters would count
 	 * a connection twice when a wide level counts it too */
-	active = map_count(m.conns);
+	active = mx_map_count(m.conns, 0);
 	ports_text(&cfg, ports, sizeof(ports));
 	feats = mx_features_read(&m);
 
@@ -152,10 +137,10 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_ku64(&w, "ipv4_prefix", cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0);
 		jw_ku64(&w, "ipv6_prefix", cfg.v6_plen);
 		jw_ku64(&w, "pending_timeout_ms", cfg.pending_timeout_ns / 1000000);
-		jw_ku64(&w, "prefixes", map_count(m.policy));
+		jw_ku64(&w, "prefixes", mx_map_count(m.policy, 0));
 		jw_end(&w);
 		jw_ku64(&w, "active_connections", active);
-		jw_ku64(&w, "tracked_sources", map_count(m.conc));
+		jw_ku64(&w, "tracked_sources", mx_map_count(m.conc, 0));
 		jw_ku64(&w, "blocks", blocks);
 		jw_ku64(&w, "penalties", penalties);
 		jw_kobj(&w, "features");
@@ -188,9 +173,9 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
 	       "%zu prefixes\n", gen, ports, cfg.action == MX_ACTION_RESET ? "reset" : "drop",
 	       cfg.v4_plen >= 96 ? cfg.v4_plen - 96 : 0, cfg.v6_plen,
-	       map_count(m.policy));
+	       (size_t)mx_map_count(m.policy, 0));
 	printf("active connections: %llu   tracked sources: %zu   blocks: %zu   penalties: %zu\n",
-	       (unsigned long long)active, map_count(m.conc), blocks, penalties);
+	       (unsigned long long)active, (size_t)mx_map_count(m.conc, 0), blocks, penalties);
 	printf("features: xdp, sockstate tp_btf, seed %s, sweep %s\n", mx_feature_seed(feats),
 	       mx_feature_sweep(feats));
 	if (!strcmp(mx_feature_seed(feats), "off"))

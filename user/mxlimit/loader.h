@@ -41,6 +41,9 @@ struct mx_maps {
 #define MX_N_MAPS (sizeof(struct mx_maps) / sizeof(int))
 /* Their pin names, in the order of struct mx_maps (maps.c). */
 extern const char *const mx_map_names[MX_N_MAPS];
+/* Keys in a map, walking it (approximate while it changes); stops at max
+ * (0: no bound). */
+uint64_t mx_map_count(int fd, uint64_t max);
 
 struct mx_map_sizes {
 	uint32_t sources, connections, rate_sources, pending, sanctions, rules;

@@ -229,3 +229,19 @@ uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint6
 		return 0;
 	return mx_pending_live(&pc, (uint32_t)(now / slot_ns));
 }
+
+uint64_t mx_map_count(int fd, uint64_t max)
+{
+	/* 64 bytes hold every key of mx_maps.h (the flow key, 40, is the
+	 * largest): get_next_key writes a key of the map's own size */
+	unsigned char k[64], next[64];
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while ((!max || n < max) && bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(k, next, sizeof(k));
+		prev = k;
+		n++;
+	}
+	return n;
+}

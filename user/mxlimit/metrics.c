@@ -93,21 +93,6 @@ static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name, v);
 }
 
-/* Keys in a map (a gauge: approximate while the map changes). */
-static uint64_t count_keys(int fd)
-{
-	char k[64], next[64];
-	void *prev = NULL;
-	uint64_t n = 0;
-
-	while (n < MS_COUNT_MAX && bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(k, next, sizeof(k));
-		prev = k;
-		n++;
-	}
-	return n;
-}
-
 struct stats_row {
 	char name[MX_IFNAME_LEN + 1];
 	struct mx_stats s;
@@ -171,9 +156,10 @@ static void render_kernel(struct dmn *d, FILE *f)
 	}
 	mx_config_read(&d->maps, &cfg, &gen);
 	gauge(f, "mxlimit_active_connections",
-	      "inbound mail connections counted now (entries of mx_conns)", count_keys(d->maps.conns));
+	      "inbound mail connections counted now (entries of mx_conns)",
+	      mx_map_count(d->maps.conns, MS_COUNT_MAX));
 	gauge(f, "mxlimit_tracked_sources", "sources with a concurrency counter (entries of mx_conc)",
-	      count_keys(d->maps.conc));
+	      mx_map_count(d->maps.conc, MS_COUNT_MAX));
 	gauge(f, "mxlimit_blocks", "prefixes with an active block", blocks);
 	gauge(f, "mxlimit_penalties", "prefixes with an active penalty", penalties);
 	gauge(f, "mxlimit_policy_generation", "policy generation in force (grows at each reload)",
