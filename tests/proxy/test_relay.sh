@@ -141,6 +141,15 @@ check "SASL response shaped like RCPT reached the backend as a response" \
 	grep -q '^auth-response RCPT TO:<looks@like.a.command>' "$TMP/cap/commands"
 check "overlong SASL response: exchange cancelled with *, session goes on" \
 	grep -q '^334 501 250$' <<<"$out"
+# an AUTH line may be long (an initial response), however it is spelled
+out=$(py "
+c = Client($PXC)
+c.cmd('EHLO a')
+print(c.cmd('\\tauth  login ' + 'B' * 3000)[:3], c.cmd('*')[:3], c.cmd('X' * 600)[:9])
+")
+check_eq "a 3000-byte AUTH line (blank before the verb) is relayed; other lines stop at 512" \
+	"$out" "334 501 500 5.5.2"
+check "... in its canonical spelling" grep -q "^AUTH login B\{3000\}$" "$TMP/cap/commands"
 
 # --- SMTP smuggling: a dot line with a bare LF ends nothing, it is refused ---
 rm -f "$TMP"/cap/msg.*

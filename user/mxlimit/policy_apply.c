@@ -18,7 +18,6 @@
 
 #include "cli.h" /* exit codes, run directory */
 #include "log.h"
-#include "state.h"
 
 /* /run/mxlimit/policy-<pin dir with '/' as '_'> */
 static void policy_memo_path(const char *pin_dir, char *buf, size_t len)

@@ -350,15 +350,8 @@ static void command(struct px_session *s, const struct mx_smtp_cmd *c, const cha
 
 static size_t line_limit(struct px_session *s, const char *p, size_t n)
 {
-	const char *sp;
-
-	if (s->mode == CM_AUTH)
-		return MX_SMTP_AUTH_LINE_MAX;
-	/* "AUTH" and a blank, however far the line has come */
-	while (n && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	sp = n > 4 ? p + 4 : NULL;
-	if (sp && (*sp == ' ' || *sp == '\t') && mx_smtp_verb(p, 4) == MX_SMTP_AUTH)
+	/* the verb as far as the line has come: "AUTH" is a whole word */
+	if (s->mode == CM_AUTH || mx_smtp_verb(p, n) == MX_SMTP_AUTH)
 		return MX_SMTP_AUTH_LINE_MAX;
 	return MX_SMTP_LINE_MAX;
 }
