@@ -191,6 +191,10 @@ class Backend:
                 # a multi-line error reply (counted under [errors])
                 c.send("501-5.5.4 first line of a long refusal\r\n"
                        "501-5.5.4 second line\r\n501 5.5.4 last line\r\n")
+            elif verb == b"XLFWALL":
+                # one reply in bare-LF lines: under bin's size as sent,
+                # over cout's once every line gets its CR
+                c.send(b"250-\n" * 1599 + b"250 end\n")
             elif verb == b"XSTRAY":
                 # an intermediate reply to a command that asks for none
                 c.send("354 End data with <CR><LF>.<CR><LF>\r\n")

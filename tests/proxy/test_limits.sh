@@ -117,6 +117,14 @@ print(c.cmd('XSTRAY')[:9])
 print(c.closed())
 ")
 check_eq "stray 354 from the backend: 421 4.4.2, closed" "$(tr '\n' ' ' <<<"$out")" "421 4.4.2 True "
+# a complete reply that could never fit the client's buffer is refused
+# at once, not left to wait for room that never comes
+out=$(py "
+c = Client($PX, src='127.0.0.16')
+print(c.cmd('XLFWALL')[:9])
+print(c.closed())
+")
+check_eq "oversized multi-line reply: 421 4.4.2, closed" "$(tr '\n' ' ' <<<"$out")" "421 4.4.2 True "
 
 # --- rate sections: full address, domain suffixes, default, allowlist ---
 proxy_with rates 'tarpit_max_sessions = 100' <<'EOF'

@@ -627,6 +627,12 @@ static bool backend_reply(struct px_session *s)
 		out += len + 2;
 		q = lf + 1;
 	}
+	/* bare-LF lines grow by their CR: a reply cout can never hold would
+	 * wait for room forever */
+	if (out > s->cout.cap) {
+		bad_reply(s);
+		return false;
+	}
 	/* the first line of a reply waits out the tarpit */
 	if (tarpit_hold(s) || !mx_buf_fits(&s->cout, out))
 		return false;
