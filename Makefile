@@ -1,7 +1,7 @@
 # mxlimit - XDP connection limiter for mail servers.
 #
 #   make deps    install the Debian packages the build and tests need
-#   make         build BPF objects, skeletons, mxlimit and mxlimit-proxy
+#   make         build BPF objects, skeletons, mxlimit, mxlimit-proxy, mxlimit-policyd
 #   make test    build and run every test; ends with "N passed, N failed"
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make lint    cppcheck and clang-tidy over user/
@@ -49,6 +49,8 @@ MXLIMIT_SRCS := $(wildcard user/mxlimit/*.c)
 MXLIMIT_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(MXLIMIT_SRCS))
 PROXY_SRCS  := $(wildcard user/proxy/*.c)
 PROXY_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(PROXY_SRCS))
+POLICYD_SRCS := $(wildcard user/policyd/*.c)
+POLICYD_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(POLICYD_SRCS))
 USER_HDRS   := $(wildcard user/*/*.h) $(wildcard include/*.h)
 
 # The controller's objects but main.c: the library the BPF tests (and the
@@ -65,6 +67,9 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 BINS := $(BUILD)/mxlimit
 ifneq ($(PROXY_SRCS),)
 BINS += $(BUILD)/mxlimit-proxy
+endif
+ifneq ($(POLICYD_SRCS),)
+BINS += $(BUILD)/mxlimit-policyd
 endif
 
 .PHONY: all deps test test-unit asan lint bench demo soak install clean tests-build
@@ -91,7 +96,7 @@ $(BUILD)/obj/%.o: user/%.c $(USER_HDRS)
 	$(CC) $(CFLAGS) $(CFLAGS_NL) -c $< -o $@
 
 # Only the SMTP side sees the SMTP engine's headers.
-$(SMTP_OBJS) $(PROXY_OBJS): CFLAGS += -Iuser/smtp
+$(SMTP_OBJS) $(PROXY_OBJS) $(POLICYD_OBJS): CFLAGS += -Iuser/smtp
 
 # Only the controller's objects include the skeletons.
 $(MXLIMIT_OBJS): $(SKELS)
@@ -114,13 +119,21 @@ $(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
 $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 
+$(BUILD)/mxlimit-policyd: $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+
 # Unit tests link what they test: the shared library, the SMTP engine and
 # the proxy's protocol code, the controller's policy compiler (an archive
 # member comes in only if a test uses it).
-UNIT_INCS := -Itests/unit -Iuser/smtp -Iuser/mxlimit -Iuser/proxy
-UNIT_LIBS := $(BUILD)/libmxctl.a $(BUILD)/libmxproxy.a $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+UNIT_INCS := -Itests/unit -Iuser/smtp -Iuser/mxlimit -Iuser/proxy -Iuser/policyd
+UNIT_LIBS := $(BUILD)/libmxctl.a $(BUILD)/libmxproxy.a $(BUILD)/libmxpolicyd.a \
+	$(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 
 $(BUILD)/libmxproxy.a: $(filter-out $(BUILD)/obj/proxy/main.o,$(PROXY_OBJS))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libmxpolicyd.a: $(filter-out $(BUILD)/obj/policyd/main.o,$(POLICYD_OBJS))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 

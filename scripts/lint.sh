@@ -47,7 +47,7 @@ if [ ! -f "$BUILD/mxlimit.skel.h" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-INCS=(-Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy -I"$BUILD" -I/usr/include/libnl3)
+INCS=(-Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy -Iuser/policyd -I"$BUILD" -I/usr/include/libnl3)
 
 cat >"$tmp/mxlimit.cfg" <<'EOF'
 <?xml version="1.0"?>
@@ -58,7 +58,7 @@ EOF
 
 # cppcheck
 cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr -q \
-	-j "$JOBS" -D_GNU_SOURCE -Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy --library="$tmp/mxlimit.cfg" \
+	-j "$JOBS" -D_GNU_SOURCE -Iinclude -Iuser/lib -Iuser/smtp -Iuser/mxlimit -Iuser/proxy -Iuser/policyd --library="$tmp/mxlimit.cfg" \
 	--suppress=missingIncludeSystem --suppress=missingInclude --suppress=variableScope \
 	--template='{file}:{line}: {severity}: {message} [cppcheck {id}]' \
 	"${paths[@]}" 2>"$tmp/cppcheck.out"

@@ -21,14 +21,15 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_CC=${FUZZ_CC:-clang}
 OUT=$ROOT/$BUILD/fuzz
 FLAGS=(-g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/lib -Iuser/smtp
-	-Iuser/mxlimit -Iuser/proxy -fno-omit-frame-pointer -fno-sanitize-recover=all)
+	-Iuser/mxlimit -Iuser/proxy -Iuser/policyd -fno-omit-frame-pointer -fno-sanitize-recover=all)
 # What the targets read untrusted bytes with: the shared library, the SMTP
 # engine, the controller's policy compiler and printer, the proxy's PROXY
 # protocol code (no sockets, no BPF in any of them).
 SRCS=(user/lib/*.c user/smtp/*.c user/mxlimit/policy_compile.c user/mxlimit/policy_print.c
-	user/mxlimit/json.c user/proxy/proxy_proto.c)
+	user/mxlimit/json.c user/proxy/proxy_proto.c user/policyd/pd_request.c user/policyd/pd_session.c
+	user/policyd/pd_decide.c)
 SAN=-fsanitize=address,undefined
-targets=(${FUZZ_TARGETS:-policy smtp smtp_diff proxy_proto verdict})
+targets=(${FUZZ_TARGETS:-policy smtp smtp_diff proxy_proto verdict policyd})
 
 if ! command -v "$FUZZ_CC" >/dev/null ||
 	! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' |

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -264,4 +266,35 @@ int mx_loop_run(struct mx_loop *l, const volatile int *stop_flag)
 		bury(l);
 	}
 	return 0;
+}
+
+int mx_io_add_signals(struct mx_loop *l, struct mx_io *io, const int *sigs, size_t n,
+		      mx_io_fn fn, void *arg)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	for (size_t i = 0; i < n; i++)
+		sigaddset(&set, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (mx_io_add(l, io, fd, EPOLLIN, fn, arg) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+int mx_signal_next(struct mx_io *io)
+{
+	struct signalfd_siginfo si;
+
+	if (io->fd < 0 || read(io->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
 }

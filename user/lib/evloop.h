@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * evloop.h - the event loop of every long-running program (the proxy, the
- * daemon): epoll for file descriptors, a binary heap for timers, nothing
- * else (the shape of Redis ae.c, smaller).
+ * policy service, the daemon): epoll for file descriptors, a binary heap
+ * for timers, signalfd for signals, nothing else (the shape of Redis ae.c,
+ * smaller).
  *
  * Owners embed a struct mx_io / mx_timer in their own objects.  An owner
  * freed inside a callback must mx_io_del() first; events already fetched
@@ -52,6 +53,15 @@ int mx_io_add(struct mx_loop *l, struct mx_io *io, int fd, uint32_t events, mx_i
 int mx_io_set(struct mx_loop *l, struct mx_io *io, uint32_t events);
 /* Deregister and close the descriptor. */
 void mx_io_close(struct mx_loop *l, struct mx_io *io);
+
+/*
+ * Signals as events (signalfd): block sigs[0..n) and call fn when one is
+ * pending; fn reads them with mx_signal_next().  SIGPIPE is ignored too.
+ */
+int mx_io_add_signals(struct mx_loop *l, struct mx_io *io, const int *sigs, size_t n,
+		      mx_io_fn fn, void *arg);
+/* The next pending signal of a signal io, or 0 when none is left. */
+int mx_signal_next(struct mx_io *io);
 
 void mx_timer_init(struct mx_timer *t, mx_timer_fn fn, void *arg);
 /* Arm (or move) t to fire at `when`. */

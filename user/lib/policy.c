@@ -33,6 +33,7 @@ enum sect_kind {
 	SK_HISTORY, /* haraka's reputation tiers */
 	SK_PENALTY,
 	SK_PROXY,   /* handed to proxy_conf.c */
+	SK_POLICYD, /* handed to policyd_conf.c */
 	SK_REDIS,   /* accepted, not implemented */
 	SK_IGNORED, /* outbound: not ours, any key accepted */
 };
@@ -72,6 +73,7 @@ static const struct sect_desc sections[] = {
 	{ "recipients_history", SK_HISTORY, 0, AT(recipients_bad), HIST_RCPT },
 	{ "penalty", SK_PENALTY, 0, 0, 0 },
 	{ "proxy", SK_PROXY, 0, 0, 0 },
+	{ "policyd", SK_POLICYD, 0, 0, 0 },
 	{ "redis", SK_REDIS, 0, 0, 0 },
 	{ "outbound", SK_IGNORED, 0, 0, 0 },
 	{ "rate_outbound", SK_IGNORED, 0, 0, 0 },
@@ -483,7 +485,7 @@ static int limit_key(struct loader *L, const struct sect_desc *d, const char *ke
 		return -1;
 	if ((d->flags & SF_ADDR) && lk.kind == MX_LOOKUP_NAME)
 		warn(L, line,
-		     "\"%s\" in [%s] never matches: the proxy does not look up client names (reverse DNS) yet, only addresses",
+		     "\"%s\" in [%s] never matches in mxlimit-proxy, which does not look up client names (reverse DNS); mxlimit-policyd matches it against Postfix's verified client name",
 		     key, d->name);
 	if (limit_value(L, d, key, value, line, &lk.limit, &lk.period_ns) < 0) {
 		free(lk.text);
@@ -629,6 +631,9 @@ static int on_section(struct loader *L, const char *name, int line)
 	case SK_PROXY:
 		L->pol->proxy.present = true;
 		break;
+	case SK_POLICYD:
+		L->pol->policyd.present = true;
+		break;
 	case SK_REDIS:
 		warn(L, line, "[redis] is accepted but not implemented: each node keeps its own counters");
 		break;
@@ -660,6 +665,11 @@ static int on_key(struct loader *L, const char *key, const char *value, int line
 		return penalty_key(L, key, value, line);
 	case SK_PROXY:
 		if (mx_proxy_conf_set(&L->pol->proxy, L->file, line, key, value) == 0)
+			return 0;
+		L->failed = true;
+		return -1;
+	case SK_POLICYD:
+		if (mx_policyd_conf_set(&L->pol->policyd, L->file, line, key, value) == 0)
 			return 0;
 		L->failed = true;
 		return -1;
@@ -874,6 +884,9 @@ static void finish(struct loader *L)
 	finish_penalties(L);
 	if (mx_proxy_conf_finish(&L->pol->proxy, L->file, L->header_line[find_section("proxy", false)]) < 0)
 		L->failed = true;
+	if (mx_policyd_conf_finish(&L->pol->policyd, L->file,
+				   L->header_line[find_section("policyd", false)]) < 0)
+		L->failed = true;
 }
 
 static void set_defaults(struct mx_policy *pol)
@@ -893,6 +906,7 @@ static void set_defaults(struct mx_policy *pol)
 	pol->max_sanctions = MX_DEFAULT_MAX_SANCTIONS;
 	pol->max_rules = MX_DEFAULT_MAX_RULES;
 	mx_proxy_conf_init(&pol->proxy);
+	mx_policyd_conf_init(&pol->policyd);
 }
 
 int mx_policy_load_buf(const char *name, const char *buf, size_t len, struct mx_policy *out)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf_value.h"
 #include "log.h"
 #include "policy.h"
 
@@ -135,43 +136,9 @@ bool mx_proxy_conf_trusted(const struct mx_proxy_conf *c, const mx_prefix *peer)
 	return false;
 }
 
-/* Split a comma-separated value in place; calls fn on each trimmed item. */
-typedef int (*item_fn)(struct mx_proxy_conf *c, const char *file, int line, const char *item);
-
-static int each_item(struct mx_proxy_conf *c, const char *file, int line, const char *value,
-		     item_fn fn)
+static int add_listen(void *ctx, const char *file, int line, const char *item)
 {
-	char *copy = strdup(value), *save = NULL, *tok;
-	int rc = 0, n = 0;
-
-	if (!copy) {
-		mx_log_at(MX_LOG_ERROR, file, line, "out of memory");
-		return -1;
-	}
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *end;
-
-		while (isspace((unsigned char)*tok))
-			tok++;
-		end = tok + strlen(tok);
-		while (end > tok && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!*tok)
-			continue;
-		n++;
-		if ((rc = fn(c, file, line, tok)) < 0)
-			break;
-	}
-	free(copy);
-	if (rc == 0 && n == 0) {
-		mx_log_at(MX_LOG_ERROR, file, line, "empty list");
-		return -1;
-	}
-	return rc;
-}
-
-static int add_listen(struct mx_proxy_conf *c, const char *file, int line, const char *item)
-{
+	struct mx_proxy_conf *c = ctx;
 	const char *why;
 
 	if (c->n_listen >= MX_PROXY_MAX_LISTEN) {
@@ -187,8 +154,9 @@ static int add_listen(struct mx_proxy_conf *c, const char *file, int line, const
 	return 0;
 }
 
-static int add_trusted(struct mx_proxy_conf *c, const char *file, int line, const char *item)
+static int add_trusted(void *ctx, const char *file, int line, const char *item)
 {
+	struct mx_proxy_conf *c = ctx;
 	const char *why = "bad prefix";
 
 	if (c->n_trusted >= MX_PROXY_MAX_TRUSTED) {
@@ -205,61 +173,6 @@ static int add_trusted(struct mx_proxy_conf *c, const char *file, int line, cons
 	return 0;
 }
 
-static int set_u32(const char *file, int line, const char *key, const char *value,
-		   uint32_t min, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!isdigit((unsigned char)*value))
-		goto bad;
-	errno = 0;
-	v = strtoull(value, &end, 10);
-	if (errno || *end || v < min || v > UINT32_MAX)
-		goto bad;
-	*out = (uint32_t)v;
-	return 0;
-bad:
-	mx_log_at(MX_LOG_ERROR, file, line, "%s: expected a number >= %u, got \"%s\"", key, min,
-		  value);
-	return -1;
-}
-
-static int set_duration(const char *file, int line, const char *key, const char *value,
-			uint64_t *out)
-{
-	if (mx_parse_duration(value, out) < 0 || *out == 0) {
-		mx_log_at(MX_LOG_ERROR, file, line, "%s: bad duration \"%s\"", key, value);
-		return -1;
-	}
-	return 0;
-}
-
-static int set_enum(const char *file, int line, const char *key, const char *value,
-		    const char *const *names, int *out)
-{
-	for (int i = 0; names[i]; i++) {
-		if (strcasecmp(value, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	}
-	mx_log_at(MX_LOG_ERROR, file, line, "%s: unknown value \"%s\"", key, value);
-	return -1;
-}
-
-static int set_string(const char *file, int line, const char *key, const char *value, char *out,
-		      size_t len)
-{
-	if (strlen(value) >= len) {
-		mx_log_at(MX_LOG_ERROR, file, line, "%s: value longer than %zu bytes", key,
-			  len - 1);
-		return -1;
-	}
-	memcpy(out, value, strlen(value) + 1);
-	return 0;
-}
-
 static const char *const pp_names[] = { "none", "v1", "v2", NULL };
 static const char *const pa_names[] = { "none", "v1", "v2", "any", NULL };
 
@@ -270,9 +183,9 @@ int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const
 
 	c->present = true;
 	if (strcmp(key, "listen") == 0)
-		return each_item(c, file, line, value, add_listen);
+		return mx_conf_list(c, file, line, value, add_listen);
 	if (strcmp(key, "trusted_proxies") == 0)
-		return each_item(c, file, line, value, add_trusted);
+		return mx_conf_list(c, file, line, value, add_trusted);
 	if (strcmp(key, "backend") == 0) {
 		const char *why;
 
@@ -284,31 +197,31 @@ int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const
 		return 0;
 	}
 	if (strcmp(key, "proxy_protocol") == 0) {
-		if (set_enum(file, line, key, value, pp_names, &e) < 0)
+		if (mx_conf_enum(file, line, key, value, pp_names, &e) < 0)
 			return -1;
 		c->proxy_protocol = (enum mx_proxy_protocol)e;
 		return 0;
 	}
 	if (strcmp(key, "accept_proxy") == 0) {
-		if (set_enum(file, line, key, value, pa_names, &e) < 0)
+		if (mx_conf_enum(file, line, key, value, pa_names, &e) < 0)
 			return -1;
 		c->accept_proxy = (enum mx_proxy_accept)e;
 		return 0;
 	}
 	if (strcmp(key, "max_clients") == 0)
-		return set_u32(file, line, key, value, 1, &c->max_clients);
+		return mx_conf_u32(file, line, key, value, 1, &c->max_clients);
 	if (strcmp(key, "tarpit_max_sessions") == 0)
-		return set_u32(file, line, key, value, 0, &c->tarpit_max_sessions);
+		return mx_conf_u32(file, line, key, value, 0, &c->tarpit_max_sessions);
 	if (strcmp(key, "connect_timeout") == 0)
-		return set_duration(file, line, key, value, &c->connect_timeout_ns);
+		return mx_conf_duration(file, line, key, value, &c->connect_timeout_ns);
 	if (strcmp(key, "idle_timeout") == 0)
-		return set_duration(file, line, key, value, &c->idle_timeout_ns);
+		return mx_conf_duration(file, line, key, value, &c->idle_timeout_ns);
 	if (strcmp(key, "line_timeout") == 0)
-		return set_duration(file, line, key, value, &c->line_timeout_ns);
+		return mx_conf_duration(file, line, key, value, &c->line_timeout_ns);
 	if (strcmp(key, "data_timeout") == 0)
-		return set_duration(file, line, key, value, &c->data_timeout_ns);
+		return mx_conf_duration(file, line, key, value, &c->data_timeout_ns);
 	if (strcmp(key, "tarpit_max") == 0)
-		return set_duration(file, line, key, value, &c->tarpit_max_ns);
+		return mx_conf_duration(file, line, key, value, &c->tarpit_max_ns);
 	if (strcmp(key, "verdict_socket") == 0) {
 		if (strcasecmp(value, "none") == 0) {
 			c->verdict_socket[0] = '\0';
@@ -319,11 +232,11 @@ int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const
 				  "verdict_socket: expected an absolute path or none");
 			return -1;
 		}
-		return set_string(file, line, key, value, c->verdict_socket,
+		return mx_conf_string(file, line, key, value, c->verdict_socket,
 				  sizeof(c->verdict_socket));
 	}
 	if (strcmp(key, "hostname") == 0)
-		return set_string(file, line, key, value, c->hostname, sizeof(c->hostname));
+		return mx_conf_string(file, line, key, value, c->hostname, sizeof(c->hostname));
 	mx_log_at(MX_LOG_ERROR, file, line, "unknown key \"%s\" in [proxy]", key);
 	return -1;
 }

@@ -367,16 +367,16 @@ static void housekeeping(struct dmn *d)
 static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
 	struct dmn *d = io->arg;
-	struct signalfd_siginfo si;
+	int sig;
 
 	(void)l;
 	(void)ev;
-	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
+	while ((sig = mx_signal_next(io)) != 0) {
+		if (sig == SIGHUP) {
 			reload(d);
 		} else {
 			mx_info("%s: exiting; enforcement stays in place",
-				si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+				sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			d->stop = 1;
 		}
 	}
@@ -392,24 +392,9 @@ static void on_tick(struct mx_loop *l, struct mx_timer *t)
 
 static int setup_signals(struct dmn *d, struct mx_io *sig)
 {
-	sigset_t set;
-	int fd;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -1;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (mx_io_add(d->loop, sig, fd, EPOLLIN, on_signal, d)) {
-		close(fd);
-		return -1;
-	}
-	return 0;
+	return mx_io_add_signals(d->loop, sig, sigs, 3, on_signal, d);
 }
 
 /* ---- options ---- */

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "verdict_proto.h"
 
 #define DEFAULT_CONFIG "/etc/mxlimit/limit.ini"
 /* Rate windows held in memory: a few hundred bytes each, bounded. */
@@ -28,7 +29,6 @@
 #define ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
 
 static volatile int stop_flag;
-static volatile int stats_flag;
 
 static void usage(FILE *f)
 {
@@ -43,13 +43,6 @@ static void usage(FILE *f)
 		"2 usage or configuration error.  See mxlimit-proxy(8).\n");
 }
 
-static void on_signal(int sig)
-{
-	if (sig == SIGUSR1)
-		stats_flag = 1;
-	else
-		stop_flag = 1;
-}
 
 static void log_stats(const struct px_server *srv)
 {
@@ -64,6 +57,22 @@ static void log_stats(const struct px_server *srv)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
 				st->violations[v]);
+}
+
+/* TERM/INT stop, USR1 logs the counters (signalfd: evloop.h). */
+static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t events)
+{
+	struct px_server *srv = io->arg;
+	int sig;
+
+	(void)l;
+	(void)events;
+	while ((sig = mx_signal_next(io)) != 0) {
+		if (sig == SIGUSR1)
+			log_stats(srv);
+		else
+			stop_flag = 1;
+	}
 }
 
 static void pause_listeners(struct px_server *srv, bool pause)
@@ -87,6 +96,19 @@ static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 		snprintf(buf, len, "?");
 	else
 		mx_prefix_format(&p, buf, len);
+}
+
+/* Send the [penalty] verdict for v (smtp_limits.h), if the policy asks for one. */
+void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
+{
+	char line[MX_VERDICT_LINE_MAX + 1];
+	int n = mx_limits_verdict(srv->pol, client_ip, v, line, sizeof(line));
+
+	if (n < 0)
+		mx_warn("%s: [penalty] %s: no verdict request can say it", client_ip,
+			mx_violation_name(v));
+	else if (n > 0)
+		mx_vclient_send(srv->verdict, line);
 }
 
 /*
@@ -224,36 +246,29 @@ static void setup_server(struct px_server *srv, struct mx_policy *pol)
 
 static int run(struct mx_policy *pol)
 {
+	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
 	struct px_server srv = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct mx_io sig = { .fd = -1 };
 	int rc = 1;
 
 	setup_server(&srv, pol);
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
 	raise_nofile(pol->proxy.max_clients);
 	srv.loop = mx_loop_new();
 	srv.store = mx_rate_store_mem_new(RATE_STORE_KEYS);
 	if (!srv.loop || !srv.store)
 		goto out;
-	srv.verdict = px_verdict_new(srv.loop, pol->proxy.verdict_socket);
+	if (mx_io_add_signals(srv.loop, &sig, sigs, 3, on_signal, &srv) < 0) {
+		mx_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+	srv.verdict = mx_vclient_new(srv.loop, pol->proxy.verdict_socket);
 	if (!srv.verdict)
 		goto out;
 	for (size_t i = 0; i < pol->proxy.n_listen; i++)
 		if (open_listener(&srv, &pol->proxy.listen[i]) < 0)
 			goto out;
-	while (!stop_flag) {
-		if (mx_loop_run(srv.loop, &stop_flag) < 0)
-			goto out;
-		if (stats_flag) {
-			stats_flag = 0;
-			log_stats(&srv);
-		}
-		if (!stop_flag)
-			continue;
-	}
+	if (mx_loop_run(srv.loop, &stop_flag) < 0)
+		goto out;
 	rc = 0;
 	log_stats(&srv);
 out:
@@ -261,7 +276,9 @@ out:
 		px_session_close_all(&srv);
 	for (size_t i = 0; i < srv.n_listeners; i++)
 		mx_io_close(srv.loop, &srv.listeners[i].io);
-	px_verdict_free(srv.verdict);
+	if (sig.fd >= 0)
+		mx_io_close(srv.loop, &sig);
+	mx_vclient_free(srv.verdict);
 	mx_rate_store_free(srv.store);
 	mx_loop_free(srv.loop);
 	return rc;

@@ -22,7 +22,7 @@
 #include "policy.h"
 #include "rate_store.h"
 #include "smtp_limits.h"
-#include "verdict.h"
+#include "verdict_client.h"
 
 /* Counters printed at exit and on SIGUSR1. */
 struct px_stats {
@@ -44,7 +44,7 @@ struct px_server {
 	struct mx_policy *pol;
 	const struct mx_proxy_conf *conf;
 	struct mx_rate_store *store;
-	struct px_verdict *verdict;
+	struct mx_vclient *verdict;
 	struct px_listener listeners[MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
 	struct mx_timer accept_resume; /* listeners paused on EMFILE */
@@ -61,7 +61,7 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 /* Shutdown: drop every session (their memory goes with the loop). */
 void px_session_close_all(struct px_server *srv);
 
-/* verdict.c: send the [penalty] verdict for v (smtp_limits.h), if any. */
+/* main.c: send the [penalty] verdict for v (smtp_limits.h), if any. */
 void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v);
 
 #endif

@@ -31,7 +31,7 @@ uint32_t mx_limits_max(const struct mx_section *sec, const mx_prefix *client)
 struct rate_probe {
 	const struct mx_section *sec;
 	const char *subject; /* what `default` counts by */
-	bool by_addr;
+	bool by_addr;        /* [rate_rcpt_host]: address, then host name */
 	enum mx_violation viol;
 	char key[MX_RATE_KEY_MAX];
 	uint64_t period_ns;
@@ -40,14 +40,14 @@ struct rate_probe {
 };
 
 /* Find the lookup, build the counter key; false when unlimited. */
-static bool probe_key(struct rate_probe *p, const mx_prefix *client, int tag)
+static bool probe_key(struct rate_probe *p, const mx_prefix *client, const char *host, int tag)
 {
 	const struct mx_lookup *lk;
 	int n;
 
 	if (!section_on(p->sec) || !p->subject)
 		return false;
-	lk = p->by_addr ? mx_section_match_addr(p->sec, client)
+	lk = p->by_addr ? mx_section_match_host(p->sec, client, host)
 			: mx_section_match_name(p->sec, p->subject);
 	if (!lk || lk->limit == 0)
 		return false;
@@ -64,11 +64,11 @@ static bool probe_key(struct rate_probe *p, const mx_prefix *client, int tag)
 }
 
 static bool probe_over(struct mx_rate_store *store, uint64_t now, struct rate_probe *p,
-		       const mx_prefix *client, int tag)
+		       const struct mx_rcpt_ctx *c, int tag)
 {
 	uint32_t count;
 
-	if (!probe_key(p, client, tag))
+	if (!probe_key(p, c->client, c->client_name, tag))
 		return false;
 	if (mx_rate_get(store, p->key, now, &count) < 0)
 		return false; /* store trouble: fail open, as the kernel does */
@@ -94,7 +94,7 @@ enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_sto
 	if (max && c->rcpts >= max)
 		return MX_VIOL_RECIPIENTS;
 	for (int i = 0; i < 4; i++) {
-		if (probe_over(store, now, &p[i], c->client, tags[i])) {
+		if (probe_over(store, now, &p[i], c, tags[i])) {
 			mx_info("%s: %s over %" PRIu32 " (counter %s)", c->client_ip,
 				mx_violation_name(p[i].viol), p[i].limit, p[i].key);
 			return p[i].viol;

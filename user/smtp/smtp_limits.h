@@ -24,6 +24,9 @@
 struct mx_rcpt_ctx {
 	const mx_prefix *client; /* client address, shared space */
 	const char *client_ip;   /* its text, for counter keys */
+	/* the client's verified (forward-confirmed) reverse name, or NULL:
+	 * [rate_rcpt_host] tries it and its parent domains after the address */
+	const char *client_name;
 	const char *sender;      /* path key (smtp_parse.h), "" for the null sender */
 	const char *rcpt;        /* path key */
 	uint32_t rcpts;          /* recipients already passed on this connection */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * verdict.c - non-blocking verdict client with a bounded queue and backoff.
+ * verdict_client.c - non-blocking verdict client with a bounded queue and backoff.
  */
-#include "verdict.h"
+#include "verdict_client.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -16,10 +16,9 @@
 
 #include "iobuf.h"
 #include "log.h"
-#include "proxy.h"
 #include "verdict_proto.h"
 
-struct px_verdict {
+struct mx_vclient {
 	struct mx_loop *loop;
 	struct mx_io io;
 	struct mx_timer retry;
@@ -29,7 +28,7 @@ struct px_verdict {
 	 * and await a reply, woff bytes of the next one are written.  Lines,
 	 * not a byte buffer: each stays queued until the daemon answers it,
 	 * and after a reconnect the unanswered ones are sent again. */
-	char q[PX_VERDICT_QUEUE][MX_VERDICT_LINE_MAX + 2]; /* the line, LF, NUL */
+	char q[MX_VCLIENT_QUEUE][MX_VERDICT_LINE_MAX + 2]; /* the line, LF, NUL */
 	size_t head, n, n_sent, woff;
 	struct mx_buf rx; /* replies (iobuf.h), over rx_mem */
 	char rx_mem[MX_VERDICT_REPLY_MAX + 1]; /* a reply with its LF, NUL */
@@ -38,18 +37,18 @@ struct px_verdict {
 
 static void verdict_io(struct mx_loop *l, struct mx_io *io, uint32_t events);
 
-static void schedule_retry(struct px_verdict *v)
+static void schedule_retry(struct mx_vclient *v)
 {
 	if (!v->warned_down)
 		mx_warn("verdict socket %s unavailable; retrying, %zu verdict(s) queued", v->path,
 			v->n);
 	v->warned_down = true;
 	mx_timer_set(v->loop, &v->retry, mx_loop_now(v->loop) + v->backoff_ns);
-	v->backoff_ns = v->backoff_ns * 2 > PX_VERDICT_BACKOFF_MAX_NS ? PX_VERDICT_BACKOFF_MAX_NS
+	v->backoff_ns = v->backoff_ns * 2 > MX_VCLIENT_BACKOFF_MAX_NS ? MX_VCLIENT_BACKOFF_MAX_NS
 								     : v->backoff_ns * 2;
 }
 
-static void disconnect(struct px_verdict *v)
+static void disconnect(struct mx_vclient *v)
 {
 	mx_io_close(v->loop, &v->io);
 	v->n_sent = 0; /* unanswered lines are sent again */
@@ -58,7 +57,7 @@ static void disconnect(struct px_verdict *v)
 	schedule_retry(v);
 }
 
-static void want_events(struct px_verdict *v)
+static void want_events(struct mx_vclient *v)
 {
 	uint32_t ev = EPOLLIN | (v->n > v->n_sent ? EPOLLOUT : 0);
 
@@ -66,7 +65,7 @@ static void want_events(struct px_verdict *v)
 		disconnect(v);
 }
 
-static void try_connect(struct px_verdict *v)
+static void try_connect(struct mx_vclient *v)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
@@ -98,10 +97,10 @@ static void retry_fire(struct mx_loop *l, struct mx_timer *t)
 	try_connect(t->arg);
 }
 
-static void flush(struct px_verdict *v)
+static void flush(struct mx_vclient *v)
 {
 	while (v->io.fd >= 0 && v->n_sent < v->n) {
-		const char *line = v->q[(v->head + v->n_sent) % PX_VERDICT_QUEUE];
+		const char *line = v->q[(v->head + v->n_sent) % MX_VCLIENT_QUEUE];
 		size_t len = strlen(line);
 		ssize_t w = send(v->io.fd, line + v->woff, len - v->woff, MSG_NOSIGNAL);
 
@@ -118,9 +117,9 @@ static void flush(struct px_verdict *v)
 	}
 }
 
-static void on_reply(struct px_verdict *v, const char *line)
+static void on_reply(struct mx_vclient *v, const char *line)
 {
-	const char *req = v->q[v->head % PX_VERDICT_QUEUE];
+	const char *req = v->q[v->head % MX_VCLIENT_QUEUE];
 
 	if (v->n_sent == 0) {
 		mx_warn("verdict socket: unexpected reply \"%s\"", line);
@@ -128,13 +127,13 @@ static void on_reply(struct px_verdict *v, const char *line)
 	}
 	if (strncmp(line, "OK", 2) != 0)
 		mx_warn("verdict refused: %.*s -> %s", (int)strcspn(req, "\n"), req, line);
-	v->head = (v->head + 1) % PX_VERDICT_QUEUE;
+	v->head = (v->head + 1) % MX_VCLIENT_QUEUE;
 	v->n--;
 	v->n_sent--;
-	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS; /* the daemon answers: healthy */
+	v->backoff_ns = MX_VCLIENT_BACKOFF_MIN_NS; /* the daemon answers: healthy */
 }
 
-static void read_replies(struct px_verdict *v)
+static void read_replies(struct mx_vclient *v)
 {
 	for (;;) {
 		ssize_t r = mx_buf_read(v->io.fd, &v->rx);
@@ -164,7 +163,7 @@ static void read_replies(struct px_verdict *v)
 
 static void verdict_io(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
-	struct px_verdict *v = io->arg;
+	struct mx_vclient *v = io->arg;
 
 	(void)l;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -175,23 +174,23 @@ static void verdict_io(struct mx_loop *l, struct mx_io *io, uint32_t events)
 		want_events(v);
 }
 
-struct px_verdict *px_verdict_new(struct mx_loop *l, const char *path)
+struct mx_vclient *mx_vclient_new(struct mx_loop *l, const char *path)
 {
-	struct px_verdict *v = calloc(1, sizeof(*v));
+	struct mx_vclient *v = calloc(1, sizeof(*v));
 
 	if (!v)
 		return NULL;
 	v->loop = l;
 	v->io.fd = -1;
 	mx_buf_init(&v->rx, v->rx_mem, sizeof(v->rx_mem) - 1);
-	v->backoff_ns = PX_VERDICT_BACKOFF_MIN_NS;
+	v->backoff_ns = MX_VCLIENT_BACKOFF_MIN_NS;
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	mx_timer_init(&v->retry, retry_fire, v);
 	try_connect(v);
 	return v;
 }
 
-void px_verdict_free(struct px_verdict *v)
+void mx_vclient_free(struct mx_vclient *v)
 {
 	if (!v)
 		return;
@@ -202,21 +201,21 @@ void px_verdict_free(struct px_verdict *v)
 	free(v);
 }
 
-void px_verdict_send(struct px_verdict *v, const char *line)
+void mx_vclient_send(struct mx_vclient *v, const char *line)
 {
 	char *slot;
 
 	mx_info("verdict: %s", line);
 	if (!v->path[0])
 		return;
-	if (v->n == PX_VERDICT_QUEUE || strlen(line) > MX_VERDICT_LINE_MAX) {
+	if (v->n == MX_VCLIENT_QUEUE || strlen(line) > MX_VERDICT_LINE_MAX) {
 		if (!v->warned_full)
 			mx_warn("verdict queue full or line too long: dropping \"%s\"", line);
 		v->warned_full = true;
 		return;
 	}
 	v->warned_full = false;
-	slot = v->q[(v->head + v->n) % PX_VERDICT_QUEUE];
+	slot = v->q[(v->head + v->n) % MX_VCLIENT_QUEUE];
 	snprintf(slot, MX_VERDICT_LINE_MAX + 2, "%s\n", line);
 	v->n++;
 	if (v->io.fd >= 0) {
@@ -224,16 +223,4 @@ void px_verdict_send(struct px_verdict *v, const char *line)
 		if (v->io.fd >= 0)
 			want_events(v);
 	}
-}
-
-void px_limits_verdict(struct px_server *srv, const char *client_ip, enum mx_violation v)
-{
-	char line[MX_VERDICT_LINE_MAX + 1];
-	int n = mx_limits_verdict(srv->pol, client_ip, v, line, sizeof(line));
-
-	if (n < 0)
-		mx_warn("%s: [penalty] %s: no verdict request can say it", client_ip,
-			mx_violation_name(v));
-	else if (n > 0)
-		px_verdict_send(srv->verdict, line);
 }

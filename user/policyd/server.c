@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * server.c - mxlimit-policyd's listeners and policy connections; see
+ * policyd.h.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "iobuf.h"
+#include "log.h"
+#include "policyd.h"
+#include "sysutil.h"
+
+#define LISTEN_BACKLOG 1024
+#define ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
+/* Room a reply needs: "action=" + the longest action + "\n\n". */
+#define REPLY_MAX 128
+#define TX_SIZE 2048
+
+struct pd_conn {
+	struct mx_io io;
+	struct pd_server *srv;
+	struct pd_conn *prev, *next;
+	struct mx_timer idle;
+	uint64_t last_ns;
+	struct pd_request req;
+	bool in_request; /* a request's first line was read */
+	struct mx_buf rx, tx;
+	char rx_mem[PD_LINE_MAX + 2]; /* one line with its LF */
+	char tx_mem[TX_SIZE];
+	char peer[64];
+};
+
+static void verdict_out(void *arg, const char *line)
+{
+	mx_vclient_send(arg, line);
+}
+
+void pd_ctx_init(struct pd_server *srv, struct pd_ctx *c)
+{
+	*c = (struct pd_ctx){
+		.pol = srv->pol,
+		.store = srv->store,
+		.sessions = srv->sessions,
+		.stats = &srv->stats,
+		.verdict = verdict_out,
+		.verdict_arg = srv->verdict,
+	};
+}
+
+static void conn_close(struct pd_conn *c)
+{
+	struct pd_server *srv = c->srv;
+
+	mx_timer_del(srv->loop, &c->idle);
+	mx_io_close(srv->loop, &c->io);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	mx_loop_defer_free(srv->loop, c);
+}
+
+/* A peer that broke the protocol's bounds: said once, connection ended. */
+static void conn_drop(struct pd_conn *c, const char *why)
+{
+	c->srv->conns_dropped++;
+	mx_warn("policy connection %s: %s; closing it", c->peer, why);
+	conn_close(c);
+}
+
+static void on_idle(struct mx_loop *l, struct mx_timer *t)
+{
+	struct pd_conn *c = t->arg;
+	uint64_t due = c->last_ns + c->srv->pol->policyd.idle_timeout_ns;
+
+	if (mx_loop_now(l) < due) {
+		mx_timer_set(l, &c->idle, due);
+		return;
+	}
+	c->srv->idle_closed++;
+	mx_debug("policy connection %s idle: closing it", c->peer);
+	conn_close(c);
+}
+
+static void answer(struct pd_conn *c)
+{
+	struct pd_ctx ctx;
+	const char *action;
+	char line[REPLY_MAX];
+	int n;
+
+	pd_ctx_init(c->srv, &ctx);
+	if (c->req.bad_lines)
+		mx_warn("policy request from %s: %u line(s) without name=value ignored", c->peer,
+			c->req.bad_lines);
+	action = pd_decide(&ctx, &c->req, mx_loop_now(c->srv->loop));
+	n = snprintf(line, sizeof(line), "action=%s\n\n", action);
+	mx_buf_put(&c->tx, line, (size_t)n); /* room checked by the caller */
+	pd_request_reset(&c->req);
+	c->in_request = false;
+}
+
+/* Every complete line in rx while a reply fits.  false: connection gone. */
+static bool take_lines(struct pd_conn *c)
+{
+	char *line, *lf;
+
+	while (mx_buf_fits(&c->tx, REPLY_MAX) && (line = mx_buf_data(&c->rx)) &&
+	       (lf = memchr(line, '\n', mx_buf_len(&c->rx)))) {
+		size_t len = (size_t)(lf - line);
+
+		/* an empty line outside a request (Postfix never sends one) is
+		 * an empty request: answered DUNNO as malformed */
+		switch (pd_request_feed(&c->req, line, len)) {
+		case PD_FEED_MORE:
+			c->in_request = true;
+			break;
+		case PD_FEED_END:
+			answer(c);
+			break;
+		case PD_FEED_TOO_LONG:
+			conn_drop(c, "request over the size limit");
+			return false;
+		}
+		mx_buf_consume(&c->rx, len + 1);
+	}
+	return true;
+}
+
+static void conn_events(struct mx_loop *l, struct mx_io *io, uint32_t events);
+
+static void conn_pump(struct pd_conn *c)
+{
+	struct pd_server *srv = c->srv;
+	bool eof = false;
+
+	for (int round = 0; round < 16; round++) { /* bounded: others get their turn */
+		ssize_t r;
+
+		if (!take_lines(c))
+			return;
+		if (!mx_buf_fits(&c->tx, REPLY_MAX))
+			break; /* the peer is not reading its replies: wait */
+		r = mx_buf_read(c->io.fd, &c->rx);
+		if (r > 0) {
+			c->last_ns = mx_loop_now(srv->loop);
+			continue;
+		}
+		if (r == -1 && mx_buf_room(&c->rx) == 0) {
+			conn_drop(c, "line over the length limit");
+			return;
+		}
+		if (r == 0 || r == -2)
+			eof = true;
+		break;
+	}
+	if (mx_buf_len(&c->tx) && mx_buf_write(c->io.fd, &c->tx) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (eof) {
+		if (c->in_request || mx_buf_len(&c->rx))
+			mx_info("policy connection %s closed in the middle of a request", c->peer);
+		conn_close(c);
+		return;
+	}
+	if (mx_io_set(srv->loop, &c->io,
+		      (mx_buf_fits(&c->tx, REPLY_MAX) ? EPOLLIN : 0) |
+			      (mx_buf_len(&c->tx) ? EPOLLOUT : 0)) < 0)
+		conn_close(c);
+}
+
+static void conn_events(struct mx_loop *l, struct mx_io *io, uint32_t events)
+{
+	(void)l;
+	(void)events;
+	conn_pump(io->arg);
+}
+
+static void conn_new(struct pd_listener *ln, int fd, const struct sockaddr_storage *peer)
+{
+	struct pd_server *srv = ln->srv;
+	struct pd_conn *c = calloc(1, sizeof(*c));
+	mx_prefix p;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	mx_buf_init(&c->rx, c->rx_mem, sizeof(c->rx_mem) - 1);
+	mx_buf_init(&c->tx, c->tx_mem, sizeof(c->tx_mem));
+	if (peer->ss_family == AF_UNIX)
+		snprintf(c->peer, sizeof(c->peer), "on %.60s", ln->name);
+	else if (mx_addr_from_sockaddr((const struct sockaddr *)peer, &p) == 0)
+		mx_prefix_format(&p, c->peer, sizeof(c->peer));
+	else
+		snprintf(c->peer, sizeof(c->peer), "?");
+	if (mx_io_add(srv->loop, &c->io, fd, EPOLLIN, conn_events, c) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->last_ns = mx_loop_now(srv->loop);
+	mx_timer_init(&c->idle, on_idle, c);
+	mx_timer_set(srv->loop, &c->idle, c->last_ns + srv->pol->policyd.idle_timeout_ns);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->conns_accepted++;
+}
+
+static void pause_listeners(struct pd_server *srv, bool pause)
+{
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		mx_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
+}
+
+static void resume_accept(struct mx_loop *l, struct mx_timer *t)
+{
+	(void)l;
+	pause_listeners(t->arg, false);
+}
+
+static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t events)
+{
+	struct pd_listener *ln = io->arg;
+	struct pd_server *srv = ln->srv;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage peer = { 0 };
+		socklen_t pl = sizeof(peer);
+		int fd = accept4(io->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				mx_warn("accept: %s; pausing", strerror(errno));
+				pause_listeners(srv, true);
+				mx_timer_set(l, &srv->accept_resume, mx_loop_now(l) + ACCEPT_PAUSE_NS);
+			}
+			return;
+		}
+		if (srv->n_conns >= srv->pol->policyd.max_clients) {
+			/* Postfix then answers with its default_action */
+			if (srv->conns_refused++ % 1000 == 0)
+				mx_warn("max_clients %u policy connections reached: refusing (%llu so far)",
+					srv->pol->policyd.max_clients,
+					(unsigned long long)srv->conns_refused);
+			close(fd);
+			continue;
+		}
+		conn_new(ln, fd, &peer);
+	}
+}
+
+/* A unix socket path in use by a live server is an error; a stale socket
+ * file (nobody accepts on it) is replaced. */
+static int clear_stale(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(path);
+}
+
+static int open_unix(struct pd_server *srv, const struct mx_policyd_listen *a,
+		     struct pd_listener *ln)
+{
+	const struct mx_policyd_conf *pc = &srv->pol->policyd;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = -1;
+
+	if (mx_mkdir_parent(a->path, 0755, 0755) < 0 || clear_stale(a->path) < 0)
+		goto fail;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", a->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto fail;
+	snprintf(ln->unlink_path, sizeof(ln->unlink_path), "%s", a->path);
+	if (chmod(a->path, pc->socket_mode) < 0 ||
+	    (pc->socket_group_set && chown(a->path, (uid_t)-1, pc->socket_group) < 0) ||
+	    listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	mx_err("listen %s: %s", ln->name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (ln->unlink_path[0])
+		unlink(ln->unlink_path);
+	ln->unlink_path[0] = '\0';
+	return -1;
+}
+
+static int open_inet(const struct mx_policyd_listen *a, struct pd_listener *ln)
+{
+	int one = 1;
+	int fd = socket(a->inet.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->inet.ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->inet.ss, a->inet.len) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	mx_err("listen %s: %s", ln->name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int pd_listen(struct pd_server *srv)
+{
+	const struct mx_policyd_conf *pc = &srv->pol->policyd;
+
+	mx_timer_init(&srv->accept_resume, resume_accept, srv);
+	for (size_t i = 0; i < pc->n_listen; i++) {
+		const struct mx_policyd_listen *a = &pc->listen[i];
+		struct pd_listener *ln = &srv->listeners[srv->n_listeners];
+		int fd;
+
+		memset(ln, 0, sizeof(*ln));
+		ln->io.fd = -1;
+		ln->srv = srv;
+		mx_policyd_listen_format(a, ln->name, sizeof(ln->name));
+		fd = a->is_unix ? open_unix(srv, a, ln) : open_inet(a, ln);
+		if (fd < 0)
+			return -1;
+		if (mx_io_add(srv->loop, &ln->io, fd, EPOLLIN, on_accept, ln) < 0) {
+			close(fd);
+			return -1;
+		}
+		srv->n_listeners++;
+		mx_info("listening on %s", ln->name);
+	}
+	return 0;
+}
+
+void pd_shutdown(struct pd_server *srv)
+{
+	for (size_t i = 0; i < srv->n_listeners; i++) {
+		struct pd_listener *ln = &srv->listeners[i];
+
+		mx_io_close(srv->loop, &ln->io);
+		if (ln->unlink_path[0])
+			unlink(ln->unlink_path);
+	}
+	srv->n_listeners = 0;
+	while (srv->conns) {
+		struct pd_conn *c = srv->conns;
+
+		srv->conns = c->next;
+		mx_timer_del(srv->loop, &c->idle);
+		mx_io_close(srv->loop, &c->io);
+		free(c);
+	}
+	srv->n_conns = 0;
+	mx_timer_del(srv->loop, &srv->accept_resume);
+}
