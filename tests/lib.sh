@@ -6,6 +6,7 @@ BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MXLIMIT=${MXLIMIT:-$ROOT/$BUILD/mxlimit}
 MXPROXY=${MXPROXY:-$ROOT/$BUILD/mxlimit-proxy}
+MXPOLICYD=${MXPOLICYD:-$ROOT/$BUILD/mxlimit-policyd}
 # Unique per run: several suites may run on one machine.
 TEST_ID=${TEST_ID:-$$$(printf '%04x' $((RANDOM)))}
 T_FAILED=0
