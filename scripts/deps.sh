@@ -22,6 +22,7 @@ set -eu
 #   libnl-3-dev libnl-genl-3-dev       doctor's netdev query (generic netlink)
 #   libnl-idiag-3-dev    sock_diag seeding where iter/tcp is refused
 #   libcmocka-dev        unit and BPF tests
+#   libssl-dev           OpenSSL: TLS in mxlimit-proxy (libssl3 at run time)
 #  labs (tests/integration, make demo, make bench)
 #   iproute2             ip (netns, veth, xdp), tc (bench-flood), ss
 #   util-linux           nsenter, unshare, setpriv, mountpoint, taskset, chrt
@@ -37,12 +38,16 @@ set -eu
 #   coreutils findutils grep sed mawk bash   timeout, stat, od, sha256sum,
 #                        mkfifo, nproc; find/xargs (lint, fuzz); awk everywhere
 #  SMTP peers
-#   postfix              smtp-sink, smtp-source only: no daemon configured or started
+#   postfix              smtp-sink, smtp-source, and private instances the tests
+#                        start and stop themselves: no system daemon is set up
 #   swaks perl           the SMTP client of the proxy tests and test_proxy_e2e
 #   libio-socket-inet6-perl   swaks's IPv6 support (only a Recommends of swaks;
-#                        without it `swaks -6` fails).  swaks's other Recommends
-#                        (libnet-ssleay-perl: TLS, libnet-dns-perl: MX lookup)
-#                        are not used: no test speaks TLS or omits --server.
+#                        without it `swaks -6` fails)
+#   libnet-ssleay-perl libio-socket-ssl-perl   swaks --tls / --tlsc (Recommends
+#                        of swaks; libnet-dns-perl, MX lookup, is not used)
+#   openssl              s_client in the TLS tests, test certificates
+#  benchmark peers (make bench; installed with their services kept stopped)
+#   postfwd policyd-rate-limit   Debian's policy servers, beside mxlimit-policyd
 #  tests and tools
 #   python3              lab client/server, proxy test peers, JSON checks
 #                        (standard library only; /usr/bin/python3 in test_daemon)
@@ -52,7 +57,8 @@ PKGS="build-essential clang llvm libclang-rt-dev pkg-config bpftool libbpf-dev l
 zlib1g-dev linux-libc-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev libcmocka-dev
 iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzip bc
 coreutils findutils grep sed mawk bash
-postfix swaks perl libio-socket-inet6-perl
+postfix swaks perl libio-socket-inet6-perl libnet-ssleay-perl libio-socket-ssl-perl
+libssl-dev openssl postfwd policyd-rate-limit
 python3 valgrind cppcheck clang-tidy"
 
 missing=""
@@ -71,8 +77,29 @@ export DEBIAN_FRONTEND=noninteractive
 # Postfix is installed for its smtp-sink / smtp-source test tools only: no
 # configuration, so no mail daemon is set up or started.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# Packages that ship a service (postfwd, policyd-rate-limit) must not start
+# it: the tests and benchmarks run their own instances.  invoke-rc.d asks
+# /usr/sbin/policy-rc.d; one that exits 101 forbids starting anything.  A
+# policy-rc.d already there (a container's) is left as it is.
+RCD=/usr/sbin/policy-rc.d
+if [ ! -e "$RCD" ]; then
+	printf '#!/bin/sh\n# mxlimit deps.sh: no service starts during this install\nexit 101\n' >"$RCD"
+	chmod 755 "$RCD"
+	trap 'rm -f "$RCD"' EXIT
+fi
 apt-get update -qq
 # shellcheck disable=SC2086 # word splitting of the package list is intended
 apt-get install -y -qq --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
+# ...and never enabled at boot either: the benchmark peers run only when the
+# bench starts them (their postinst enables them).
+for svc in postfwd policyd-rate-limit; do
+	case " $missing " in *" $svc "*) ;; *) continue ;; esac
+	if [ -e "/lib/systemd/system/$svc.service" ] && command -v deb-systemd-helper >/dev/null; then
+		deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+	fi
+	if [ -e "/etc/init.d/$svc" ]; then
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+	fi
+done
 echo "deps: installed$missing"

@@ -437,9 +437,39 @@ static void test_rate_store(void **st)
 	mx_rate_get(s, "a", 151, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(mx_rate_incr(s, "b", 50, 151), 0);
-	assert_int_equal(mx_rate_incr(s, "c", 50, 151), -1); /* full: refuses, no growth */
+	assert_int_equal(mx_rate_incr(s, "a", 50, 152), 0); /* a: counted last */
+	/* full: the window counted least recently (b) makes room, the busy
+	 * one (a) keeps its count; the store never refuses or grows */
+	assert_int_equal(mx_rate_incr(s, "c", 50, 153), 0);
 	assert_int_equal(mx_rate_store_mem_size(s), 2);
-	assert_int_equal(mx_rate_incr(s, "c", 50, 500), 0); /* expired ones reclaimed */
+	assert_int_equal(mx_rate_store_mem_evicted(s), 1);
+	mx_rate_get(s, "a", 153, &n);
+	assert_int_equal(n, 2);
+	mx_rate_get(s, "b", 153, &n);
+	assert_int_equal(n, 0);
+	mx_rate_get(s, "c", 153, &n);
+	assert_int_equal(n, 1);
+	/* expired windows are reclaimed without evicting open ones */
+	assert_int_equal(mx_rate_incr(s, "d", 50, 500), 0);
+	assert_int_equal(mx_rate_incr(s, "e", 50, 500), 0);
+	assert_int_equal(mx_rate_store_mem_evicted(s), 1);
+	mx_rate_store_free(s);
+
+	/* a flood of fresh keys through a small store: every one is counted
+	 * and a key counted all along survives it */
+	s = mx_rate_store_mem_new(64);
+	assert_non_null(s);
+	for (int i = 0; i < 100000; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "s|flood%d", i);
+		assert_int_equal(mx_rate_incr(s, k, 1000000, 1000 + (uint64_t)i), 0);
+		if (i % 16 == 0)
+			assert_int_equal(mx_rate_incr(s, "s|busy", 1000000, 1000 + (uint64_t)i), 0);
+	}
+	assert_int_equal(mx_rate_store_mem_size(s), 64);
+	mx_rate_get(s, "s|busy", 200000, &n);
+	assert_int_equal(n, 6250);
 	mx_rate_store_free(s);
 }
 

@@ -44,10 +44,14 @@ static void report(struct pd_ctx *c, struct pd_session *s, const char *ip, enum 
 	int n;
 
 	c->stats->violations[v]++;
-	mx_info("%s: limit %s exceeded", ip, mx_violation_name(v));
-	if (s->reported & (1u << v)) /* one verdict per session and limit, as the proxy */
+	/* one log line and one verdict per session and limit, as the proxy:
+	 * a client hammering past a limit makes no log flood */
+	if (s->reported & (1u << v)) {
+		mx_debug("%s: limit %s exceeded again", ip, mx_violation_name(v));
 		return;
+	}
 	s->reported |= 1u << v;
+	mx_info("%s: limit %s exceeded", ip, mx_violation_name(v));
 	n = mx_limits_verdict(c->pol, ip, v, line, sizeof(line));
 	if (n < 0)
 		mx_warn("%s: [penalty] %s: no verdict request can say it", ip, mx_violation_name(v));

@@ -103,7 +103,7 @@ static void answer(struct pd_conn *c)
 
 	pd_ctx_init(c->srv, &ctx);
 	if (c->req.bad_lines)
-		mx_warn("policy request from %s: %u line(s) without name=value ignored", c->peer,
+		mx_warn("policy connection %s: %u line(s) without name=value ignored", c->peer,
 			c->req.bad_lines);
 	action = pd_decide(&ctx, &c->req, mx_loop_now(c->srv->loop));
 	n = snprintf(line, sizeof(line), "action=%s\n\n", action);
@@ -203,7 +203,7 @@ static void conn_new(struct pd_listener *ln, int fd, const struct sockaddr_stora
 	mx_buf_init(&c->rx, c->rx_mem, sizeof(c->rx_mem) - 1);
 	mx_buf_init(&c->tx, c->tx_mem, sizeof(c->tx_mem));
 	if (peer->ss_family == AF_UNIX)
-		snprintf(c->peer, sizeof(c->peer), "on %.60s", ln->name);
+		snprintf(c->peer, sizeof(c->peer), "%.63s", ln->name);
 	else if (mx_addr_from_sockaddr((const struct sockaddr *)peer, &p) == 0)
 		mx_prefix_format(&p, c->peer, sizeof(c->peer));
 	else

@@ -2,9 +2,12 @@
 /*
  * rate_store.c - the in-process rate store: a chained hash of fixed windows.
  *
- * Memory is bounded by max_keys.  Expired windows are reclaimed lazily:
- * every incr also sweeps a couple of buckets, and a full table sweeps
- * everything once before it refuses.
+ * Memory is bounded by max_keys.  Expired windows are reclaimed lazily
+ * (every incr sweeps a couple of buckets); a full table makes room by
+ * dropping the window counted least recently (a list in counting order),
+ * in O(1): a flood of fresh keys (rotating senders) then pushes out idle
+ * windows, never the busy ones it would take to evade a limit, and never
+ * stops counting.
  */
 #include "rate_store.h"
 
@@ -18,7 +21,8 @@
 #define SWEEP_PER_INCR 2
 
 struct win {
-	struct win *next;
+	struct win *next;             /* bucket chain */
+	struct win *newer, *older;    /* counting order */
 	uint64_t end_ns; /* window closes here */
 	uint32_t count;
 	char key[];
@@ -30,7 +34,33 @@ struct mem_store {
 	size_t n_buckets; /* power of two */
 	size_t n_keys, max_keys;
 	size_t sweep;     /* next bucket to sweep */
+	struct win *newest, *oldest;
+	uint64_t evicted; /* open windows dropped to make room */
 };
+
+static void lru_unlink(struct mem_store *m, struct win *w)
+{
+	if (w->newer)
+		w->newer->older = w->older;
+	else
+		m->newest = w->older;
+	if (w->older)
+		w->older->newer = w->newer;
+	else
+		m->oldest = w->newer;
+	w->newer = w->older = NULL;
+}
+
+static void lru_push(struct mem_store *m, struct win *w)
+{
+	w->newer = NULL;
+	w->older = m->newest;
+	if (m->newest)
+		m->newest->newer = w;
+	m->newest = w;
+	if (!m->oldest)
+		m->oldest = w;
+}
 
 static uint64_t hash_key(const char *k)
 {
@@ -56,12 +86,29 @@ static void sweep_bucket(struct mem_store *m, size_t b, uint64_t now)
 			struct win *dead = *w;
 
 			*w = dead->next;
+			lru_unlink(m, dead);
 			free(dead);
 			m->n_keys--;
 		} else {
 			w = &(*w)->next;
 		}
 	}
+}
+
+/* Drop the window counted least recently (full table); an open one
+ * counts as evicted, a closed one is only reclaimed. */
+static void evict_oldest(struct mem_store *m, uint64_t now)
+{
+	struct win *victim = m->oldest, **w;
+
+	if (!victim)
+		return;
+	w = find(m, victim->key);
+	*w = victim->next;
+	lru_unlink(m, victim);
+	m->evicted += victim->end_ns > now;
+	free(victim);
+	m->n_keys--;
 }
 
 static int mem_get(struct mx_rate_store *s, const char *key, uint64_t now, uint32_t *count)
@@ -88,14 +135,15 @@ static int mem_incr(struct mx_rate_store *s, const char *key, uint64_t period, u
 			w->count = 0;
 		}
 		w->count++;
+		lru_unlink(m, w);
+		lru_push(m, w);
 		return 0;
 	}
+	if (kl >= MX_RATE_KEY_MAX)
+		return -1;
 	if (m->n_keys >= m->max_keys) {
-		for (size_t b = 0; b < m->n_buckets; b++)
-			sweep_bucket(m, b, now);
-		if (m->n_keys >= m->max_keys || kl >= MX_RATE_KEY_MAX)
-			return -1;
-		slot = find(m, key);
+		evict_oldest(m, now);
+		slot = find(m, key); /* the chain may have changed */
 	}
 	w = malloc(sizeof(*w) + kl + 1);
 	if (!w)
@@ -105,6 +153,7 @@ static int mem_incr(struct mx_rate_store *s, const char *key, uint64_t period, u
 	w->count = 1;
 	w->next = NULL;
 	*slot = w;
+	lru_push(m, w);
 	m->n_keys++;
 	return 0;
 }
@@ -156,4 +205,9 @@ struct mx_rate_store *mx_rate_store_mem_new(size_t max_keys)
 size_t mx_rate_store_mem_size(const struct mx_rate_store *s)
 {
 	return ((const struct mem_store *)s)->n_keys;
+}
+
+uint64_t mx_rate_store_mem_evicted(const struct mx_rate_store *s)
+{
+	return ((const struct mem_store *)s)->evicted;
 }

@@ -36,11 +36,14 @@ struct mx_rate_store {
 	const struct mx_rate_store_ops *ops;
 };
 
-/* In-process store holding at most max_keys open windows; when full and
- * none has expired, incr fails (-1) instead of growing. */
+/* In-process store holding at most max_keys windows; when full, a new key
+ * takes the place of the window counted least recently (never a failure,
+ * never a scan). */
 struct mx_rate_store *mx_rate_store_mem_new(size_t max_keys);
-/* Open windows held (memory store only; for tests and stats). */
+/* Windows held, and open windows dropped to make room (memory store
+ * only; for tests and stats). */
 size_t mx_rate_store_mem_size(const struct mx_rate_store *s);
+uint64_t mx_rate_store_mem_evicted(const struct mx_rate_store *s);
 
 static inline int mx_rate_get(struct mx_rate_store *s, const char *key, uint64_t now,
 			      uint32_t *count)

@@ -95,7 +95,7 @@ enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_sto
 		return MX_VIOL_RECIPIENTS;
 	for (int i = 0; i < 4; i++) {
 		if (probe_over(store, now, &p[i], c, tags[i])) {
-			mx_info("%s: %s over %" PRIu32 " (counter %s)", c->client_ip,
+			mx_debug("%s: %s over %" PRIu32 " (counter %s)", c->client_ip,
 				mx_violation_name(p[i].viol), p[i].limit, p[i].key);
 			return p[i].viol;
 		}
