@@ -98,6 +98,7 @@ for svc in postfwd policyd-rate-limit; do
 	if [ -e "/lib/systemd/system/$svc.service" ] && command -v deb-systemd-helper >/dev/null; then
 		deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
 	fi
+	rm -f "/etc/systemd/system/multi-user.target.wants/$svc.service"
 	if [ -e "/etc/init.d/$svc" ]; then
 		update-rc.d "$svc" disable >/dev/null 2>&1 || true
 	fi
