@@ -29,7 +29,7 @@ groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy integration lint valgrind asan)
 ASAN_BUILD=${ASAN_BUILD:-build/asan}
 # the integration tests that drive the controller's and daemon's code paths
-ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e"}
+ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e test_policyd_e2e"}
 
 # Preflight: every tool and module the selected groups use, checked first.
 # A missing one is one failure line naming its Debian package, and the run

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "conf_value.h"
 #include "log.h"
 #include "sysutil.h"
@@ -110,10 +111,39 @@ int mx_policyd_conf_set(struct mx_policyd_conf *c, const char *file, int line, c
 	return -1;
 }
 
+/* Loopback: only this host's processes can reach it. */
+static bool inet_local(const struct mx_sockaddr *a)
+{
+	mx_prefix p;
+
+	const uint8_t *b = (const uint8_t *)p.addr; /* network order */
+
+	if (mx_addr_from_sockaddr((const struct sockaddr *)&a->ss, &p) < 0)
+		return false;
+	if (mx_prefix_is_v4(&p))
+		return b[12] == 127;
+	for (int i = 0; i < 15; i++)
+		if (b[i])
+			return false;
+	return b[15] == 1;
+}
+
 int mx_policyd_conf_finish(struct mx_policyd_conf *c, const char *file, int section_line)
 {
 	if (!c->present)
 		return 0; /* only mxlimit-policyd itself needs the section */
+	for (size_t i = 0; i < c->n_listen; i++) {
+		char text[128];
+
+		if (!c->listen[i].is_unix && !inet_local(&c->listen[i].inet))
+			mx_log_at(MX_LOG_WARN, file, section_line,
+				  "listen %s is not a loopback address: whoever reaches it can name any client in a request and have [penalty] block it; keep it on loopback or a firewalled network",
+				  mx_policyd_listen_format(&c->listen[i], text, sizeof(text)));
+	}
+	if (c->socket_mode & 0006)
+		mx_log_at(MX_LOG_WARN, file, section_line,
+			  "socket_mode %04o lets every local user send policy requests (and have [penalty] block any address); 0660 with socket_group is safer",
+			  (unsigned)c->socket_mode);
 	for (size_t i = 0; i < c->n_listen; i++)
 		for (size_t j = 0; j < i; j++)
 			if (c->listen[i].is_unix && c->listen[j].is_unix &&

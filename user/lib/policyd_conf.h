@@ -24,7 +24,12 @@
 /* A derived SMTP session's recipient count is forgotten this long after
  * its last request (several times smtpd_timeout, 300 s). */
 #define MX_POLICYD_DEFAULT_SESSION_TIMEOUT_NS (3600ULL * 1000000000ULL)
-#define MX_POLICYD_DEFAULT_SOCKET_MODE 0666
+/* Only root and the group may connect: a policy request names the client
+ * it is about, and a [penalty] verdict follows what it says, so whoever
+ * can write to the socket can get any address blocked. */
+#define MX_POLICYD_DEFAULT_SOCKET_MODE 0660
+/* The group Postfix's smtpd runs in (Debian: mail_owner postfix). */
+#define MX_POLICYD_DEFAULT_SOCKET_GROUP "postfix"
 #define MX_POLICYD_DEFAULT_VERDICT_SOCKET MX_PROXY_DEFAULT_VERDICT_SOCKET
 
 struct mx_policyd_listen {
@@ -38,7 +43,7 @@ struct mx_policyd_conf {
 	struct mx_policyd_listen listen[MX_POLICYD_MAX_LISTEN];
 	size_t n_listen;
 	mode_t socket_mode;
-	bool socket_group_set;
+	bool socket_group_set; /* else MX_POLICYD_DEFAULT_SOCKET_GROUP, if it exists */
 	gid_t socket_group;
 	char verdict_socket[108]; /* "" = verdicts off */
 	uint64_t idle_timeout_ns;

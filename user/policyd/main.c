@@ -249,10 +249,11 @@ static void print_postfix(const struct mx_policy *pol)
 		snprintf(where, sizeof(where), "unix:%s", l->path);
 	else
 		snprintf(where, sizeof(where), "inet:%s", mx_sockaddr_format(&l->inet, d, sizeof(d)) ? d : "?");
-	printf("# main.cf (after reject_unauth_destination; a chrooted smtpd needs the socket\n"
-	       "# under its queue directory, e.g. unix:private/mxlimit-policyd):\n"
+	printf("# main.cf (relay control stays in smtpd_relay_restrictions, which Postfix\n"
+	       "# checks first, so refused recipients are never counted; a chrooted smtpd needs\n"
+	       "# the socket under its queue directory, e.g. unix:private/mxlimit-policyd;\n"
+	       "# \"permit_mynetworks,\" in front exempts your own networks, as a \"= 0\" lookup does):\n"
 	       "smtpd_recipient_restrictions =\n"
-	       "    permit_mynetworks, reject_unauth_destination,\n"
 	       "    check_policy_service { %s, default_action=DUNNO, timeout=10s }\n", where);
 	printf("# What the policy protocol cannot see, left to Postfix with the values of limit.ini.\n"
 	       "# Postfix counts unrecognized commands as errors, so one limit covers both;\n"

@@ -4,6 +4,7 @@
  * policyd.h.
  */
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,8 @@ static int open_unix(struct pd_server *srv, const struct mx_policyd_listen *a,
 {
 	const struct mx_policyd_conf *pc = &srv->pol->policyd;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	gid_t gid = (gid_t)-1;
+	struct group *gr;
 	int fd = -1;
 
 	if (mx_mkdir_parent(a->path, 0755, 0755) < 0 || clear_stale(a->path) < 0)
@@ -310,8 +313,16 @@ static int open_unix(struct pd_server *srv, const struct mx_policyd_listen *a,
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		goto fail;
 	snprintf(ln->unlink_path, sizeof(ln->unlink_path), "%s", a->path);
+	if (pc->socket_group_set) {
+		gid = pc->socket_group;
+	} else if ((gr = getgrnam(MX_POLICYD_DEFAULT_SOCKET_GROUP))) {
+		gid = gr->gr_gid;
+	} else if ((pc->socket_mode & 0007) == 0) {
+		mx_warn("%s: no group \"%s\" here: only root can connect (set socket_group)",
+			ln->name, MX_POLICYD_DEFAULT_SOCKET_GROUP);
+	}
 	if (chmod(a->path, pc->socket_mode) < 0 ||
-	    (pc->socket_group_set && chown(a->path, (uid_t)-1, pc->socket_group) < 0) ||
+	    (gid != (gid_t)-1 && chown(a->path, (uid_t)-1, gid) < 0) ||
 	    listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	return fd;
