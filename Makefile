@@ -27,6 +27,7 @@ CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanit
 LDFLAGS   += -fsanitize=address,undefined
 endif
 LIBS_BPF  := -lbpf -lelf -lz
+LIBS_TLS  := -lssl -lcrypto
 LIBS_NL   := $(shell pkg-config --libs libnl-idiag-3.0 libnl-genl-3.0 2>/dev/null || echo -lnl-idiag-3 -lnl-genl-3 -lnl-3)
 CFLAGS_NL := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 
@@ -117,7 +118,7 @@ $(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL)
 
 $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS)
 
 $(BUILD)/mxlimit-policyd: $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
@@ -139,7 +140,7 @@ $(BUILD)/libmxpolicyd.a: $(filter-out $(BUILD)/obj/policyd/main.o,$(POLICYD_OBJS
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_TLS) $(LDFLAGS)
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
 	@mkdir -p $(@D)

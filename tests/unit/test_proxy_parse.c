@@ -375,6 +375,86 @@ static void count_sink(void *ctx, enum mx_log_level l, const char *line)
 	log_count++;
 }
 
+/* The SSL TLV a listen_tls session adds to its v2 header (haproxy
+ * proxy-protocol.txt 2.2.5), byte by byte, and a decoder still reads it. */
+static void test_pp_v2_ssl(void **st)
+{
+	struct sockaddr_storage s, d;
+	struct mx_pp_info info;
+	uint8_t buf[MX_PP_V2_MAX_TLS];
+	static const uint8_t tlv[] = {
+		0x20, 0x00, 0x1c,             /* PP2_TYPE_SSL, 28 bytes */
+		0x01, 0x00, 0x00, 0x00, 0x00, /* client: SSL; verify: 0 */
+		0x21, 0x00, 0x07, 'T', 'L', 'S', 'v', '1', '.', '3',
+		0x23, 0x00, 0x0a, 'A', 'E', 'S', '1', '2', '8', '-', 'G', 'C', 'M',
+	};
+	int n, m;
+
+	(void)st;
+	sa4(&s, "192.0.2.7", 40000);
+	sa4(&d, "198.51.100.1", 465);
+	n = mx_pp_encode_v2((struct sockaddr *)&s, (struct sockaddr *)&d, buf, sizeof(buf));
+	assert_int_equal(n, 28);
+	m = mx_pp_v2_add_ssl(buf, (size_t)n, sizeof(buf), "TLSv1.3", "AES128-GCM");
+	assert_int_equal(m, 28 + (int)sizeof(tlv));
+	assert_memory_equal(buf + 28, tlv, sizeof(tlv));
+	assert_int_equal(buf[14] << 8 | buf[15], 12 + (int)sizeof(tlv)); /* length fixed */
+	assert_int_equal(mx_pp_decode(buf, (size_t)m, MX_PP_ACCEPT_V2, &info), m);
+	assert_memory_equal(&info.src, &s, sizeof(struct sockaddr_in));
+	/* too small a buffer, an overlong name: refused, nothing written past cap */
+	assert_int_equal(mx_pp_v2_add_ssl(buf, (size_t)n, (size_t)n + 10, "TLSv1.3", "X"), -1);
+	{
+		char big[300];
+
+		memset(big, 'A', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(mx_pp_v2_add_ssl(buf, (size_t)n, sizeof(buf), "TLSv1.3", big), -1);
+	}
+}
+
+static void test_conf_tls(void **st)
+{
+	struct mx_proxy_conf c;
+
+	(void)st;
+	mx_log_set_sink(count_sink, NULL);
+	log_count = 0;
+	mx_proxy_conf_init(&c);
+	assert_int_equal(c.tls_min, MX_TLS_V1_2);
+	assert_int_equal(c.tls_max, MX_TLS_V1_3);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 1, "tls_protocols", "TLSv1.3"), 0);
+	assert_int_equal(c.tls_min, MX_TLS_V1_3);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 2, "tls_protocols", "tlsv1.1, TLSv1.2"), 0);
+	assert_int_equal(c.tls_min, MX_TLS_V1_1);
+	assert_int_equal(c.tls_max, MX_TLS_V1_2);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 3, "tls_protocols", "TLSv1.1, TLSv1.3"), -1);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 4, "tls_protocols", "SSLv3"), -1);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 5, "tls_cert", "/a.pem, /b.pem"), 0);
+	assert_int_equal(c.n_tls_cert, 2);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 6, "tls_cert", "relative.pem"), -1);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 7, "tls_key", "/a.key"), 0);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 8, "listen", "127.0.0.1:25"), 0);
+	assert_int_equal(mx_proxy_conf_finish(&c, "f", 1), -1); /* 2 certs, 1 key */
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 9, "tls_cert", "/a.pem"), 0);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 10, "tls_required", "yes"), 0);
+	assert_true(c.tls_required);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 11, "listen_tls", "127.0.0.1:465"), 0);
+	assert_int_equal(mx_proxy_conf_finish(&c, "f", 1), 0);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 12, "backend_xclient", "maybe"), -1);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 13, "backend_xclient", "yes"), 0);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 14, "proxy_protocol", "v2"), 0);
+	assert_int_equal(mx_proxy_conf_finish(&c, "f", 1), -1); /* one hand-off only */
+	/* no certificate: listen_tls and tls_required are errors */
+	mx_proxy_conf_init(&c);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 1, "listen_tls", "127.0.0.1:465"), 0);
+	assert_int_equal(mx_proxy_conf_finish(&c, "f", 1), -1);
+	mx_proxy_conf_init(&c);
+	assert_int_equal(mx_proxy_conf_set(&c, "f", 1, "tls_required", "on"), 0);
+	assert_int_equal(mx_proxy_conf_finish(&c, "f", 1), -1);
+	assert_true(log_count >= 7);
+	mx_log_set_sink(NULL, NULL);
+}
+
 static void test_conf(void **st)
 {
 	struct mx_proxy_conf c;
@@ -482,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_data_end), cmocka_unit_test(test_pp_v1),
 		cmocka_unit_test(test_pp_v2),	 cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_rate_store),
+		cmocka_unit_test(test_pp_v2_ssl), cmocka_unit_test(test_conf_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

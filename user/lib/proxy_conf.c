@@ -34,6 +34,10 @@ void mx_proxy_conf_init(struct mx_proxy_conf *c)
 	c->line_timeout_ns = MX_PROXY_DEFAULT_LINE_TIMEOUT_NS;
 	c->data_timeout_ns = MX_PROXY_DEFAULT_DATA_TIMEOUT_NS;
 	c->tarpit_max_ns = MX_PROXY_DEFAULT_TARPIT_MAX_NS;
+	c->tls_min = MX_TLS_V1_2;
+	c->tls_max = MX_TLS_V1_3;
+	c->tls_handshake_timeout_ns = MX_PROXY_DEFAULT_TLS_HANDSHAKE_TIMEOUT_NS;
+	snprintf(c->tls_ciphers, sizeof(c->tls_ciphers), "%s", MX_PROXY_DEFAULT_TLS_CIPHERS);
 	snprintf(c->verdict_socket, sizeof(c->verdict_socket), "%s",
 		 MX_PROXY_DEFAULT_VERDICT_SOCKET);
 }
@@ -154,6 +158,120 @@ static int add_listen(void *ctx, const char *file, int line, const char *item)
 	return 0;
 }
 
+static int add_listen_tls(void *ctx, const char *file, int line, const char *item)
+{
+	struct mx_proxy_conf *c = ctx;
+	const char *why;
+
+	if (c->n_listen_tls >= MX_PROXY_MAX_LISTEN) {
+		mx_log_at(MX_LOG_ERROR, file, line, "more than %d listen_tls addresses",
+			  MX_PROXY_MAX_LISTEN);
+		return -1;
+	}
+	if (mx_sockaddr_parse(item, &c->listen_tls[c->n_listen_tls], &why) < 0) {
+		mx_log_at(MX_LOG_ERROR, file, line, "bad listen_tls address \"%s\": %s", item, why);
+		return -1;
+	}
+	c->n_listen_tls++;
+	return 0;
+}
+
+static int add_file(const char *file, int line, const char *key, const char *item,
+		    char (*list)[256], size_t *n)
+{
+	if (*n >= MX_PROXY_MAX_CERTS) {
+		mx_log_at(MX_LOG_ERROR, file, line, "%s: more than %d files", key, MX_PROXY_MAX_CERTS);
+		return -1;
+	}
+	if (item[0] != '/') {
+		mx_log_at(MX_LOG_ERROR, file, line, "%s: \"%s\" is not an absolute path", key, item);
+		return -1;
+	}
+	return mx_conf_string(file, line, key, item, list[(*n)++], sizeof(list[0]));
+}
+
+static int add_cert(void *ctx, const char *file, int line, const char *item)
+{
+	struct mx_proxy_conf *c = ctx;
+
+	return add_file(file, line, "tls_cert", item, c->tls_cert, &c->n_tls_cert);
+}
+
+static int add_key(void *ctx, const char *file, int line, const char *item)
+{
+	struct mx_proxy_conf *c = ctx;
+
+	return add_file(file, line, "tls_key", item, c->tls_key, &c->n_tls_key);
+}
+
+static const struct {
+	const char *name;
+	uint16_t v;
+} tls_versions[] = {
+	{ "TLSv1", MX_TLS_V1_0 }, { "TLSv1.0", MX_TLS_V1_0 }, { "TLSv1.1", MX_TLS_V1_1 },
+	{ "TLSv1.2", MX_TLS_V1_2 }, { "TLSv1.3", MX_TLS_V1_3 },
+};
+
+const char *mx_tls_version_name(uint16_t v)
+{
+	for (size_t i = 1; i < sizeof(tls_versions) / sizeof(tls_versions[0]); i++)
+		if (tls_versions[i].v == v)
+			return tls_versions[i].name;
+	return "?";
+}
+
+/* "TLSv1.2, TLSv1.3": a contiguous range of versions. */
+static int set_protocols(struct mx_proxy_conf *c, const char *file, int line, const char *value)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	unsigned mask = 0;
+	int rc = -1;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(tls_versions) / sizeof(tls_versions[0]); i++)
+			if (strcasecmp(tok, tls_versions[i].name) == 0)
+				break;
+		if (i == sizeof(tls_versions) / sizeof(tls_versions[0])) {
+			mx_log_at(MX_LOG_ERROR, file, line,
+				  "tls_protocols: unknown protocol \"%s\" (TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)",
+				  tok);
+			goto out;
+		}
+		mask |= 1u << (tls_versions[i].v - MX_TLS_V1_0);
+	}
+	if (!mask) {
+		mx_log_at(MX_LOG_ERROR, file, line, "tls_protocols: empty");
+		goto out;
+	}
+	c->tls_min = (uint16_t)(MX_TLS_V1_0 + __builtin_ctz(mask));
+	c->tls_max = (uint16_t)(MX_TLS_V1_0 + 31 - __builtin_clz(mask));
+	if (mask != ((1u << (c->tls_max - MX_TLS_V1_0 + 1)) - (1u << (c->tls_min - MX_TLS_V1_0)))) {
+		mx_log_at(MX_LOG_ERROR, file, line,
+			  "tls_protocols: \"%s\" leaves a gap; give a contiguous range", value);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+static int set_bool(const char *file, int line, const char *key, const char *value, bool *out)
+{
+	static const char *const names[] = { "no", "yes", "false", "true", "off", "on", "0", "1",
+					     NULL };
+	int i;
+
+	if (mx_conf_enum(file, line, key, value, names, &i) < 0)
+		return -1;
+	*out = i & 1;
+	return 0;
+}
+
 static int add_trusted(void *ctx, const char *file, int line, const char *item)
 {
 	struct mx_proxy_conf *c = ctx;
@@ -237,6 +355,28 @@ int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const
 	}
 	if (strcmp(key, "hostname") == 0)
 		return mx_conf_string(file, line, key, value, c->hostname, sizeof(c->hostname));
+	if (strcmp(key, "tls_cert") == 0) {
+		c->n_tls_cert = 0; /* the last line wins, as for other keys */
+		c->tls_cert_line = line;
+		return mx_conf_list(c, file, line, value, add_cert);
+	}
+	if (strcmp(key, "tls_key") == 0) {
+		c->n_tls_key = 0;
+		c->tls_key_line = line;
+		return mx_conf_list(c, file, line, value, add_key);
+	}
+	if (strcmp(key, "tls_protocols") == 0)
+		return set_protocols(c, file, line, value);
+	if (strcmp(key, "tls_ciphers") == 0)
+		return mx_conf_string(file, line, key, value, c->tls_ciphers, sizeof(c->tls_ciphers));
+	if (strcmp(key, "tls_required") == 0)
+		return set_bool(file, line, key, value, &c->tls_required);
+	if (strcmp(key, "tls_handshake_timeout") == 0)
+		return mx_conf_duration(file, line, key, value, &c->tls_handshake_timeout_ns);
+	if (strcmp(key, "listen_tls") == 0)
+		return mx_conf_list(c, file, line, value, add_listen_tls);
+	if (strcmp(key, "backend_xclient") == 0)
+		return set_bool(file, line, key, value, &c->backend_xclient);
 	mx_log_at(MX_LOG_ERROR, file, line, "unknown key \"%s\" in [proxy]", key);
 	return -1;
 }
@@ -256,6 +396,22 @@ int mx_proxy_conf_finish(struct mx_proxy_conf *c, const char *file, int section_
 	if (c->tarpit_max_ns >= c->idle_timeout_ns) {
 		mx_log_at(MX_LOG_ERROR, file, section_line,
 			  "tarpit_max must stay below idle_timeout, or clients time out in the tarpit");
+		return -1;
+	}
+	if (c->n_tls_cert != c->n_tls_key) {
+		mx_log_at(MX_LOG_ERROR, file, c->tls_cert_line ? c->tls_cert_line : c->tls_key_line,
+			  "tls_cert names %zu file(s) and tls_key %zu: they pair up by position",
+			  c->n_tls_cert, c->n_tls_key);
+		return -1;
+	}
+	if (!c->n_tls_cert && (c->n_listen_tls || c->tls_required)) {
+		mx_log_at(MX_LOG_ERROR, file, section_line, "%s needs tls_cert and tls_key",
+			  c->n_listen_tls ? "listen_tls" : "tls_required");
+		return -1;
+	}
+	if (c->backend_xclient && c->proxy_protocol != MX_PP_NONE) {
+		mx_log_at(MX_LOG_ERROR, file, section_line,
+			  "backend_xclient and proxy_protocol both hand the client over: choose one");
 		return -1;
 	}
 	if (c->tarpit_max_sessions == 0)

@@ -18,6 +18,8 @@
 
 #define MX_PROXY_MAX_LISTEN 8
 #define MX_PROXY_MAX_TRUSTED 32
+/* Certificate/key pairs (RSA and ECDSA of one name, several names). */
+#define MX_PROXY_MAX_CERTS 8
 
 enum mx_proxy_protocol { MX_PP_NONE = 0, MX_PP_V1 = 1, MX_PP_V2 = 2 };
 /* accept_proxy: which PROXY header a trusted upstream must send.  ANY
@@ -35,6 +37,18 @@ enum mx_proxy_accept { MX_PA_NONE = 0, MX_PA_V1 = 1, MX_PA_V2 = 2, MX_PA_ANY = 3
 /* Tarpit delays stay far below the 5-minute client timeouts. */
 #define MX_PROXY_DEFAULT_TARPIT_MAX_NS (30ULL * 1000000000ULL)
 #define MX_PROXY_DEFAULT_VERDICT_SOCKET "/run/mxlimit/verdict.sock"
+/* nginx's ssl_handshake_timeout is 60 s; a real client needs well under 1 s. */
+#define MX_PROXY_DEFAULT_TLS_HANDSHAKE_TIMEOUT_NS (30ULL * 1000000000ULL)
+/* OpenSSL syntax, for TLS 1.2 (TLS 1.3 suites are OpenSSL's default):
+ * forward-secret AEAD and CBC suites, nothing anonymous or broken.  SMTP
+ * is opportunistic: too strict a list sends clients back to plaintext. */
+#define MX_PROXY_DEFAULT_TLS_CIPHERS "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!CAMELLIA:!PSK:!SRP"
+
+/* TLS protocol versions, as OpenSSL numbers them (TLS1_2_VERSION ...). */
+#define MX_TLS_V1_0 0x0301
+#define MX_TLS_V1_1 0x0302
+#define MX_TLS_V1_2 0x0303
+#define MX_TLS_V1_3 0x0304
 
 struct mx_sockaddr {
 	struct sockaddr_storage ss;
@@ -63,6 +77,18 @@ struct mx_proxy_conf {
 	uint32_t tarpit_max_sessions;
 	/* name in the proxy's own replies; "" = gethostname() */
 	char hostname[256];
+	/* TLS (mxlimit-proxy(8) TLS): pairs by position; none = no TLS */
+	char tls_cert[MX_PROXY_MAX_CERTS][256];
+	char tls_key[MX_PROXY_MAX_CERTS][256];
+	size_t n_tls_cert, n_tls_key;
+	int tls_cert_line, tls_key_line;
+	uint16_t tls_min, tls_max; /* MX_TLS_V1_x */
+	char tls_ciphers[512];
+	bool tls_required;            /* MAIL before STARTTLS: 530 5.7.0 */
+	uint64_t tls_handshake_timeout_ns;
+	struct mx_sockaddr listen_tls[MX_PROXY_MAX_LISTEN]; /* implicit TLS (465) */
+	size_t n_listen_tls;
+	bool backend_xclient;         /* hand the client over with XCLIENT */
 };
 
 /* "192.0.2.1:25", "[2001:db8::1]:25" (numeric only: no DNS in a config).
@@ -70,6 +96,8 @@ struct mx_proxy_conf {
 int mx_sockaddr_parse(const char *s, struct mx_sockaddr *out, const char **why);
 /* "192.0.2.1:25" / "[2001:db8::1]:25"; returns buf. */
 char *mx_sockaddr_format(const struct mx_sockaddr *a, char *buf, size_t len);
+/* "TLSv1.2" for MX_TLS_V1_2. */
+const char *mx_tls_version_name(uint16_t v);
 /* Is a peer address within trusted_proxies? */
 bool mx_proxy_conf_trusted(const struct mx_proxy_conf *c, const mx_prefix *peer);
 

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "tls.h"
 #include "verdict_proto.h"
 
 #define DEFAULT_CONFIG "/etc/mxlimit/limit.ini"
@@ -39,8 +40,9 @@ static void usage(FILE *f)
 		"  -t, --test         check the configuration and exit\n"
 		"  -v, --verbose      log every session (debug)\n"
 		"  -h, --help         this text\n"
-		"Signals: TERM/INT stop; USR1 logs counters.  Exit: 0 ok, 1 runtime failure,\n"
-		"2 usage or configuration error.  See mxlimit-proxy(8).\n");
+		"Signals: TERM/INT stop; HUP reloads the policy and the certificates; USR1 logs\n"
+		"counters.  Exit: 0 ok, 1 runtime failure, 2 usage or configuration error.\n"
+		"See mxlimit-proxy(8).\n");
 }
 
 
@@ -50,29 +52,14 @@ static void log_stats(const struct px_server *srv)
 
 	mx_info("sessions %" PRIu32 " (tarpitted %" PRIu32 "), accepted %" PRIu64
 		", refused max_clients %" PRIu64 ", backend failures %" PRIu64
-		", timeouts %" PRIu64 ", tarpit full %" PRIu64,
+		", timeouts %" PRIu64 ", tarpit full %" PRIu64 ", TLS %" PRIu64
+		" (failed %" PRIu64 ")",
 		srv->n_sessions, srv->n_tarpitted, st->accepted, st->refused_max_clients,
-		st->backend_failed, st->timeouts, st->tarpit_full);
+		st->backend_failed, st->timeouts, st->tarpit_full, st->tls_sessions, st->tls_failed);
 	for (int v = 0; v < MX_VIOL__COUNT; v++)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
 				st->violations[v]);
-}
-
-/* TERM/INT stop, USR1 logs the counters (signalfd: evloop.h). */
-static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t events)
-{
-	struct px_server *srv = io->arg;
-	int sig;
-
-	(void)l;
-	(void)events;
-	while ((sig = mx_signal_next(io)) != 0) {
-		if (sig == SIGUSR1)
-			log_stats(srv);
-		else
-			stop_flag = 1;
-	}
 }
 
 static void pause_listeners(struct px_server *srv, bool pause)
@@ -164,11 +151,11 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t events)
 			refuse_busy(srv, fd, &peer);
 			continue;
 		}
-		px_session_accept(srv, fd, &peer);
+		px_session_accept(srv, fd, &peer, ln->tls);
 	}
 }
 
-static int open_listener(struct px_server *srv, const struct mx_sockaddr *a)
+static int open_listener(struct px_server *srv, const struct mx_sockaddr *a, bool tls)
 {
 	char text[80];
 	int one = 1, fd;
@@ -185,10 +172,12 @@ static int open_listener(struct px_server *srv, const struct mx_sockaddr *a)
 	    listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	ln->srv = srv;
+	ln->tls = tls;
 	if (mx_io_add(srv->loop, &ln->io, fd, EPOLLIN, on_accept, ln) < 0)
 		goto fail;
 	srv->n_listeners++;
-	mx_info("listening on %s", mx_sockaddr_format(a, text, sizeof(text)));
+	mx_info("listening on %s%s", mx_sockaddr_format(a, text, sizeof(text)),
+		tls ? " (TLS)" : srv->tls ? " (STARTTLS)" : "");
 	return 0;
 fail:
 	mx_err("listen %s: %s", mx_sockaddr_format(a, text, sizeof(text)), strerror(errno));
@@ -230,7 +219,8 @@ static int check_conf(const char *path, const struct mx_proxy_conf *c)
 	return 0;
 }
 
-static void setup_server(struct px_server *srv, struct mx_policy *pol)
+/* Settings the loop reads from the policy in force. */
+static void apply_policy(struct px_server *srv, struct mx_policy *pol)
 {
 	uint64_t tp = pol->tarpit_delay_ns;
 
@@ -241,46 +231,158 @@ static void setup_server(struct px_server *srv, struct mx_policy *pol)
 		snprintf(srv->hostname, sizeof(srv->hostname), "%s", pol->proxy.hostname);
 	else if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
 		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
-	mx_timer_init(&srv->accept_resume, resume_accept, srv);
 }
 
-static int run(struct mx_policy *pol)
+/* A file's policy with its [proxy] checked and its certificates loaded.
+ * NULL on error (reported). */
+static struct mx_policy *load_all(const char *path, struct px_tls **tls)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
-	struct px_server srv = { 0 };
-	struct mx_io sig = { .fd = -1 };
+	struct mx_policy *pol = calloc(1, sizeof(*pol));
+	bool err;
+
+	if (!pol || mx_policy_load(path, pol) < 0) {
+		free(pol);
+		return NULL;
+	}
+	if (check_conf(path, &pol->proxy) < 0)
+		goto fail;
+	*tls = px_tls_new(&pol->proxy, path, &err);
+	if (err)
+		goto fail;
+	return pol;
+fail:
+	mx_policy_free(pol);
+	free(pol);
+	return NULL;
+}
+
+static void drop_policy(struct mx_policy *pol)
+{
+	if (pol) {
+		mx_policy_free(pol);
+		free(pol);
+	}
+}
+
+static bool same_sockets(const struct mx_proxy_conf *a, const struct mx_proxy_conf *b)
+{
+	return a->n_listen == b->n_listen && a->n_listen_tls == b->n_listen_tls &&
+	       !memcmp(a->listen, b->listen, sizeof(a->listen[0]) * a->n_listen) &&
+	       !memcmp(a->listen_tls, b->listen_tls, sizeof(a->listen_tls[0]) * a->n_listen_tls) &&
+	       (a->n_tls_cert > 0) == (b->n_tls_cert > 0);
+}
+
+struct px_main {
+	struct px_server srv;
+	const char *path;
+	struct mx_io sig;
+};
+
+/*
+ * SIGHUP: the policy and the certificates are read again; sessions go on
+ * (a session in TLS keeps the context it started with; new handshakes use
+ * the new certificates).  A file or certificate that does not load
+ * changes nothing.  Listen addresses, and turning TLS on or off, need a
+ * restart.
+ */
+static void reload(struct px_main *m)
+{
+	struct px_server *srv = &m->srv;
+	struct px_tls *tls = NULL;
+	struct mx_policy *pol;
+
+	mx_info("SIGHUP: reloading %s", m->path);
+	pol = load_all(m->path, &tls);
+	if (!pol) {
+		mx_err("reload failed: the policy and certificates in force are unchanged");
+		return;
+	}
+	if (!same_sockets(&pol->proxy, srv->conf)) {
+		mx_warn("reload: listen, listen_tls and turning TLS on or off take effect at the next start");
+		if (!tls != !srv->tls) { /* keep the TLS mode the listeners were opened for */
+			px_tls_free(tls);
+			tls = NULL;
+			if (srv->tls) {
+				mx_err("reload failed: the new file has no certificate; keeping the old one");
+				drop_policy(pol);
+				return;
+			}
+		}
+	}
+	if (strcmp(pol->proxy.verdict_socket, srv->conf->verdict_socket) != 0) {
+		struct mx_vclient *v = mx_vclient_new(srv->loop, pol->proxy.verdict_socket);
+
+		if (v) {
+			mx_vclient_free(srv->verdict);
+			srv->verdict = v;
+		}
+	}
+	px_tls_free(srv->tls);
+	srv->tls = tls;
+	drop_policy(srv->pol);
+	apply_policy(srv, pol);
+	mx_info("reloaded %s%s", m->path, tls ? " and its certificates" : "");
+}
+
+/* TERM/INT stop, HUP reloads, USR1 logs the counters (signalfd: evloop.h). */
+static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t events)
+{
+	struct px_main *m = io->arg;
+	int sig;
+
+	(void)l;
+	(void)events;
+	while ((sig = mx_signal_next(io)) != 0) {
+		if (sig == SIGUSR1)
+			log_stats(&m->srv);
+		else if (sig == SIGHUP)
+			reload(m);
+		else
+			stop_flag = 1;
+	}
+}
+
+static int run(struct px_main *m)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct px_server *srv = &m->srv;
+	const struct mx_proxy_conf *pc = srv->conf;
 	int rc = 1;
 
-	setup_server(&srv, pol);
-	raise_nofile(pol->proxy.max_clients);
-	srv.loop = mx_loop_new();
-	srv.store = mx_rate_store_mem_new(RATE_STORE_KEYS);
-	if (!srv.loop || !srv.store)
+	m->sig.fd = -1;
+	mx_timer_init(&srv->accept_resume, resume_accept, srv);
+	raise_nofile(pc->max_clients);
+	srv->loop = mx_loop_new();
+	srv->store = mx_rate_store_mem_new(RATE_STORE_KEYS);
+	if (!srv->loop || !srv->store)
 		goto out;
-	if (mx_io_add_signals(srv.loop, &sig, sigs, 3, on_signal, &srv) < 0) {
+	if (mx_io_add_signals(srv->loop, &m->sig, sigs, 4, on_signal, m) < 0) {
 		mx_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
-	srv.verdict = mx_vclient_new(srv.loop, pol->proxy.verdict_socket);
-	if (!srv.verdict)
+	srv->verdict = mx_vclient_new(srv->loop, pc->verdict_socket);
+	if (!srv->verdict)
 		goto out;
-	for (size_t i = 0; i < pol->proxy.n_listen; i++)
-		if (open_listener(&srv, &pol->proxy.listen[i]) < 0)
+	for (size_t i = 0; i < pc->n_listen; i++)
+		if (open_listener(srv, &pc->listen[i], false) < 0)
 			goto out;
-	if (mx_loop_run(srv.loop, &stop_flag) < 0)
+	for (size_t i = 0; i < pc->n_listen_tls; i++)
+		if (open_listener(srv, &pc->listen_tls[i], true) < 0)
+			goto out;
+	if (mx_loop_run(srv->loop, &stop_flag) < 0)
 		goto out;
 	rc = 0;
-	log_stats(&srv);
+	log_stats(srv);
 out:
-	if (srv.loop)
-		px_session_close_all(&srv);
-	for (size_t i = 0; i < srv.n_listeners; i++)
-		mx_io_close(srv.loop, &srv.listeners[i].io);
-	if (sig.fd >= 0)
-		mx_io_close(srv.loop, &sig);
-	mx_vclient_free(srv.verdict);
-	mx_rate_store_free(srv.store);
-	mx_loop_free(srv.loop);
+	if (srv->loop)
+		px_session_close_all(srv);
+	for (size_t i = 0; i < srv->n_listeners; i++)
+		mx_io_close(srv->loop, &srv->listeners[i].io);
+	if (m->sig.fd >= 0)
+		mx_io_close(srv->loop, &m->sig);
+	mx_vclient_free(srv->verdict);
+	mx_rate_store_free(srv->store);
+	mx_loop_free(srv->loop);
 	return rc;
 }
 
@@ -291,15 +393,16 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = DEFAULT_CONFIG;
-	struct mx_policy pol;
+	struct px_main m = { .path = DEFAULT_CONFIG };
+	struct px_tls *tls = NULL;
+	struct mx_policy *pol;
 	bool test = false;
 	int c, rc;
 
 	mx_log_set_prog("mxlimit-proxy");
 	while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
+		case 'c': m.path = optarg; break;
 		case 't': test = true; break;
 		case 'v': mx_log_set_level(MX_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
@@ -310,18 +413,20 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (mx_policy_load(path, &pol) < 0)
+	pol = load_all(m.path, &tls);
+	if (!pol)
 		return 2;
-	if (check_conf(path, &pol.proxy) < 0) {
-		mx_policy_free(&pol);
-		return 2;
-	}
 	if (test) {
-		printf("%s: configuration ok\n", path);
-		mx_policy_free(&pol);
+		printf("%s: configuration ok%s\n", m.path,
+		       tls ? " (certificates and keys loaded)" : "");
+		px_tls_free(tls);
+		drop_policy(pol);
 		return 0;
 	}
-	rc = run(&pol);
-	mx_policy_free(&pol);
+	m.srv.tls = tls;
+	apply_policy(&m.srv, pol);
+	rc = run(&m);
+	px_tls_free(m.srv.tls);
+	drop_policy(m.srv.pol);
 	return rc;
 }

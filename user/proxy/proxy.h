@@ -24,6 +24,8 @@
 #include "smtp_limits.h"
 #include "verdict_client.h"
 
+struct px_tls;
+
 /* Counters printed at exit and on SIGUSR1. */
 struct px_stats {
 	uint64_t accepted;
@@ -31,12 +33,14 @@ struct px_stats {
 	uint64_t backend_failed;
 	uint64_t timeouts;
 	uint64_t tarpit_full; /* violations left untarpitted: cap reached */
+	uint64_t tls_sessions, tls_failed; /* handshakes done, failed */
 	uint64_t violations[MX_VIOL__COUNT];
 };
 
 struct px_listener {
 	struct mx_io io;
 	struct px_server *srv;
+	bool tls; /* listen_tls: TLS from the first byte */
 };
 
 struct px_server {
@@ -45,7 +49,8 @@ struct px_server {
 	const struct mx_proxy_conf *conf;
 	struct mx_rate_store *store;
 	struct mx_vclient *verdict;
-	struct px_listener listeners[MX_PROXY_MAX_LISTEN];
+	struct px_tls *tls; /* NULL: no certificate, STARTTLS is the backend's */
+	struct px_listener listeners[2 * MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
 	struct mx_timer accept_resume; /* listeners paused on EMFILE */
 	struct px_session *sessions; /* every live session, for shutdown */
@@ -57,7 +62,8 @@ struct px_server {
 
 struct px_session;
 /* Take over an accepted client socket (non-blocking). */
-void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer);
+void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer,
+		       bool tls);
 /* Shutdown: drop every session (their memory goes with the loop). */
 void px_session_close_all(struct px_server *srv);
 

@@ -113,6 +113,41 @@ int mx_pp_encode_v2(const struct sockaddr *src, const struct sockaddr *dst, uint
 	return (int)n;
 }
 
+/* A TLV: type, 16-bit length, value. */
+static size_t put_tlv(uint8_t *at, uint8_t type, const void *v, size_t n)
+{
+	at[0] = type;
+	at[1] = (uint8_t)(n >> 8);
+	at[2] = (uint8_t)n;
+	memcpy(at + 3, v, n);
+	return 3 + n;
+}
+
+int mx_pp_v2_add_ssl(uint8_t *buf, size_t hlen, size_t cap, const char *version,
+		     const char *cipher)
+{
+	size_t vl = strlen(version), cl = strlen(cipher);
+	size_t sub = 3 + vl + 3 + cl, total = hlen + 3 + 5 + sub, body;
+	uint8_t *t = buf + hlen, head[5] = { PP2_CLIENT_SSL, 0, 0, 0, 0 }; /* verify 0: no
+									 * client certificate asked */
+
+	if (hlen < MX_PP_V2_HDR || total > cap || vl > 255 || cl > 255)
+		return -1;
+	body = ((size_t)buf[14] << 8 | buf[15]) + (total - hlen);
+	if (body > 0xffff)
+		return -1;
+	t[0] = PP2_TYPE_SSL;
+	t[1] = (uint8_t)((5 + sub) >> 8);
+	t[2] = (uint8_t)(5 + sub);
+	memcpy(t + 3, head, 5);
+	t += 8;
+	t += put_tlv(t, PP2_SUBTYPE_SSL_VERSION, version, vl);
+	put_tlv(t, PP2_SUBTYPE_SSL_CIPHER, cipher, cl);
+	buf[14] = (uint8_t)(body >> 8);
+	buf[15] = (uint8_t)body;
+	return (int)total;
+}
+
 static void set_sa(struct sockaddr_storage *ss, int family, const void *addr, uint16_t port_n)
 {
 	memset(ss, 0, sizeof(*ss));

@@ -46,6 +46,22 @@ int mx_pp_encode_v1(const struct sockaddr *src, const struct sockaddr *dst, char
 int mx_pp_encode_v2(const struct sockaddr *src, const struct sockaddr *dst, uint8_t *buf,
 		    size_t len);
 
+/* haproxy doc/proxy-protocol.txt 2.2.5: the TLS the client spoke. */
+#define PP2_TYPE_SSL 0x20
+#define PP2_CLIENT_SSL 0x01
+#define PP2_SUBTYPE_SSL_VERSION 0x21
+#define PP2_SUBTYPE_SSL_CIPHER 0x23
+/* Room for a v2 header with the SSL TLV (version and cipher names). */
+#define MX_PP_V2_MAX_TLS (MX_PP_V2_MAX_SENT + 8 + 2 * (3 + 64))
+
+/*
+ * Append a PP2_TYPE_SSL TLV (client used TLS, its version and cipher) to
+ * the v2 header of hlen bytes in buf (cap bytes), fixing its length.
+ * Returns the new length, or -1 if it does not fit.
+ */
+int mx_pp_v2_add_ssl(uint8_t *buf, size_t hlen, size_t cap, const char *version,
+		     const char *cipher);
+
 /*
  * Decode a header at the start of buf.  accept is a mask of
  * MX_PP_ACCEPT_V1 / _V2.  Returns the header's length (the SMTP stream

@@ -10,7 +10,13 @@
  * an ordered queue; backend replies are matched to the queue head, so
  * replies reach the client in command order also under PIPELINING.
  * DATA and BDAT content is copied byte-exact, never parsed as commands.
- * After STARTTLS succeeds the session becomes an opaque tunnel.
+ *
+ * TLS: with certificates configured the proxy is the client's TLS
+ * endpoint (tls.h): it answers STARTTLS itself (the backend never sees it,
+ * and its STARTTLS capability is replaced by the proxy's own), or speaks
+ * TLS from the first byte on listen_tls ports, and every limit applies to
+ * the decrypted commands.  Without certificates a STARTTLS the backend
+ * accepts turns the session into an opaque tunnel.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +34,7 @@
 #include "proxy.h"
 #include "proxy_proto.h"
 #include "smtp_parse.h"
+#include "tls.h"
 
 /* Buffer sizes.  cin holds the longest AUTH line plus a PROXY v2 header;
  * bout as much, so DATA moves in large chunks; replies are short. */
@@ -42,6 +50,7 @@
 
 enum phase {
 	PH_PROXYHDR, /* waiting for a trusted balancer's PROXY header */
+	PH_TLSWAIT,  /* listen_tls: the handshake comes before the backend */
 	PH_SMTP,     /* relaying SMTP (the backend may still be connecting) */
 	PH_TUNNEL,   /* after STARTTLS: bytes only */
 	PH_CLOSING,  /* flushing a last reply to the client */
@@ -68,6 +77,11 @@ enum local_reply {
 	LR_RCPT_MAX,
 	LR_RATE,
 	LR_PARSE, /* the parser's refusal, struct pend's perr */
+	LR_STARTTLS,    /* the proxy terminates TLS: go ahead */
+	LR_TLS_ACTIVE,
+	LR_TLS_IN_MAIL,
+	LR_TLS_FIRST,   /* tls_required */
+	LR_HELO_FIRST,  /* after STARTTLS: EHLO again (RFC 3207 4.2) */
 };
 static const struct {
 	int code;
@@ -79,7 +93,19 @@ static const struct {
 	[LR_RCPT_MAX] = { 452, "452 4.5.3 Error: too many recipients" },
 	[LR_RATE] = { 450, "450 4.7.1 Error: recipient rate limit exceeded, try again later" },
 	[LR_PARSE] = { 0, NULL },
+	[LR_STARTTLS] = { 220, "220 2.0.0 Ready to start TLS" },
+	[LR_TLS_ACTIVE] = { 503, "503 5.5.1 Error: TLS already active" },
+	[LR_TLS_IN_MAIL] = { 503, "503 5.5.1 Error: MAIL transaction in progress" },
+	[LR_TLS_FIRST] = { 530, "530 5.7.0 Must issue a STARTTLS command first" },
+	[LR_HELO_FIRST] = { 503, "503 5.5.1 Error: send HELO/EHLO first" },
 };
+
+enum tls_state { TLS_OFF, TLS_HANDSHAKE, TLS_ON };
+
+/* backend_xclient: the proxy's own exchange with the backend before it
+ * relays (Postfix XCLIENT_README): greeting, EHLO, XCLIENT, whose 220 is
+ * the greeting the client gets. */
+enum xclient_state { XC_OFF, XC_GREET, XC_EHLO, XC_REPLY };
 
 struct pend {
 	uint8_t kind;  /* enum pkind */
@@ -97,6 +123,15 @@ struct px_session {
 	enum cmode mode;
 	bool be_connected, be_shut, cli_eof, be_eof, tarpit;
 	bool dead; /* freed; memory lives until the loop's batch ends */
+	/* TLS with the client (tls.h) */
+	SSL *ssl;
+	uint8_t tls;           /* enum tls_state */
+	bool tls_implicit;     /* a listen_tls session */
+	bool tls_go;           /* our 220 to STARTTLS is queued: handshake once it is out */
+	bool need_helo;        /* after STARTTLS, until the next HELO/EHLO */
+	bool tls_rd_wants_w, tls_wr_wants_r, tls_hs_wants_w;
+	uint64_t t_hs;         /* handshake start */
+	uint8_t xc;            /* enum xclient_state */
 	struct mx_buf cin, bout, bin, cout;
 	struct pend q[PIPELINE_MAX];
 	unsigned qh, qn;
@@ -167,6 +202,8 @@ static void session_free(struct px_session *s)
 		srv->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	px_tls_close(s->ssl);
+	s->ssl = NULL;
 	mx_io_close(srv->loop, &s->cli);
 	mx_io_close(srv->loop, &s->be);
 	mx_timer_del(srv->loop, &s->timer);
@@ -196,6 +233,101 @@ static void close_with(struct px_session *s, const char *fmt, const char *detail
 		bput_line(&s->cout, line, (size_t)n);
 }
 
+/* ---- the client's transport: plain or TLS (tls.h) ---- */
+
+/* As mx_buf_read: bytes read, 0 on EOF, -1 nothing now, -2 error. */
+static ssize_t cli_read(struct px_session *s)
+{
+	size_t n;
+	enum px_tls_io r;
+
+	if (s->tls != TLS_ON)
+		return mx_buf_read(s->cli.fd, &s->cin);
+	s->tls_rd_wants_w = false;
+	r = px_tls_read(s->ssl, &s->cin, &n);
+	if (n)
+		return (ssize_t)n; /* an EOF behind the data shows at the next read */
+	switch (r) {
+	case PX_TLS_OK:
+	case PX_TLS_WANT_READ:
+		return -1;
+	case PX_TLS_WANT_WRITE:
+		s->tls_rd_wants_w = true;
+		return -1;
+	case PX_TLS_EOF:
+		return 0;
+	default:
+		return -2;
+	}
+}
+
+/* As mx_buf_write: 0, or -2 on an error. */
+static int cli_write(struct px_session *s)
+{
+	if (s->tls == TLS_OFF)
+		return mx_buf_write(s->cli.fd, &s->cout);
+	if (s->tls == TLS_HANDSHAKE)
+		return 0; /* nothing goes out in the clear once it started */
+	s->tls_wr_wants_r = false;
+	switch (px_tls_write(s->ssl, &s->cout)) {
+	case PX_TLS_OK:
+	case PX_TLS_WANT_WRITE:
+		return 0;
+	case PX_TLS_WANT_READ:
+		s->tls_wr_wants_r = true;
+		return 0;
+	default:
+		return -2;
+	}
+}
+
+static void start_backend(struct px_session *s);
+
+/* Start the handshake on the client socket.  False: the session is gone. */
+static bool tls_begin(struct px_session *s)
+{
+	s->ssl = px_tls_accept(s->srv->tls, s->cli.fd);
+	if (!s->ssl) {
+		mx_warn("%s: TLS: cannot create a session", s->cip);
+		session_free(s);
+		return false;
+	}
+	s->tls = TLS_HANDSHAKE;
+	s->t_hs = mx_loop_now(s->srv->loop);
+	return true;
+}
+
+/* Drive the handshake: 1 done, 0 waiting for the socket, -1 session gone. */
+static int tls_step(struct px_session *s)
+{
+	char why[160] = "";
+	enum px_tls_io r = px_tls_handshake(s->ssl, why, sizeof(why));
+
+	s->tls_hs_wants_w = r == PX_TLS_WANT_WRITE;
+	if (r == PX_TLS_WANT_READ || r == PX_TLS_WANT_WRITE)
+		return 0;
+	if (r != PX_TLS_OK) {
+		s->srv->stats.tls_failed++;
+		mx_info("%s: TLS handshake failed: %s", s->cip, why);
+		session_free(s);
+		return -1;
+	}
+	s->tls = TLS_ON;
+	s->srv->stats.tls_sessions++;
+	mx_debug("%s: TLS established: %s %s", s->cip, px_tls_version(s->ssl),
+		 px_tls_cipher(s->ssl));
+	if (s->phase == PH_TLSWAIT) {
+		start_backend(s); /* listen_tls: the SMTP session starts now */
+	} else {
+		/* STARTTLS (RFC 3207 4.2): forget what the client said before;
+		 * it starts again with EHLO */
+		s->need_helo = true;
+		s->have_mail = false;
+		s->mode = CM_CMD;
+	}
+	return 1;
+}
+
 /* ---- limits ---- */
 
 static void start_tarpit(struct px_session *s)
@@ -215,10 +347,13 @@ static void start_tarpit(struct px_session *s)
 static void violation(struct px_session *s, enum mx_violation v, bool tarpit)
 {
 	s->srv->stats.violations[v]++;
-	mx_info("%s: limit %s exceeded", s->cip, mx_violation_name(v));
+	/* one log line and one verdict per session and limit */
 	if (!(s->reported & (1u << v))) {
 		s->reported |= 1u << v;
+		mx_info("%s: limit %s exceeded", s->cip, mx_violation_name(v));
 		px_limits_verdict(s->srv, s->cip, v);
+	} else {
+		mx_debug("%s: limit %s exceeded again", s->cip, mx_violation_name(v));
 	}
 	if (tarpit)
 		start_tarpit(s);
@@ -306,12 +441,48 @@ static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const 
 	local_reply(s, v == MX_VIOL_RECIPIENTS ? LR_RCPT_MAX : LR_RATE);
 }
 
+/* What a session may send between STARTTLS and its next HELO/EHLO. */
+static bool before_helo_ok(enum mx_smtp_verb v)
+{
+	return v == MX_SMTP_HELO || v == MX_SMTP_EHLO || v == MX_SMTP_LHLO || v == MX_SMTP_QUIT ||
+	       v == MX_SMTP_NOOP || v == MX_SMTP_RSET || v == MX_SMTP_STARTTLS;
+}
+
+/* STARTTLS when the proxy holds the certificates: answered here. */
+static void cmd_starttls(struct px_session *s)
+{
+	if (s->tls != TLS_OFF) {
+		local_reply(s, LR_TLS_ACTIVE);
+		return;
+	}
+	if (s->have_mail) {
+		local_reply(s, LR_TLS_IN_MAIL);
+		return;
+	}
+	/* nothing after it is read before the handshake: what the client
+	 * pipelined behind it is dropped when our 220 is out */
+	local_reply(s, LR_STARTTLS);
+	s->mode = CM_WAIT;
+}
+
 /* A parsed command, forwarded as line (its canonical spelling). */
 static void command(struct px_session *s, const struct mx_smtp_cmd *c, const char *line,
 		    size_t len)
 {
 	enum mx_smtp_verb verb = c->verb;
 
+	if (s->need_helo && !before_helo_ok(verb)) {
+		local_reply(s, LR_HELO_FIRST);
+		return;
+	}
+	if (verb == MX_SMTP_STARTTLS && s->srv->tls) {
+		cmd_starttls(s);
+		return;
+	}
+	if (verb == MX_SMTP_MAIL && s->srv->conf->tls_required && s->tls != TLS_ON) {
+		local_reply(s, LR_TLS_FIRST);
+		return;
+	}
 	switch (verb) {
 	case MX_SMTP_XCLIENT:
 	case MX_SMTP_XFORWARD:
@@ -336,10 +507,12 @@ static void command(struct px_session *s, const struct mx_smtp_cmd *c, const cha
 		/* what follows depends on the reply: read nothing until it */
 		s->mode = CM_WAIT;
 		break;
-	case MX_SMTP_RSET:
 	case MX_SMTP_HELO:
 	case MX_SMTP_EHLO:
 	case MX_SMTP_LHLO:
+		s->need_helo = false;
+		/* fall through */
+	case MX_SMTP_RSET:
 		s->have_mail = false;
 		break;
 	default:
@@ -496,6 +669,9 @@ static void client_pump(struct px_session *s)
 {
 	bool more = true;
 
+	if (s->xc != XC_OFF)
+		return; /* the hand-off comes first: the client waits for its greeting */
+
 	while (more && s->phase != PH_CLOSING) {
 		switch (s->mode) {
 		case CM_CMD:
@@ -586,7 +762,60 @@ static bool emit_local(struct px_session *s, struct pend *h)
 	if (!count_reply(s, code))
 		return false;
 	bput_line(&s->cout, text, len);
+	if (h->local == LR_STARTTLS)
+		s->tls_go = true; /* pump starts the handshake once cout is out */
 	return true;
+}
+
+/* "250-STARTTLS" or "250 STARTTLS" (any case, trailing blanks). */
+static bool starttls_line(const char *q, size_t len)
+{
+	while (len > 4 && (q[len - 1] == ' ' || q[len - 1] == '\t'))
+		len--;
+	return len == 12 && strncasecmp(q + 4, "STARTTLS", 8) == 0;
+}
+
+static void put_reply_line(struct mx_buf *b, int code, bool last, const char *text, size_t n)
+{
+	char head[4] = { (char)('0' + code / 100 % 10), (char)('0' + code / 10 % 10),
+			 (char)('0' + code % 10), last ? ' ' : '-' };
+
+	mx_buf_put(b, head, 4);
+	mx_buf_put(b, text, n);
+	mx_buf_put(b, "\r\n", 2);
+}
+
+/*
+ * An EHLO reply while the proxy holds the TLS endpoint: the backend's
+ * STARTTLS line never reaches the client (the backend does not speak TLS
+ * with it), and the proxy's own comes right after the greeting line while
+ * the session is not yet encrypted.  [p, end) is the whole reply.
+ */
+static void put_ehlo(struct px_session *s, const char *p, const char *end, int code)
+{
+	bool offer = s->tls == TLS_OFF;
+	size_t total = offer, idx = 0;
+	const char *q, *lf;
+
+	for (q = p; q < end; q = lf + 1) {
+		size_t len;
+
+		lf = memchr(q, '\n', (size_t)(end - q));
+		len = (size_t)(lf - q) - (lf > q && lf[-1] == '\r');
+		total += q == p || !starttls_line(q, len);
+	}
+	for (q = p; q < end; q = lf + 1) {
+		size_t len;
+		bool first = q == p;
+
+		lf = memchr(q, '\n', (size_t)(end - q));
+		len = (size_t)(lf - q) - (lf > q && lf[-1] == '\r');
+		if (!first && starttls_line(q, len))
+			continue;
+		put_reply_line(&s->cout, code, ++idx == total, len > 4 ? q + 4 : "", len > 4 ? len - 4 : 0);
+		if (first && offer)
+			put_reply_line(&s->cout, code, ++idx == total, "STARTTLS", 8);
+	}
 }
 
 static void bad_reply(struct px_session *s)
@@ -607,7 +836,7 @@ static bool backend_reply(struct px_session *s)
 	struct pend *h = qhead(s);
 	size_t out = 0, len;
 	int code = -1, c;
-	bool last = false;
+	bool last = false, ehlo;
 
 	while (!last) {
 		lf = memchr(q, '\n', (size_t)(end - q));
@@ -627,6 +856,10 @@ static bool backend_reply(struct px_session *s)
 		out += len + 2;
 		q = lf + 1;
 	}
+	/* the proxy's STARTTLS line may be added (put_ehlo) */
+	ehlo = s->srv->tls && h && h->kind == PK_FWD && h->verb == MX_SMTP_EHLO && code == 250;
+	if (ehlo)
+		out += 14;
 	/* bare-LF lines grow by their CR: a reply cout can never hold would
 	 * wait for room forever */
 	if (out > s->cout.cap) {
@@ -648,6 +881,10 @@ static bool backend_reply(struct px_session *s)
 		if (!count_reply(s, code))
 			return false; /* its 421 replaced this reply */
 	}
+	if (ehlo) {
+		put_ehlo(s, p, s->bin.d + s->bin.r, code);
+		return true;
+	}
 	for (q = p; out; ) {
 		lf = memchr(q, '\n', (size_t)(end - q));
 		len = (size_t)(lf - q);
@@ -660,9 +897,117 @@ static bool backend_reply(struct px_session *s)
 	return true;
 }
 
+/*
+ * One whole reply of the backend to the proxy's own commands (XCLIENT
+ * hand-off), consumed.  1 with *code (and whether a line announces
+ * XCLIENT), 0 incomplete, -1 malformed.
+ */
+static int own_reply(struct px_session *s, int *code, bool *xclient)
+{
+	char *p = mx_buf_data(&s->bin), *end = p + mx_buf_len(&s->bin), *q = p, *lf;
+	bool last = false;
+	int c;
+
+	*code = -1;
+	*xclient = false;
+	while (!last) {
+		size_t len;
+
+		lf = memchr(q, '\n', (size_t)(end - q));
+		if (!lf)
+			return mx_buf_len(&s->bin) == s->bin.cap ? -1 : 0;
+		len = (size_t)(lf - q) - (lf > q && lf[-1] == '\r');
+		if (mx_smtp_reply_line(q, len, &c, &last) < 0 || (*code >= 0 && c != *code))
+			return -1;
+		*code = c;
+		if (len >= 11 && strncasecmp(q + 4, "XCLIENT", 7) == 0 &&
+		    (len == 11 || q[11] == ' ') && memmem(q + 11, len - 11, "ADDR", 4))
+			*xclient = true;
+		q = lf + 1;
+	}
+	mx_buf_consume(&s->bin, (size_t)(q - p));
+	return 1;
+}
+
+/* "XCLIENT ADDR=... PORT=... NAME=[UNAVAILABLE]" for the real client. */
+static int xclient_line(struct px_session *s, char *out, size_t len)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&s->csrc;
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	else if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	/* no reverse lookup here: the name is unavailable, as nginx's mail
+	 * proxy says without a resolver (Postfix logs "unknown[ADDR]") */
+	return snprintf(out, len, "XCLIENT ADDR=%s%s PORT=%u NAME=[UNAVAILABLE]",
+			mx_prefix_is_v4(&s->caddr) ? "" : "IPV6:", s->cip, port);
+}
+
+/* The hand-off before relaying.  False: not done yet (or closed). */
+static bool xclient_pump(struct px_session *s)
+{
+	char line[160];
+	bool offered;
+	int code, n, r;
+
+	while (s->xc != XC_OFF) {
+		if (s->xc == XC_REPLY) {
+			/* a 220 to XCLIENT is the backend's greeting for the real
+			 * client: it goes to the client as such */
+			const char *d = mx_buf_data(&s->bin);
+
+			if (mx_buf_len(&s->bin) < 4)
+				return false;
+			if (d[0] == '2' && d[1] == '2' && d[2] == '0') {
+				s->xc = XC_OFF;
+				return true;
+			}
+			if (own_reply(s, &code, &offered) == 0)
+				return false;
+			s->srv->stats.backend_failed++;
+			mx_warn("%s: backend_xclient: the backend refused XCLIENT; is this host in its smtpd_authorized_xclient_hosts?",
+				s->cip);
+			close_with(s, "421 4.3.0 %s Error: backend hand-off failed, try again later%s", "");
+			return false;
+		}
+		r = own_reply(s, &code, &offered);
+		if (r == 0)
+			return false;
+		if (r < 0) {
+			bad_reply(s);
+			return false;
+		}
+		if (s->xc == XC_GREET && code == 220) {
+			n = snprintf(line, sizeof(line), "EHLO %s", s->srv->hostname);
+			s->xc = XC_EHLO;
+		} else if (s->xc == XC_EHLO && code == 250 && offered) {
+			n = xclient_line(s, line, sizeof(line));
+			s->xc = XC_REPLY;
+		} else {
+			s->srv->stats.backend_failed++;
+			mx_warn("%s: backend_xclient: the backend %s (reply %d); is this host in its smtpd_authorized_xclient_hosts?",
+				s->cip, s->xc == XC_GREET ? "did not greet" : "offers no XCLIENT ADDR", code);
+			close_with(s, "421 4.3.0 %s Error: backend hand-off failed, try again later%s", "");
+			return false;
+		}
+		if (n < 0 || (size_t)n >= sizeof(line) || !mx_buf_fits(&s->bout, (size_t)n + 2)) {
+			close_with(s, "421 4.3.0 %s Error: internal error%s", "");
+			return false;
+		}
+		bput_line(&s->bout, line, (size_t)n);
+		if (s->xc == XC_REPLY)
+			return false; /* its reply comes later */
+	}
+	return true;
+}
+
 /* Move replies from bin (and the proxy's own) to cout, in command order. */
 static void backend_pump(struct px_session *s)
 {
+	if (s->xc != XC_OFF && s->phase == PH_SMTP && !xclient_pump(s))
+		return;
 	for (;;) {
 		struct pend *h = qhead(s);
 
@@ -714,10 +1059,16 @@ static bool update_events(struct px_session *s)
 	struct mx_loop *l = s->srv->loop;
 	uint32_t ce = 0, be = 0;
 
-	if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - mx_buf_len(&s->cin) > 0)
-		ce |= EPOLLIN;
-	if (mx_buf_len(&s->cout))
-		ce |= EPOLLOUT;
+	if (s->tls == TLS_HANDSHAKE) {
+		ce = s->tls_hs_wants_w ? EPOLLOUT : EPOLLIN;
+	} else {
+		if (s->phase != PH_CLOSING && !s->cli_eof && s->cin.cap - mx_buf_len(&s->cin) > 0)
+			ce |= EPOLLIN;
+		if (mx_buf_len(&s->cout) || s->tls_rd_wants_w)
+			ce |= EPOLLOUT;
+		if (s->tls_wr_wants_r)
+			ce |= EPOLLIN;
+	}
 	if (mx_io_set(l, &s->cli, ce) < 0) {
 		session_free(s);
 		return false;
@@ -749,6 +1100,8 @@ static uint64_t deadline(struct px_session *s)
 		return s->t_close;
 	if (s->phase == PH_PROXYHDR)
 		return s->t_start + c->line_timeout_ns;
+	if (s->phase == PH_TLSWAIT)
+		return s->t_hs + c->tls_handshake_timeout_ns;
 	d = s->t_activity +
 	    (s->mode == CM_DATA || s->mode == CM_BDAT ? c->data_timeout_ns : c->idle_timeout_ns);
 	if (!s->be_connected)
@@ -757,6 +1110,8 @@ static uint64_t deadline(struct px_session *s)
 		d = min_t(d, s->t_line + c->line_timeout_ns);
 	if (s->t_reply_at)
 		d = min_t(d, s->t_reply_at);
+	if (s->tls == TLS_HANDSHAKE)
+		d = min_t(d, s->t_hs + c->tls_handshake_timeout_ns);
 	return d;
 }
 
@@ -765,9 +1120,15 @@ static void on_timer(struct mx_loop *l, struct mx_timer *t)
 	struct px_session *s = t->arg;
 	uint64_t now = mx_loop_now(l);
 
-	if (s->phase == PH_CLOSING || s->phase == PH_PROXYHDR) {
+	if (s->phase == PH_CLOSING || s->phase == PH_PROXYHDR || s->phase == PH_TLSWAIT ||
+	    s->tls == TLS_HANDSHAKE) {
 		if (now >= deadline(s)) {
-			session_free(s);
+			if (s->phase != PH_CLOSING) {
+				s->srv->stats.timeouts++;
+				mx_debug("%s: %s timed out", s->cip,
+					 s->tls == TLS_HANDSHAKE ? "TLS handshake" : "PROXY header");
+			}
+			session_free(s); /* no SMTP reply can be said here */
 			return;
 		}
 	} else if (!s->be_connected && now >= s->t_start + s->srv->conf->connect_timeout_ns) {
@@ -791,8 +1152,13 @@ static void pump(struct px_session *s)
 
 	if (s->dead)
 		return;
-	if (s->phase != PH_PROXYHDR) {
+	if (s->phase != PH_PROXYHDR && s->phase != PH_TLSWAIT) {
 		client_pump(s);
+		/* decrypted bytes OpenSSL holds make no epoll event: take them
+		 * while cin has room (bounded: at most one TLS record) */
+		while (s->tls == TLS_ON && px_tls_pending(s->ssl) && mx_buf_room(&s->cin) &&
+		       s->phase != PH_CLOSING && cli_read(s) > 0)
+			client_pump(s);
 		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
 		/* the client is gone and all it said is out: tell the backend */
@@ -811,9 +1177,17 @@ static void pump(struct px_session *s)
 		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
 	}
-	if (s->cli.fd >= 0 && mx_buf_write(s->cli.fd, &s->cout) < 0) {
+	if (s->cli.fd >= 0 && cli_write(s) < 0) {
 		session_free(s);
 		return;
+	}
+	if (s->tls_go && !mx_buf_len(&s->cout) && s->phase != PH_CLOSING) {
+		/* our 220 is out: what the client pipelined behind STARTTLS is
+		 * plaintext injection (CVE-2011-0411), dropped unread */
+		s->tls_go = false;
+		s->cin.r = s->cin.w = 0;
+		if (!tls_begin(s) || tls_step(s) < 0)
+			return;
 	}
 	if (s->phase == PH_CLOSING && !mx_buf_len(&s->cout)) {
 		session_free(s);
@@ -840,7 +1214,7 @@ static void set_client(struct px_session *s, const struct sockaddr_storage *ss)
 static int put_proxy_header(struct px_session *s)
 {
 	enum mx_proxy_protocol pp = s->srv->conf->proxy_protocol;
-	uint8_t hdr[MX_PP_V1_MAX + 1];
+	uint8_t hdr[MX_PP_V2_MAX_TLS > MX_PP_V1_MAX + 1 ? MX_PP_V2_MAX_TLS : MX_PP_V1_MAX + 1];
 	int n;
 
 	if (pp == MX_PP_NONE)
@@ -851,6 +1225,11 @@ static int put_proxy_header(struct px_session *s)
 	else
 		n = mx_pp_encode_v2((struct sockaddr *)&s->csrc, (struct sockaddr *)&s->cdst, hdr,
 				    sizeof(hdr));
+	/* listen_tls: the backend learns the client spoke TLS, and how (a
+	 * STARTTLS session's header went out before its TLS began) */
+	if (n > 0 && pp == MX_PP_V2 && s->tls == TLS_ON)
+		n = mx_pp_v2_add_ssl(hdr, (size_t)n, sizeof(hdr), px_tls_version(s->ssl),
+				     px_tls_cipher(s->ssl));
 	if (n < 0)
 		return -1;
 	mx_buf_put(&s->bout, hdr, (size_t)n);
@@ -865,6 +1244,8 @@ static void start_backend(struct px_session *s)
 	s->phase = PH_SMTP;
 	s->t_start = mx_loop_now(s->srv->loop);
 	qpush(s, PK_GREETING, 0, 0);
+	if (s->srv->conf->backend_xclient)
+		s->xc = XC_GREET;
 	if (put_proxy_header(s) < 0) {
 		mx_warn("%s: cannot encode a PROXY header for this address pair", s->cip);
 		close_with(s, "421 4.3.0 %s Error: internal error%s", "");
@@ -905,7 +1286,19 @@ static void read_proxy_header(struct px_session *s)
 		s->cdst = info.dst;
 		set_client(s, &s->csrc);
 	}
-	start_backend(s);
+	if (s->tls_implicit) {
+		/* TLS starts right after the header */
+		if (mx_buf_len(&s->cin)) {
+			mx_info("%s: bytes after the PROXY header before TLS; closing", s->cip);
+			session_free(s);
+			return;
+		}
+		s->phase = PH_TLSWAIT;
+		if (!tls_begin(s) || tls_step(s) < 0)
+			return;
+	} else {
+		start_backend(s);
+	}
 	pump(s);
 }
 
@@ -915,8 +1308,20 @@ static void on_client(struct mx_loop *l, struct mx_io *io, uint32_t events)
 	ssize_t r = -1;
 
 	(void)l;
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		r = mx_buf_read(io->fd, &s->cin);
+	if (s->tls == TLS_HANDSHAKE) {
+		int h = tls_step(s);
+
+		if (h < 0)
+			return;
+		if (h == 0) {
+			pump(s); /* re-arms the events the handshake waits for */
+			return;
+		}
+	}
+	/* TLS: SSL_read may want the socket writable (tls_rd_wants_w), so it
+	 * is tried on any event; a read with nothing there costs one call */
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || s->tls == TLS_ON)
+		r = cli_read(s);
 	if (r == -2 || (r == 0 && s->phase == PH_PROXYHDR)) {
 		session_free(s);
 		return;
@@ -968,7 +1373,8 @@ static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 	pump(s);
 }
 
-void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer)
+void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_storage *peer,
+		       bool tls)
 {
 	size_t sz = sizeof(struct px_session) + CIN_SIZE + BOUT_SIZE + BIN_SIZE + COUT_SIZE;
 	struct px_session *s = malloc(sz);
@@ -1005,12 +1411,19 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 	s->csrc = s->peer;
 	s->cdst = s->local;
 	set_client(s, &s->peer);
+	s->tls_implicit = tls;
 	if (srv->conf->accept_proxy != MX_PA_NONE && mx_proxy_conf_trusted(srv->conf, &s->caddr)) {
 		s->phase = PH_PROXYHDR;
 		mx_timer_set(srv->loop, &s->timer, deadline(s));
 		return;
 	}
-	start_backend(s);
+	if (tls) {
+		s->phase = PH_TLSWAIT;
+		if (!tls_begin(s) || tls_step(s) < 0)
+			return;
+	} else {
+		start_backend(s);
+	}
 	pump(s);
 }
 
