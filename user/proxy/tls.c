@@ -135,14 +135,57 @@ static X509 *read_cert(const char *path)
 	return x;
 }
 
+/* A pair's private key, checked against the pair's own certificate (once
+ * an RSA and an ECDSA certificate share a context, the context's own check
+ * sees only the slot a key lands in).  NULL on error (reported). */
+static EVP_PKEY *read_key(const char *cfg, const char *cert, X509 *x, const char *key)
+{
+	FILE *f = fopen(key, "r");
+	EVP_PKEY *pk;
+
+	if (!f) {
+		mx_err("%s: [proxy] tls_key %s: %s", cfg, key, strerror(errno));
+		return NULL;
+	}
+	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!pk) {
+		mx_err("%s: [proxy] tls_key %s: cannot read a PEM private key (%s)", cfg, key,
+		       ssl_err());
+		return NULL;
+	}
+	if (X509_check_private_key(x, pk) != 1) {
+		mx_err("%s: [proxy] tls_key %s does not match tls_cert %s", cfg, key, cert);
+		ERR_clear_error();
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+/* The group a certificate joins: same names, no key of its type yet. */
+static struct tls_group *find_group(struct px_tls *t, const char *names, int type)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		bool has_type = false;
+
+		for (size_t k = 0; k < t->g[i].n_keys; k++)
+			has_type |= t->g[i].key_types[k] == type;
+		if (strcmp(t->g[i].names, names) == 0 && !has_type)
+			return &t->g[i];
+	}
+	return NULL;
+}
+
 /* One pair into its group.  0, or -1 (reported). */
 static int add_pair(struct px_tls *t, const struct mx_proxy_conf *c, const char *cfg,
 		    const char *cert, const char *key)
 {
-	struct tls_group *g = NULL;
+	struct tls_group *g;
 	char names[512];
 	X509 *x = read_cert(cert);
-	int type;
+	EVP_PKEY *pk;
+	int type, rc = -1;
 
 	if (!x) {
 		if (errno)
@@ -153,61 +196,39 @@ static int add_pair(struct px_tls *t, const struct mx_proxy_conf *c, const char 
 		ERR_clear_error();
 		return -1;
 	}
+	if (!(pk = read_key(cfg, cert, x, key))) {
+		X509_free(x);
+		return -1;
+	}
 	cert_names(x, names, sizeof(names));
 	type = EVP_PKEY_get_base_id(X509_get0_pubkey(x));
-	for (size_t i = 0; i < t->n && !g; i++) {
-		bool has_type = false;
-
-		for (size_t k = 0; k < t->g[i].n_keys; k++)
-			has_type |= t->g[i].key_types[k] == type;
-		if (strcmp(t->g[i].names, names) == 0 && !has_type)
-			g = &t->g[i];
-	}
+	g = find_group(t, names, type);
 	if (!g) {
 		g = &t->g[t->n];
 		memset(g, 0, sizeof(*g));
-		g->ctx = new_ctx(t, c, cfg);
-		if (!g->ctx) {
-			X509_free(x);
-			return -1;
-		}
-		g->cert = x;
+		if (!(g->ctx = new_ctx(t, c, cfg)))
+			goto out;
+		g->cert = x; /* the group keeps it: its names answer SNI */
+		x = NULL;
 		snprintf(g->names, sizeof(g->names), "%s", names);
 		t->n++;
-	} else {
-		X509_free(x);
 	}
 	g->key_types[g->n_keys++] = type;
-	FILE *kf = fopen(key, "r");
-
-	if (!kf) {
-		mx_err("%s: [proxy] tls_key %s: %s", cfg, key, strerror(errno));
-		return -1;
-	}
-	fclose(kf);
 	if (SSL_CTX_use_certificate_chain_file(g->ctx, cert) != 1) {
 		mx_err("%s: [proxy] tls_cert %s: %s", cfg, cert, ssl_err());
-		return -1;
+		goto out;
 	}
-	if (SSL_CTX_use_PrivateKey_file(g->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		int why = ERR_GET_REASON(ERR_peek_last_error());
-
-		if (why == X509_R_KEY_VALUES_MISMATCH || why == X509_R_KEY_TYPE_MISMATCH) {
-			mx_err("%s: [proxy] tls_key %s does not match tls_cert %s", cfg, key, cert);
-			ERR_clear_error();
-		} else {
-			mx_err("%s: [proxy] tls_key %s: cannot read a PEM private key (%s)", cfg, key,
-			       ssl_err());
-		}
-		return -1;
-	}
-	if (SSL_CTX_check_private_key(g->ctx) != 1) {
+	if (SSL_CTX_use_PrivateKey(g->ctx, pk) != 1 || SSL_CTX_check_private_key(g->ctx) != 1) {
 		mx_err("%s: [proxy] tls_key %s does not match tls_cert %s", cfg, key, cert);
 		ERR_clear_error();
-		return -1;
+		goto out;
 	}
 	mx_debug("TLS certificate %s (%s) loaded", cert, names[0] ? names : "no name");
-	return 0;
+	rc = 0;
+out:
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	return rc;
 }
 
 struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *err)
