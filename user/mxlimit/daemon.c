@@ -60,8 +60,21 @@ static void on_save(struct mx_loop *l, struct mx_timer *t)
 void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out)
 {
 	out->c = d->c;
-	out->peers = vsrv_peers(d);
+	out->peers = vsrv_peers(d->vs);
 	out->started_wall = d->started_wall;
+}
+
+/* The verdict server's two ways into the daemon (struct vsrv_ctx). */
+static struct mx_maps *vsrv_maps(void *arg)
+{
+	struct dmn *d = arg;
+
+	return dmn_maps_ready(d) ? &d->maps : NULL;
+}
+
+static void vsrv_changed(void *arg)
+{
+	dmn_sanctions_changed(arg);
 }
 
 void dmn_sanctions_changed(struct dmn *d)
@@ -400,7 +413,7 @@ static int setup_signals(struct dmn *d, struct mx_io *sig)
 /* ---- options ---- */
 
 static const char usage_text[] =
-	"Usage: mxlimit daemon [-c FILE] [--socket PATH] [--state FILE] [--metrics ADDR:PORT]\n"
+	"Usage: mxlimit daemon [-c FILE] [--socket PATH] [--state FILE|--no-state] [--metrics ADDR:PORT]\n"
 	"                      [--group GROUP] [--allow-user USER]... [--syslog] [-v]\n\n"
 	"Run in the foreground: take verdicts (PENALIZE, BLOCK, UNBLOCK, QUERY) on a\n"
 	"Unix socket, serve Prometheus metrics, re-apply the policy on SIGHUP, remove\n"
@@ -524,8 +537,16 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	mx_timer_init(&d.tick, on_tick, &d);
 	mx_timer_init(&d.save, on_save, &d);
 	mx_timer_set(d.loop, &d.tick, dmn_now_ns() + DMN_TICK_MS * 1000000ULL);
-	if (vsrv_open(&d))
-		goto out;
+	{
+		struct vsrv_ctx vc = {
+			.loop = d.loop, .socket_path = d.socket_path, .group = d.group,
+			.allow_uids = d.allow_uids, .n_allow_uids = d.n_allow_uids, .c = &d.c,
+			.maps = vsrv_maps, .changed = vsrv_changed, .arg = &d,
+		};
+
+		if (!(d.vs = vsrv_open(&vc)))
+			goto out;
+	}
 	if (d.metrics_addr && msrv_open(&d))
 		goto out;
 	snapshot(&d, false);
@@ -539,7 +560,7 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	snapshot(&d, false); /* what changed since the last tick */
 out:
 	msrv_close(&d);
-	vsrv_close(&d);
+	vsrv_close(d.vs);
 	if (d.loop) {
 		mx_io_close(d.loop, &sig);
 		mx_loop_free(d.loop);

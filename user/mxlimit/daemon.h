@@ -102,10 +102,26 @@ void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out);
 /* Are the maps usable (re-checked at most every DMN_MAPS_RECHECK_NS)? */
 bool dmn_maps_ready(struct dmn *d);
 
-/* ---- verdict_server.c ---- */
-int vsrv_open(struct dmn *d);
-void vsrv_close(struct dmn *d);
-size_t vsrv_peers(const struct dmn *d);
+/* ---- verdict_server.c ----
+ * What the verdict server gets from the loop's owner (daemon.c), and no
+ * more: it calls into nothing else of the daemon. */
+struct vsrv_ctx {
+	struct mx_loop *loop;
+	const char *socket_path;
+	const char *group;          /* the socket's group, or NULL */
+	const uid_t *allow_uids;    /* besides root, the daemon's user, the group */
+	int n_allow_uids;
+	struct dmn_counters *c;     /* verdicts_ok/_err, peers_accepted/_refused */
+	/* the maps when usable, else NULL (the owner re-checks the pins) */
+	struct mx_maps *(*maps)(void *arg);
+	/* a verdict changed the sanctions */
+	void (*changed)(void *arg);
+	void *arg;
+};
+/* NULL on failure (logged). */
+struct vsrv *vsrv_open(const struct vsrv_ctx *ctx);
+void vsrv_close(struct vsrv *s);
+size_t vsrv_peers(const struct vsrv *s);
 
 /* ---- metrics.c ---- */
 bool mx_metrics_addr_valid(const char *s); /* "ADDR:PORT", "[V6]:PORT" */

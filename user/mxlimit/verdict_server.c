@@ -66,11 +66,12 @@ struct vpeer {
 	char wmem[VS_WBUF];
 	uint64_t stall_since; /* 0, or when a partial line / unread reply began */
 	struct mx_timer stall; /* armed while stalled: closes the peer at its end */
-	struct dmn *d;
+	struct vsrv *s;
 	unsigned errs_logged;
 };
 
 struct vsrv {
+	struct vsrv_ctx ctx; /* all it knows of the daemon (daemon.h) */
 	struct mx_io listen;
 	int lock_fd;
 	gid_t gid;     /* the socket file's group */
@@ -139,7 +140,8 @@ static bool touches_allowlist(const struct mx_maps *m, const mx_prefix *p)
 	return best_allow;
 }
 
-static int do_sanction(struct dmn *d, const struct mx_vreq *r, char *out, size_t len)
+static int do_sanction(struct vsrv *s, struct mx_maps *m, const struct mx_vreq *r, char *out,
+		       size_t len)
 {
 	struct mx_sanction_req sr = {
 		.prefix = r->prefix,
@@ -150,12 +152,12 @@ static int do_sanction(struct dmn *d, const struct mx_vreq *r, char *out, size_t
 	char p[MX_PREFIX_STRLEN], lim[24] = "";
 
 	mx_prefix_format(&r->prefix, p, sizeof(p));
-	if (touches_allowlist(&d->maps, &r->prefix))
+	if (touches_allowlist(m, &r->prefix))
 		return snprintf(out, len, "ERR allowlisted"), -1;
-	sr.until_ns = mx_mono_now(&d->maps) + r->seconds * MX_NS_PER_SEC;
-	if (mx_sanction_add(&d->maps, &sr))
+	sr.until_ns = mx_mono_now(m) + r->seconds * MX_NS_PER_SEC;
+	if (mx_sanction_add(m, &sr))
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
-	dmn_sanctions_changed(d);
+	s->ctx.changed(s->ctx.arg);
 	if (r->limit)
 		snprintf(lim, sizeof(lim), " limit=%" PRIu32, r->limit);
 	snprintf(out, len, "OK %s %s %" PRIu64 "%s reason=%s",
@@ -163,31 +165,32 @@ static int do_sanction(struct dmn *d, const struct mx_vreq *r, char *out, size_t
 	return 0;
 }
 
-static int do_unblock(struct dmn *d, const struct mx_vreq *r, char *out, size_t len)
+static int do_unblock(struct vsrv *s, struct mx_maps *m, const struct mx_vreq *r, char *out,
+		      size_t len)
 {
 	char p[MX_PREFIX_STRLEN];
 	int rc;
 
 	mx_prefix_format(&r->prefix, p, sizeof(p));
-	rc = mx_sanction_remove(&d->maps, &r->prefix, MX_KIND_BLOCK | MX_KIND_PENALTY);
+	rc = mx_sanction_remove(m, &r->prefix, MX_KIND_BLOCK | MX_KIND_PENALTY);
 	if (rc < 0)
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
 	if (rc != 1)
-		dmn_sanctions_changed(d);
+		s->ctx.changed(s->ctx.arg);
 	snprintf(out, len, rc == 1 ? "OK not-blocked %s" : "OK unblocked %s", p);
 	return 0;
 }
 
 /* OK ADDR block=SECS|never penalty=SECS|never [limit=..] [reason=..] allowlisted=yes|no */
-static int do_query(struct dmn *d, const struct mx_vreq *r, char *out, size_t len)
+static int do_query(struct mx_maps *m, const struct mx_vreq *r, char *out, size_t len)
 {
 	struct mx_sanction v;
-	uint64_t now = mx_mono_now(&d->maps);
+	uint64_t now = mx_mono_now(m);
 	char p[MX_PREFIX_STRLEN], b[24], pe[24], lim[32] = "", rs[32] = "", lb[16];
 	const char *reason = "";
 
 	memset(&v, 0, sizeof(v));
-	if (mx_sanction_lookup(&d->maps, &r->prefix, &v))
+	if (mx_sanction_lookup(m, &r->prefix, &v))
 		memset(&v, 0, sizeof(v));
 	if (v.block_until_ns <= now)
 		v.block_until_ns = 0;
@@ -205,14 +208,15 @@ static int do_query(struct dmn *d, const struct mx_vreq *r, char *out, size_t le
 		 mx_prefix_format(&r->prefix, p, sizeof(p)),
 		 left_text(v.block_until_ns, now, b, sizeof(b)),
 		 left_text(v.penalty_until_ns, now, pe, sizeof(pe)), lim, rs,
-		 mx_policy_allowlisted(&d->maps, &r->prefix) ? "yes" : "no");
+		 mx_policy_allowlisted(m, &r->prefix) ? "yes" : "no");
 	return 0;
 }
 
 /* One request line -> one reply (no newline) in out. */
-static void handle_line(struct dmn *d, struct vpeer *p, const char *line, size_t n, char *out,
+static void handle_line(struct vsrv *s, struct vpeer *p, const char *line, size_t n, char *out,
 			size_t len)
 {
+	struct mx_maps *m = NULL;
 	struct mx_vreq r;
 	const char *why;
 	int rc;
@@ -220,38 +224,38 @@ static void handle_line(struct dmn *d, struct vpeer *p, const char *line, size_t
 	if (mx_vreq_parse(line, n, &r, &why)) {
 		snprintf(out, len, "ERR %s", why);
 		rc = -1;
-	} else if (!dmn_maps_ready(d)) {
+	} else if (!(m = s->ctx.maps(s->ctx.arg))) {
 		snprintf(out, len, "ERR mxlimit is not loaded");
 		rc = -1;
 	} else if (r.op == MX_VREQ_QUERY) {
-		rc = do_query(d, &r, out, len);
+		rc = do_query(m, &r, out, len);
 	} else if (r.op == MX_VREQ_UNBLOCK) {
-		rc = do_unblock(d, &r, out, len);
+		rc = do_unblock(s, m, &r, out, len);
 	} else {
-		rc = do_sanction(d, &r, out, len);
+		rc = do_sanction(s, m, &r, out, len);
 	}
 	if (rc) {
-		d->c.verdicts_err++;
+		s->ctx.c->verdicts_err++;
 		if (p->errs_logged < VS_LOG_ERRS)
 			mx_info("verdict from uid %u pid %d: \"%.*s\" -> %s%s", (unsigned)p->uid,
 				(int)p->pid, (int)(n > 80 ? 80 : n), line, out,
 				++p->errs_logged == VS_LOG_ERRS ? " (further refusals not logged)" : "");
 		return;
 	}
-	d->c.verdicts_ok++;
+	s->ctx.c->verdicts_ok++;
 	if (r.op != MX_VREQ_QUERY)
 		mx_info("verdict from uid %u pid %d: %s", (unsigned)p->uid, (int)p->pid, out + 3);
 }
 
 /* ---- peers ---- */
 
-static void peer_free(struct dmn *d, struct vpeer *p)
+static void peer_free(struct vsrv *s, struct vpeer *p)
 {
-	d->vs->peers[p->slot] = NULL;
-	d->vs->n_peers--;
-	mx_io_close(d->loop, &p->io);
-	mx_timer_del(d->loop, &p->stall);
-	mx_loop_defer_free(d->loop, p); /* its event may still be in this batch */
+	s->peers[p->slot] = NULL;
+	s->n_peers--;
+	mx_io_close(s->ctx.loop, &p->io);
+	mx_timer_del(s->ctx.loop, &p->stall);
+	mx_loop_defer_free(s->ctx.loop, p); /* its event may still be in this batch */
 }
 
 static void reply(struct vpeer *p, const char *s)
@@ -271,7 +275,7 @@ static bool room(const struct vpeer *p)
 }
 
 /* Answer every complete line buffered, as long as replies fit. */
-static void process(struct dmn *d, struct vpeer *p)
+static void process(struct vsrv *s, struct vpeer *p)
 {
 	char out[MX_VERDICT_REPLY_MAX];
 
@@ -286,12 +290,12 @@ static void process(struct dmn *d, struct vpeer *p)
 			} else if (len == p->rb.cap) {
 				/* full, no newline: over the limit.  Answer once, then
 				 * drop bytes up to the next newline. */
-				d->c.verdicts_err++;
+				s->ctx.c->verdicts_err++;
 				reply(p, "ERR line too long");
 				p->discarding = true;
 				mx_buf_consume(&p->rb, len);
 			} else if (p->eof) { /* a last line without its newline */
-				handle_line(d, p, line, len, out, sizeof(out));
+				handle_line(s, p, line, len, out, sizeof(out));
 				reply(p, out);
 				mx_buf_consume(&p->rb, len);
 			}
@@ -301,14 +305,14 @@ static void process(struct dmn *d, struct vpeer *p)
 		if (p->discarding) {
 			p->discarding = false;
 		} else {
-			handle_line(d, p, line, used - 1, out, sizeof(out));
+			handle_line(s, p, line, used - 1, out, sizeof(out));
 			reply(p, out);
 		}
 		mx_buf_consume(&p->rb, used);
 	}
 }
 
-static void peer_update(struct dmn *d, struct vpeer *p)
+static void peer_update(struct vsrv *s, struct vpeer *p)
 {
 	uint32_t ev = 0;
 
@@ -318,18 +322,18 @@ static void peer_update(struct dmn *d, struct vpeer *p)
 		ev |= EPOLLOUT;
 	if ((mx_buf_len(&p->rb) && !p->discarding) || mx_buf_len(&p->wb)) {
 		if (!p->stall_since) {
-			p->stall_since = dmn_now_ns();
-			mx_timer_set(d->loop, &p->stall, p->stall_since + VS_STALL_NS);
+			p->stall_since = mx_loop_now(s->ctx.loop);
+			mx_timer_set(s->ctx.loop, &p->stall, p->stall_since + VS_STALL_NS);
 		}
 	} else {
 		p->stall_since = 0;
-		mx_timer_del(d->loop, &p->stall);
+		mx_timer_del(s->ctx.loop, &p->stall);
 	}
 	if (p->eof && !mx_buf_len(&p->wb)) {
-		peer_free(d, p);
+		peer_free(s, p);
 		return;
 	}
-	mx_io_set(d->loop, &p->io, ev);
+	mx_io_set(s->ctx.loop, &p->io, ev);
 }
 
 static int peer_flush(struct vpeer *p)
@@ -343,7 +347,7 @@ static int peer_flush(struct vpeer *p)
 	return 0;
 }
 
-static int peer_read(struct dmn *d, struct vpeer *p)
+static int peer_read(struct vsrv *s, struct vpeer *p)
 {
 	while (!p->eof && room(p)) {
 		ssize_t r;
@@ -359,35 +363,35 @@ static int peer_read(struct dmn *d, struct vpeer *p)
 			p->eof = true;
 		if (r > 0)
 			p->stall_since = 0;
-		process(d, p);
+		process(s, p);
 	}
 	return 0;
 }
 
 static void peer_event(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
-	struct dmn *d = io->arg;
+	struct vsrv *s = io->arg;
 	struct vpeer *p = (struct vpeer *)io;
 
 	(void)l;
 	if (ev & EPOLLERR) {
-		peer_free(d, p);
+		peer_free(s, p);
 		return;
 	}
 	if ((ev & EPOLLOUT) && peer_flush(p)) {
-		peer_free(d, p);
+		peer_free(s, p);
 		return;
 	}
-	process(d, p); /* lines held back while replies were waiting */
-	if ((ev & (EPOLLIN | EPOLLHUP)) && peer_read(d, p)) {
-		peer_free(d, p);
+	process(s, p); /* lines held back while replies were waiting */
+	if ((ev & (EPOLLIN | EPOLLHUP)) && peer_read(s, p)) {
+		peer_free(s, p);
 		return;
 	}
 	if (peer_flush(p)) {
-		peer_free(d, p);
+		peer_free(s, p);
 		return;
 	}
-	peer_update(d, p);
+	peer_update(s, p);
 }
 
 static bool in_group(int fd, gid_t want, gid_t primary)
@@ -414,16 +418,16 @@ static bool in_group(int fd, gid_t want, gid_t primary)
 	return found;
 }
 
-static bool peer_allowed(const struct dmn *d, int fd, const struct ucred *cr)
+static bool peer_allowed(const struct vsrv *s, int fd, const struct ucred *cr)
 {
 	int i;
 
 	if (cr->uid == 0 || cr->uid == geteuid())
 		return true;
-	for (i = 0; i < d->n_allow_uids; i++)
-		if (d->allow_uids[i] == cr->uid)
+	for (i = 0; i < s->ctx.n_allow_uids; i++)
+		if (s->ctx.allow_uids[i] == cr->uid)
 			return true;
-	return in_group(fd, d->vs->gid, cr->gid);
+	return in_group(fd, s->gid, cr->gid);
 }
 
 /* Tell a refused peer why, best effort, and close. */
@@ -443,13 +447,12 @@ static void peer_stalled(struct mx_loop *l, struct mx_timer *t)
 	(void)l;
 	mx_warn("verdict socket: pid %d stalled for %llus; closed", (int)p->pid,
 		(unsigned long long)(VS_STALL_NS / MX_NS_PER_SEC));
-	peer_free(p->d, p);
+	peer_free(p->s, p);
 }
 
 static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
-	struct dmn *d = io->arg;
-	struct vsrv *s = d->vs;
+	struct vsrv *s = io->arg;
 	int i;
 
 	(void)l;
@@ -466,8 +469,8 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 				mx_warn("verdict socket: accept: %s", strerror(errno));
 			return;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || !peer_allowed(d, fd, &cr)) {
-			d->c.peers_refused++;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || !peer_allowed(s, fd, &cr)) {
+			s->ctx.c->peers_refused++;
 			mx_warn("verdict socket: refused uid %u pid %d (not root, not in group %u, "
 				"not allowed with --allow-user)", (unsigned)cr.uid, (int)cr.pid,
 				(unsigned)s->gid);
@@ -475,7 +478,7 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 			continue;
 		}
 		if (s->n_peers == VS_MAX_PEERS) {
-			d->c.peers_refused++;
+			s->ctx.c->peers_refused++;
 			mx_warn("verdict socket: %d peers connected; refusing pid %d", VS_MAX_PEERS,
 				(int)cr.pid);
 			refuse(fd, "ERR busy\n");
@@ -489,28 +492,28 @@ static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 		for (slot = 0; s->peers[slot]; slot++)
 			;
 		p->slot = slot;
-		p->d = d;
+		p->s = s;
 		mx_buf_init(&p->rb, p->rmem, sizeof(p->rmem));
 		mx_buf_init(&p->wb, p->wmem, sizeof(p->wmem));
 		mx_timer_init(&p->stall, peer_stalled, p);
 		p->uid = cr.uid;
 		p->pid = cr.pid;
-		if (mx_io_add(d->loop, &p->io, fd, EPOLLIN, peer_event, d)) {
+		if (mx_io_add(s->ctx.loop, &p->io, fd, EPOLLIN, peer_event, s)) {
 			close(fd);
 			free(p);
 			continue;
 		}
 		s->peers[slot] = p;
 		s->n_peers++;
-		d->c.peers_accepted++;
+		s->ctx.c->peers_accepted++;
 		mx_debug("verdict socket: peer uid %u pid %d connected", (unsigned)cr.uid,
 			 (int)cr.pid);
 	}
 }
 
-size_t vsrv_peers(const struct dmn *d)
+size_t vsrv_peers(const struct vsrv *s)
 {
-	return d->vs ? d->vs->n_peers : 0;
+	return s ? s->n_peers : 0;
 }
 
 /* ---- the listening socket ---- */
@@ -572,11 +575,11 @@ static int clear_stale(const char *path)
 	return 0;
 }
 
-int vsrv_open(struct dmn *d)
+/* Opens the socket into s (set up by vsrv_open); -1 on failure (logged). */
+static int open_socket(struct vsrv *s)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = d->socket_path;
-	struct vsrv *s;
+	const char *path = s->ctx.socket_path, *group = s->ctx.group;
 	struct stat st;
 	mode_t old;
 	int fd;
@@ -585,14 +588,8 @@ int vsrv_open(struct dmn *d)
 		mx_err("socket path too long (%zu bytes at most): %s", sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -1;
-	s->lock_fd = -1;
-	s->listen.fd = -1;
-	d->vs = s;
-	if (d->group && mx_parse_gid(d->group, &s->gid)) {
-		mx_err("unknown group \"%s\"", d->group);
+	if (group && mx_parse_gid(group, &s->gid)) {
+		mx_err("unknown group \"%s\"", group);
 		return -1;
 	}
 	if ((errno = -mx_mkdir_parent(path, 0755, 0755)) != 0) {
@@ -615,14 +612,14 @@ int vsrv_open(struct dmn *d)
 		return -1;
 	}
 	umask(old);
-	if ((d->group && chown(path, (uid_t)-1, s->gid)) || chmod(path, 0660) || stat(path, &st)) {
+	if ((group && chown(path, (uid_t)-1, s->gid)) || chmod(path, 0660) || stat(path, &st)) {
 		mx_err("cannot set the owner or mode of %s: %s", path, strerror(errno));
 		unlink(path);
 		return -1;
 	}
 	s->gid = st.st_gid;
 	s->ino = st.st_ino;
-	if (listen(fd, VS_BACKLOG) || mx_io_add(d->loop, &s->listen, fd, EPOLLIN, on_accept, d)) {
+	if (listen(fd, VS_BACKLOG) || mx_io_add(s->ctx.loop, &s->listen, fd, EPOLLIN, on_accept, s)) {
 		if (s->listen.fd < 0)
 			close(fd); /* mx_io_add let go of it */
 		mx_err("cannot listen on %s: %s", path, strerror(errno));
@@ -632,9 +629,24 @@ int vsrv_open(struct dmn *d)
 	return 0;
 }
 
-void vsrv_close(struct dmn *d)
+struct vsrv *vsrv_open(const struct vsrv_ctx *ctx)
 {
-	struct vsrv *s = d->vs;
+	struct vsrv *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ctx = *ctx;
+	s->lock_fd = -1;
+	s->listen.fd = -1;
+	if (open_socket(s) < 0) {
+		vsrv_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void vsrv_close(struct vsrv *s)
+{
 	struct stat st;
 	size_t i;
 
@@ -643,17 +655,16 @@ void vsrv_close(struct dmn *d)
 	for (i = 0; i < VS_MAX_PEERS; i++) {
 		if (s->peers[i]) {
 			peer_flush(s->peers[i]); /* best effort: replies already made */
-			peer_free(d, s->peers[i]);
+			peer_free(s, s->peers[i]);
 		}
 	}
 	if (s->listen.fd >= 0) {
 		/* ours still: remove it, so clients see "no daemon" at once */
-		if (s->ino && stat(d->socket_path, &st) == 0 && st.st_ino == s->ino)
-			unlink(d->socket_path);
-		mx_io_close(d->loop, &s->listen);
+		if (s->ino && stat(s->ctx.socket_path, &st) == 0 && st.st_ino == s->ino)
+			unlink(s->ctx.socket_path);
+		mx_io_close(s->ctx.loop, &s->listen);
 	}
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
-	d->vs = NULL;
 }
