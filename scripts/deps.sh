@@ -46,9 +46,13 @@ set -eu
 #   libnet-ssleay-perl libio-socket-ssl-perl   swaks --tls / --tlsc (Recommends
 #                        of swaks; libnet-dns-perl, MX lookup, is not used)
 #   openssl              s_client in the TLS tests, test certificates
-#  benchmark peers (make bench; installed with their services kept stopped)
+#  benchmark and test peers (installed with their services neither started
+#  nor enabled)
 #   postfwd policyd-rate-limit   Debian's policy servers, beside mxlimit-policyd
+#   fail2ban             test_fail2ban runs fail2ban-server in the foreground
 #  tests and tools
+#   bash-completion      the completion test (contrib/bash-completion)
+#   tmux                 a real terminal for `top --watch` (test_top_watch)
 #   python3              lab client/server, proxy test peers, JSON checks
 #                        (standard library only; /usr/bin/python3 in test_daemon)
 #   valgrind             the valgrind group;  cppcheck clang-tidy   the lint group
@@ -58,8 +62,8 @@ zlib1g-dev linux-libc-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev libcmoc
 iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzip bc
 coreutils findutils grep sed mawk bash
 postfix swaks perl libio-socket-inet6-perl libnet-ssleay-perl libio-socket-ssl-perl
-libssl-dev openssl postfwd policyd-rate-limit
-python3 valgrind cppcheck clang-tidy"
+libssl-dev openssl postfwd policyd-rate-limit fail2ban
+python3 valgrind cppcheck clang-tidy bash-completion tmux"
 
 missing=""
 for p in $PKGS; do
@@ -93,10 +97,11 @@ apt-get install -y -qq --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 # ...and never enabled at boot either: the benchmark peers run only when the
 # bench starts them (their postinst enables them).
-for svc in postfwd policyd-rate-limit; do
+for svc in postfwd policyd-rate-limit fail2ban; do
 	case " $missing " in *" $svc "*) ;; *) continue ;; esac
+	# deb-systemd-helper acts only when it believes dpkg called it
 	if [ -e "/lib/systemd/system/$svc.service" ] && command -v deb-systemd-helper >/dev/null; then
-		deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+		DPKG_MAINTSCRIPT_PACKAGE=$svc deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
 	fi
 	rm -f "/etc/systemd/system/multi-user.target.wants/$svc.service"
 	if [ -e "/etc/init.d/$svc" ]; then

@@ -99,8 +99,17 @@ PY
 		need swaks swaks has swaks
 		need libio-socket-inet6-perl "swaks over IPv6 (perl IO::Socket::INET6)" swaks_ipv6
 		need coreutils timeout has timeout
+		# TLS in the proxy (test_tls): swaks --tls/--tlsc, s_client, certificates
+		need openssl openssl has openssl
+		need libnet-ssleay-perl "swaks TLS (perl Net::SSLeay)" perl -MNet::SSLeay -e 1
+		need libio-socket-ssl-perl "swaks TLS (perl IO::Socket::SSL)" perl -MIO::Socket::SSL -e 1
+		# test_policyd: a client that is not postfix
+		need python3 /usr/bin/python3 test -x /usr/bin/python3
 	fi
 	if [ "$lab" = 1 ]; then
+		need fail2ban fail2ban-server has fail2ban-server
+		need tmux tmux has tmux
+		need bash-completion "bash-completion's helpers" test -r /usr/share/bash-completion/bash_completion
 		need iproute2 ip has ip
 		need iproute2 tc has tc
 		need iproute2 ss has ss

@@ -42,6 +42,8 @@ int cmd_reload(int argc, char **argv, const struct mx_global *g);
 int cmd_check(int argc, char **argv, const struct mx_global *g);
 int cmd_status(int argc, char **argv, const struct mx_global *g);
 int cmd_top(int argc, char **argv, const struct mx_global *g);
+/* cmd_top.c: arrivals a source's rate bucket still holds, ceil((tat - now) / I). */
+uint64_t mx_rate_used(const struct mx_maps *m, const struct mx_key *k, uint64_t now);
 int cmd_query(int argc, char **argv, const struct mx_global *g);
 int cmd_block(int argc, char **argv, const struct mx_global *g);
 int cmd_unblock(int argc, char **argv, const struct mx_global *g);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* cmd_show.c - status, top, query: what the kernel holds, read from the pins. */
+/* cmd_show.c - status, query: what the kernel holds, read from the pins (top: cmd_top.c). */
 #include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -191,170 +191,6 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	return MX_EXIT_OK;
 }
 
-struct top_row {
-	struct mx_key key;
-	uint32_t active, pending;
-	uint64_t rate_used; /* arrivals still within the GCRA window */
-};
-
-/* A zeroed row at the end of *rows, grown as needed; NULL when out of memory. */
-static struct top_row *top_push(struct top_row **rows, size_t *n, size_t *cap)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 256;
-		struct top_row *nr = realloc(*rows, nc * sizeof(**rows));
-
-		if (!nr)
-			return NULL;
-		*rows = nr;
-		*cap = nc;
-	}
-	memset(&(*rows)[*n], 0, sizeof(**rows));
-	return &(*rows)[(*n)++];
-}
-
-static int top_cmp(const void *a, const void *b)
-{
-	const struct top_row *x = a, *y = b;
-	uint64_t sx = (uint64_t)x->active + x->pending, sy = (uint64_t)y->active + y->pending;
-
-	if (sx != sy)
-		return sx < sy ? 1 : -1;
-	if (x->rate_used != y->rate_used)
-		return x->rate_used < y->rate_used ? 1 : -1;
-	return memcmp(&x->key, &y->key, sizeof(x->key));
-}
-
-/* How many arrivals the GCRA state still holds: ceil((tat - now) / I). */
-static uint64_t rate_used(const struct mx_maps *m, const struct mx_key *k, uint64_t now)
-{
-	struct mx_policy_key pk = { .prefixlen = 32 + 128 };
-	struct mx_rate rs;
-	struct mx_rule r;
-
-	if (bpf_map_lookup_elem(m->rate, k, &rs) || rs.tat_ns <= now)
-		return 0;
-	mx_config_read(m, &(struct mx_config){ 0 }, &pk.gen);
-	memcpy(pk.addr, k->addr, sizeof(pk.addr));
-	if (bpf_map_lookup_elem(m->policy, &pk, &r) || !r.rate_emission_ns)
-		return 1;
-	return (rs.tat_ns - now + r.rate_emission_ns - 1) / r.rate_emission_ns;
-}
-
-static const char top_help[] =
-	"Usage: mxlimit top [-n N] [--json]\n\n"
-	"Counted sources (prefixes) by active connections, pending handshakes and\n"
-	"recent connection rate (arrivals still inside the rate window).\n\n"
-	"  -n, --count N  rows to show (default 20)\n";
-
-int cmd_top(int argc, char **argv, const struct mx_global *g)
-{
-	static const struct option opts[] = {
-		{ "count", required_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
-	};
-	struct top_row *rows = NULL;
-	size_t n = 0, cap = 0, i, limit = 20;
-	struct mx_key k, next, *prev = NULL;
-	struct mx_config cfg = {};
-	struct mx_maps m;
-	uint64_t now;
-	int opt;
-	char *end;
-	struct jw w;
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			limit = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || limit == 0) {
-				mx_err("-n takes a positive number, not \"%s\"", optarg);
-				return MX_EXIT_USAGE;
-			}
-			break;
-		case 'h': fputs(top_help, stdout); return MX_EXIT_OK;
-		default: fputs(top_help, stderr); return MX_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		mx_err("unexpected argument \"%s\"", argv[optind]);
-		return MX_EXIT_USAGE;
-	}
-	if (mx_maps_open(g->pin_dir, &m))
-		return MX_EXIT_FAIL;
-	mx_config_read(&m, &cfg, NULL);
-	now = mx_mono_now(&m);
-	while (bpf_map_get_next_key(m.conc, prev, &next) == 0) {
-		struct top_row *row;
-		struct mx_conc c;
-
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(m.conc, &next, &c))
-			continue;
-		if (!(row = top_push(&rows, &n, &cap)))
-			break;
-		row->key = next;
-		row->active = c.established;
-		row->pending = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
-		row->rate_used = rate_used(&m, &next, now);
-	}
-	/* sources with SYNs in flight but no established connection yet */
-	prev = NULL;
-	while (bpf_map_get_next_key(m.pendcnt, prev, &next) == 0) {
-		struct top_row *row;
-		struct mx_conc c;
-		uint32_t pend;
-
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(m.conc, &next, &c) == 0)
-			continue; /* listed above */
-		pend = mx_pending_count(&m, &next, now, cfg.pending_slot_ns);
-		if (!pend)
-			continue;
-		if (!(row = top_push(&rows, &n, &cap)))
-			break;
-		row->key = next;
-		row->pending = pend;
-		row->rate_used = rate_used(&m, &next, now);
-	}
-	if (n)
-		qsort(rows, n, sizeof(*rows), top_cmp);
-	if (n > limit)
-		n = limit;
-	if (g->json) {
-		jw_init(&w, stdout);
-		jw_obj(&w);
-		jw_karr(&w, "sources");
-	} else {
-		printf("%-44s %8s %8s %10s\n", "SOURCE", "ACTIVE", "PENDING", "RATE_USED");
-	}
-	for (i = 0; i < n; i++) {
-		char buf[MX_PREFIX_STRLEN];
-
-		mx_prefix_format(&rows[i].key, buf, sizeof(buf));
-		if (g->json) {
-			jw_obj(&w);
-			jw_kstr(&w, "source", buf);
-			jw_ku64(&w, "active", rows[i].active);
-			jw_ku64(&w, "pending", rows[i].pending);
-			jw_ku64(&w, "rate_used", rows[i].rate_used);
-			jw_end(&w);
-		} else {
-			printf("%-44s %8u %8u %10llu\n", buf, rows[i].active, rows[i].pending,
-			       (unsigned long long)rows[i].rate_used);
-		}
-	}
-	if (g->json) {
-		jw_end(&w);
-		jw_end(&w);
-	}
-	free(rows);
-	mx_maps_close(&m);
-	return MX_EXIT_OK;
-}
-
 static const char query_help[] =
 	"Usage: mxlimit query ADDR [--json]\n\n"
 	"Which policy entry applies to ADDR (the matched lookup: a prefix or\n"
@@ -413,7 +249,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 	mx_prefix_mask(&rk);
 	bpf_map_lookup_elem(m.conc, &ck, &c);
 	pend = mx_pending_count(&m, &ck, now, cfg.pending_slot_ns);
-	used = r.rate_limit ? rate_used(&m, &rk, now) : 0;
+	used = r.rate_limit ? mx_rate_used(&m, &rk, now) : 0;
 	have_sn = mx_sanction_lookup(&m, &addr, &sn) == 0;
 	blocked = have_sn && sn.block_until_ns > now;
 	penalized = have_sn && sn.penalty_until_ns > now;

@@ -65,8 +65,8 @@ static void usage(FILE *f)
 	fprintf(f, "\nGlobal options (before or after the command):\n"
 		   "  --pin-dir DIR  pinned maps and links (default %s, or $MXLIMIT_PIN_DIR)\n"
 		   "  --json         machine-readable output for the commands that print\n"
-		   "  -h, --help     this text; `mxlimit COMMAND --help` for a command\n"
-		   "  --version      print the version\n\n"
+		   "  -h, --help     this text; `mxlimit COMMAND --help` for a command\n\n"
+		   "  --version      print the version (first, instead of a command)\n\n"
 		   "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
 		   "See mxlimit(8) and limit.ini(5).\n", MX_DEFAULT_PIN_DIR);
 }
