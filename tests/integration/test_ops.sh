@@ -51,6 +51,18 @@ check "unblock" lab_mx unblock 198.18.0.0/24
 check_eq "admitted after unblock" "$(lab_open b3 $LAB_CLI4)" ok
 lab_mx unblock 198.18.0.0/24 2>/dev/null; rc=$?
 check_eq "unblock of what is not blocked exits 1" "$rc" 1
+check "unblock --missing-ok of what is not blocked exits 0" lab_mx unblock 198.18.0.0/24 --missing-ok
+# owners: the longer block keeps its reason; --reason lifts only its own
+lab_mx block 198.18.0.9 --reason admin
+lab_mx block 198.18.0.9 --ttl 60 --reason f2b-x
+check "a shorter block over a permanent one changes nothing (reason admin, never)" \
+	bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN; lab_mx blocks | grep -q '^198.18.0.9 *block *never *admin'"
+lab_mx unblock 198.18.0.9 --reason f2b-x 2>/dev/null; rc=$?
+check_eq "unblock --reason of another owner's block exits 1" "$rc" 1
+check "and the admin's block stays" \
+	bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN; lab_mx blocks | grep -q '^198.18.0.9 *block *never *admin'"
+check "unblock --reason admin lifts it" lab_mx unblock 198.18.0.9 --reason admin
+check_eq "nothing left on 198.18.0.9" "$(lab_mx blocks | grep -c '^198.18.0.9 ')" 0
 lab_mx block 198.18.0.0/33 2>/dev/null; rc=$?
 check_eq "block of a bad prefix exits 2" "$rc" 2
 check "block with --ttl 2s" lab_mx block $LAB_CLI4 --ttl 2s

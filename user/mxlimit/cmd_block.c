@@ -80,26 +80,58 @@ int cmd_block(int argc, char **argv, const struct mx_global *g)
 }
 
 static const char unblock_help[] =
-	"Usage: mxlimit unblock PREFIX\n\n"
+	"Usage: mxlimit unblock PREFIX [--reason WORD] [--missing-ok]\n\n"
 	"Lift the block and the penalty set on exactly PREFIX.  A block on an\n"
-	"enclosing prefix still applies.\n";
+	"enclosing prefix still applies.\n\n"
+	"  --reason WORD  lift only what was set with this reason (fail2ban lifts its\n"
+	"                 own ban, never an admin's block on the same address)\n"
+	"  --missing-ok   nothing to lift is not an error (exit 0): the block may\n"
+	"                 have expired and been collected already\n";
 
 int cmd_unblock(int argc, char **argv, const struct mx_global *g)
 {
+	static const struct option opts[] = {
+		{ "reason", required_argument, 0, 'r' }, { "missing-ok", no_argument, 0, 'm' },
+		{ "help", no_argument, 0, 'h' },	  { 0, 0, 0, 0 },
+	};
+	const char *reason = NULL;
+	bool missing_ok = false;
 	struct mx_maps m;
 	mx_prefix p;
-	int rc, a = mx_cmd_args(argc, argv, unblock_help, 1);
+	int opt, rc;
 
-	if (a >= 0)
-		return a;
-	if (parse_prefix_arg(argv[1], &p))
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "r:mh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			if (!mx_reason_valid(optarg)) {
+				mx_err("--reason takes one word of at most %d letters, digits, '_', '.', '-'",
+				       MX_REASON_LEN - 1);
+				return MX_EXIT_USAGE;
+			}
+			reason = optarg;
+			break;
+		case 'm': missing_ok = true; break;
+		case 'h': fputs(unblock_help, stdout); return MX_EXIT_OK;
+		default: fputs(unblock_help, stderr); return MX_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		mx_err("unblock takes one prefix");
+		return MX_EXIT_USAGE;
+	}
+	if (parse_prefix_arg(argv[optind], &p))
 		return MX_EXIT_USAGE;
 	if (mx_maps_open(g->pin_dir, &m))
 		return MX_EXIT_FAIL;
-	rc = mx_sanction_remove(&m, &p, MX_KIND_BLOCK | MX_KIND_PENALTY);
+	rc = reason ? mx_sanction_remove_reason(&m, &p, MX_KIND_BLOCK | MX_KIND_PENALTY, reason)
+		    : mx_sanction_remove(&m, &p, MX_KIND_BLOCK | MX_KIND_PENALTY);
 	mx_maps_close(&m);
 	if (rc == 1) {
-		mx_err("%s is not blocked or penalized", argv[1]);
+		if (missing_ok)
+			return MX_EXIT_OK;
+		mx_err("%s is not blocked or penalized%s%s", argv[optind], reason ? " with reason " : "",
+		       reason ? reason : "");
 		return MX_EXIT_FAIL;
 	}
 	return rc ? MX_EXIT_FAIL : MX_EXIT_OK;

@@ -155,21 +155,26 @@ int mx_sanction_add(const struct mx_maps *m, const struct mx_sanction_req *r)
 		memset(&v, 0, sizeof(v));
 		v.plen = p.plen;
 	}
+	/* The sanction that lasts longer stays, with its reason: a shorter one
+	 * (a fail2ban ban over an admin's permanent block) changes nothing,
+	 * so its owner's unblock --reason cannot lift the other's. */
 	if (r->kind == MX_KIND_BLOCK) {
-		if (!own_block(&v, now) || r->until_ns > v.own_block_until_ns)
+		if (!own_block(&v, now) || r->until_ns > v.own_block_until_ns) {
 			v.own_block_until_ns = r->until_ns;
+			memset(v.block_reason, 0, sizeof(v.block_reason));
+			if (r->reason)
+				strncpy(v.block_reason, r->reason, sizeof(v.block_reason) - 1);
+		}
 		v.flags |= MX_SANCTION_OWN_BLOCK;
-		memset(v.block_reason, 0, sizeof(v.block_reason));
-		if (r->reason)
-			strncpy(v.block_reason, r->reason, sizeof(v.block_reason) - 1);
 	} else {
-		if (!own_penalty(&v, now) || r->until_ns > v.own_penalty_until_ns)
+		if (!own_penalty(&v, now) || r->until_ns > v.own_penalty_until_ns) {
 			v.own_penalty_until_ns = r->until_ns;
+			memset(v.penalty_reason, 0, sizeof(v.penalty_reason));
+			if (r->reason)
+				strncpy(v.penalty_reason, r->reason, sizeof(v.penalty_reason) - 1);
+		}
 		v.own_penalty_limit = r->limit ? r->limit : MX_PENALTY_TIER;
 		v.flags |= MX_SANCTION_OWN_PENALTY;
-		memset(v.penalty_reason, 0, sizeof(v.penalty_reason));
-		if (r->reason)
-			strncpy(v.penalty_reason, r->reason, sizeof(v.penalty_reason) - 1);
 	}
 	merge(m->sanctions, &p, &v, now);
 	if (write_entry(m->sanctions, &p, &v))
@@ -291,4 +296,31 @@ char *mx_fmt_remaining(uint64_t until_ns, uint64_t now_ns, char *buf, size_t len
 	else
 		snprintf(buf, len, "%llus", (unsigned long long)s);
 	return buf;
+}
+
+/* A reason field (not always NUL-terminated when full) equals word? */
+static bool reason_is(const char *field, const char *word)
+{
+	size_t n = strlen(word);
+
+	return n < MX_REASON_LEN ? strncmp(field, word, MX_REASON_LEN) == 0 && field[n] == '\0'
+				 : strncmp(field, word, MX_REASON_LEN) == 0;
+}
+
+int mx_sanction_remove_reason(const struct mx_maps *m, const mx_prefix *pp, unsigned kinds,
+			      const char *reason)
+{
+	struct mx_sanction v;
+	mx_prefix p = *pp;
+
+	mx_prefix_mask(&p);
+	if (get_exact(m->sanctions, &p, &v))
+		return 1;
+	if (!(v.flags & MX_SANCTION_OWN_BLOCK) || !reason_is(v.block_reason, reason))
+		kinds &= ~(unsigned)MX_KIND_BLOCK;
+	if (!(v.flags & MX_SANCTION_OWN_PENALTY) || !reason_is(v.penalty_reason, reason))
+		kinds &= ~(unsigned)MX_KIND_PENALTY;
+	if (!kinds)
+		return 1;
+	return mx_sanction_remove(m, &p, kinds);
 }

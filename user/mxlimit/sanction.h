@@ -45,6 +45,10 @@ int mx_sanction_add(const struct mx_maps *m, const struct mx_sanction_req *r);
 /* Remove the own block and/or penalty (kinds: a mask of MX_KIND_*) of
  * exactly this prefix.  Returns 1 when there was none. */
 int mx_sanction_remove(const struct mx_maps *m, const mx_prefix *p, unsigned kinds);
+/* The same, only for the sanctions on exactly p whose reason is `reason`
+ * (a block and a penalty each have their own).  1 when none has it. */
+int mx_sanction_remove_reason(const struct mx_maps *m, const mx_prefix *p, unsigned kinds,
+			      const char *reason);
 /* Every entry; *out is malloc'd (free it). */
 int mx_sanction_list(const struct mx_maps *m, struct mx_sanction_entry **out, size_t *n);
 /* Drop what has expired by `now` (housekeeping; the datapath already
