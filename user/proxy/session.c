@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,7 +212,7 @@ static bool update_events(struct px_session *s)
 	if (s->be.fd < 0)
 		return true;
 	if (!s->be_connected)
-		be = EPOLLOUT;
+		be = mx_buf_len(&s->bout) ? EPOLLOUT : EPOLLIN;
 	else {
 		if (!s->be_eof && s->bin.cap - mx_buf_len(&s->bin) > 0)
 			be |= EPOLLIN;
@@ -371,6 +372,19 @@ static int put_proxy_header(struct px_session *s)
 	return 0;
 }
 
+/*
+ * Replies and forwarded commands are whole units written once: Nagle's
+ * algorithm would hold the second of two writes (a body's last piece, the
+ * greeting after TLS session tickets) for the peer's delayed ACK, up to
+ * 40 ms each (docs/BENCHMARKS.md, TLS).
+ */
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void start_backend(struct px_session *s)
 {
 	const struct mx_sockaddr *b = &s->srv->conf->backend;
@@ -387,12 +401,17 @@ static void start_backend(struct px_session *s)
 		return;
 	}
 	fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		no_delay(fd);
 	if (fd >= 0 && connect(fd, (const struct sockaddr *)&b->ss, b->len) < 0 &&
 	    errno != EINPROGRESS) {
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || mx_io_add(s->srv->loop, &s->be, fd, EPOLLOUT, on_backend, s) < 0) {
+	/* a connect that fails shows as EPOLLERR/HUP, one that works as the
+	 * greeting arriving: writability is needed only for a PROXY header */
+	if (fd < 0 || mx_io_add(s->srv->loop, &s->be, fd, mx_buf_len(&s->bout) ? EPOLLOUT : EPOLLIN,
+				on_backend, s) < 0) {
 		if (fd >= 0)
 			close(fd);
 		s->srv->stats.backend_failed++;
@@ -529,6 +548,7 @@ void px_session_accept(struct px_server *srv, int fd, const struct sockaddr_stor
 	mx_timer_init(&s->timer, on_timer, s);
 	s->t_start = s->t_activity = mx_loop_now(srv->loop);
 	s->peer = *peer;
+	no_delay(fd);
 	/* the local address only goes into PROXY headers */
 	if ((srv->conf->proxy_protocol != MX_PP_NONE &&
 	     getsockname(fd, (struct sockaddr *)&s->local, &ll) < 0) ||

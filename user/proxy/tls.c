@@ -109,6 +109,10 @@ static SSL_CTX *new_ctx(struct px_tls *t, const struct mx_proxy_conf *c, const c
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mxlimit-proxy", 13);
+	/* one read() per TLS record, not header then body */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	/* one TLS 1.3 ticket (OpenSSL sends two): a mail client resumes once */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1) {
 		mx_err("%s: [proxy] tls_ciphers \"%s\": no usable cipher (%s)", cfg, c->tls_ciphers,
 		       ssl_err());
@@ -348,6 +352,8 @@ enum px_tls_io px_tls_read(SSL *ssl, struct mx_buf *b, size_t *n)
 		if (rc == 1) {
 			b->w += (uint32_t)got;
 			*n += got;
+			if (!SSL_has_pending(ssl))
+				return PX_TLS_OK; /* no read() that would only say EAGAIN */
 			continue;
 		}
 		/* the caller takes what was read before the condition first */
