@@ -50,6 +50,8 @@ set -eu
 #  nor enabled)
 #   postfwd policyd-rate-limit   Debian's policy servers, beside mxlimit-policyd
 #   fail2ban             test_fail2ban runs fail2ban-server in the foreground
+#   stunnel4             bench-tls: a TLS relay as the 'direct' TLS baseline
+#   strace linux-perf    bench-tls row 4: syscalls per relayed message
 #  tests and tools
 #   bash-completion      the completion test (contrib/bash-completion)
 #   tmux                 a real terminal for `top --watch` (test_top_watch)
@@ -62,7 +64,7 @@ zlib1g-dev linux-libc-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev libcmoc
 iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzip bc
 coreutils findutils grep sed mawk bash
 postfix swaks perl libio-socket-inet6-perl libnet-ssleay-perl libio-socket-ssl-perl
-libssl-dev openssl postfwd policyd-rate-limit fail2ban
+libssl-dev openssl postfwd policyd-rate-limit fail2ban stunnel4 strace linux-perf
 python3 valgrind cppcheck clang-tidy bash-completion tmux"
 
 missing=""
@@ -97,7 +99,7 @@ apt-get install -y -qq --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 # ...and never enabled at boot either: the benchmark peers run only when the
 # bench starts them (their postinst enables them).
-for svc in postfwd policyd-rate-limit fail2ban; do
+for svc in postfwd policyd-rate-limit fail2ban stunnel4; do
 	case " $missing " in *" $svc "*) ;; *) continue ;; esac
 	# deb-systemd-helper acts only when it believes dpkg called it
 	if [ -e "/lib/systemd/system/$svc.service" ] && command -v deb-systemd-helper >/dev/null; then

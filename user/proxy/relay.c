@@ -278,6 +278,7 @@ static bool client_line(struct px_session *s)
 		/* the backend waits for this response: cancel the exchange
 		 * (RFC 4954 4: "*"), its 501 answers the client */
 		if (!mx_buf_fits(&s->bout, 3)) {
+			s->bout_blocked = true;
 			s->cin.r -= (uint32_t)(lf - p) + 1;
 			return false;
 		}
@@ -295,6 +296,7 @@ static bool client_line(struct px_session *s)
 	}
 	/* the canonical spelling is at most 2 bytes longer (brackets) */
 	if (!mx_buf_fits(&s->bout, len + 4)) {
+		s->bout_blocked = true;
 		s->cin.r -= (uint32_t)(lf - p) + 1; /* retry when bout drains */
 		return false;
 	}
@@ -339,8 +341,10 @@ static bool client_data(struct px_session *s)
 	size_t n = mx_buf_len(&s->cin), room = mx_buf_room(&s->bout), used;
 	enum mx_data_result r;
 
-	if (n > room)
+	if (n > room) {
 		n = room;
+		s->bout_blocked = true;
+	}
 	if (!n)
 		return false;
 	r = mx_data_scan(&s->scan, s->cin.d + s->cin.r, n, &used);
@@ -364,8 +368,10 @@ static bool client_raw(struct px_session *s, uint64_t *left)
 {
 	uint64_t n = mx_buf_len(&s->cin), room = mx_buf_room(&s->bout);
 
-	if (n > room)
+	if (n > room) {
 		n = room;
+		s->bout_blocked = true;
+	}
 	if (left && n > *left)
 		n = *left;
 	if (!n)

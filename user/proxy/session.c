@@ -232,6 +232,8 @@ static uint64_t deadline(struct px_session *s)
 	const struct mx_proxy_conf *c = s->srv->conf;
 	uint64_t d;
 
+	if (s->more)
+		return mx_loop_now(s->srv->loop);
 	if (s->phase == PH_CLOSING)
 		return s->t_close;
 	if (s->phase == PH_PROXYHDR)
@@ -256,6 +258,10 @@ static void on_timer(struct mx_loop *l, struct mx_timer *t)
 	struct px_session *s = t->arg;
 	uint64_t now = mx_loop_now(l);
 
+	if (s->more) {
+		pump(s); /* work left over from the last event: not a timeout */
+		return;
+	}
 	if (s->phase == PH_CLOSING || s->phase == PH_PROXYHDR || s->phase == PH_TLSWAIT ||
 	    s->tls == TLS_HANDSHAKE) {
 		if (now >= deadline(s)) {
@@ -281,6 +287,19 @@ static void on_timer(struct mx_loop *l, struct mx_timer *t)
 	pump(s);
 }
 
+/*
+ * Bytes OpenSSL already took off the socket (read-ahead) make no epoll
+ * event: whenever cin has room again they are read from OpenSSL's buffer,
+ * or a session whose client sent a large body in one go would stall with
+ * its data inside OpenSSL.  Bounded by OpenSSL's buffer.
+ */
+static void tls_drain(struct px_session *s)
+{
+	while (s->tls == TLS_ON && px_tls_pending(s->ssl) && mx_buf_room(&s->cin) &&
+	       s->phase != PH_CLOSING && cli_read(s) > 0)
+		px_client_pump(s);
+}
+
 /* After any event: move data as far as it goes, then re-arm. */
 static void pump(struct px_session *s)
 {
@@ -288,13 +307,14 @@ static void pump(struct px_session *s)
 
 	if (s->dead)
 		return;
-	if (s->phase != PH_PROXYHDR && s->phase != PH_TLSWAIT) {
+	s->more = false;
+	/* rounds while the client's bytes wait only for room in bout that the
+	 * backend just gave (TLS read-ahead can hold more than cin); a few per
+	 * event, then the timer, due at once, lets other sessions run first */
+	for (int round = 0; s->phase != PH_PROXYHDR && s->phase != PH_TLSWAIT; round++) {
+		s->bout_blocked = false;
 		px_client_pump(s);
-		/* decrypted bytes OpenSSL holds make no epoll event: take them
-		 * while cin has room (bounded: at most one TLS record) */
-		while (s->tls == TLS_ON && px_tls_pending(s->ssl) && mx_buf_room(&s->cin) &&
-		       s->phase != PH_CLOSING && cli_read(s) > 0)
-			px_client_pump(s);
+		tls_drain(s);
 		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
 		/* the client is gone and all it said is out: tell the backend */
@@ -310,8 +330,16 @@ static void pump(struct px_session *s)
 		}
 		px_backend_pump(s);
 		px_client_pump(s); /* replies may have unblocked DATA or freed slots */
+		tls_drain(s);
 		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
 			backend_lost(s);
+		if (!s->bout_blocked || s->phase == PH_CLOSING || s->be.fd < 0 ||
+		    !mx_buf_room(&s->bout))
+			break; /* nothing moves now, or the backend's EPOLLOUT will say when */
+		if (round == 3) {
+			s->more = true;
+			break;
+		}
 	}
 	if (s->cli.fd >= 0 && cli_write(s) < 0) {
 		session_free(s);

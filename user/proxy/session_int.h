@@ -97,6 +97,8 @@ struct px_session {
 	bool tls_rd_wants_w, tls_wr_wants_r, tls_hs_wants_w;
 	uint64_t t_hs;         /* handshake start */
 	uint8_t xc;            /* enum xclient_state */
+	bool bout_blocked;     /* relay.c left client bytes for lack of room in bout */
+	bool more;             /* pump stopped with work left: the timer is due now */
 	struct mx_buf cin, bout, bin, cout;
 	struct pend q[PIPELINE_MAX];
 	unsigned qh, qn;
