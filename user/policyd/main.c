@@ -251,7 +251,7 @@ static void print_postfix(const struct mx_policy *pol)
 		snprintf(where, sizeof(where), "inet:%s", mx_sockaddr_format(&l->inet, d, sizeof(d)) ? d : "?");
 	printf("# main.cf (relay control stays in smtpd_relay_restrictions, which Postfix\n"
 	       "# checks first, so refused recipients are never counted; a chrooted smtpd needs\n"
-	       "# the socket under its queue directory, e.g. unix:private/mxlimit-policyd;\n"
+	       "# the socket under its queue directory, e.g. unix:mxlimit/policyd.sock;\n"
 	       "# \"permit_mynetworks,\" in front exempts your own networks, as a \"= 0\" lookup does):\n"
 	       "smtpd_recipient_restrictions =\n"
 	       "    check_policy_service { %s, default_action=DUNNO, timeout=10s }\n", where);
