@@ -377,6 +377,20 @@ int mx_proxy_conf_set(struct mx_proxy_conf *c, const char *file, int line, const
 		return mx_conf_list(c, file, line, value, add_listen_tls);
 	if (strcmp(key, "backend_xclient") == 0)
 		return set_bool(file, line, key, value, &c->backend_xclient);
+	if (strcmp(key, "backend_tls") == 0)
+		return set_bool(file, line, key, value, &c->backend_tls);
+	if (strcmp(key, "backend_tls_ca") == 0) {
+		if (value[0] != '/') {
+			mx_log_at(MX_LOG_ERROR, file, line,
+				  "backend_tls_ca: \"%s\" is not an absolute path", value);
+			return -1;
+		}
+		return mx_conf_string(file, line, key, value, c->backend_tls_ca,
+				      sizeof(c->backend_tls_ca));
+	}
+	if (strcmp(key, "backend_tls_name") == 0)
+		return mx_conf_string(file, line, key, value, c->backend_tls_name,
+				      sizeof(c->backend_tls_name));
 	mx_log_at(MX_LOG_ERROR, file, line, "unknown key \"%s\" in [proxy]", key);
 	return -1;
 }
@@ -407,6 +421,16 @@ int mx_proxy_conf_finish(struct mx_proxy_conf *c, const char *file, int section_
 	if (!c->n_tls_cert && (c->n_listen_tls || c->tls_required)) {
 		mx_log_at(MX_LOG_ERROR, file, section_line, "%s needs tls_cert and tls_key",
 			  c->n_listen_tls ? "listen_tls" : "tls_required");
+		return -1;
+	}
+	if (c->backend_tls && !c->backend_tls_name[0]) {
+		mx_log_at(MX_LOG_ERROR, file, section_line,
+			  "backend_tls needs backend_tls_name: the name the backend's certificate must carry");
+		return -1;
+	}
+	if (c->backend_tls && c->proxy_protocol != MX_PP_NONE) {
+		mx_log_at(MX_LOG_ERROR, file, section_line,
+			  "backend_tls and proxy_protocol: a PROXY header cannot go inside the backend's TLS; use backend_xclient");
 		return -1;
 	}
 	if (c->backend_xclient && c->proxy_protocol != MX_PP_NONE) {

@@ -89,6 +89,10 @@ struct mx_proxy_conf {
 	struct mx_sockaddr listen_tls[MX_PROXY_MAX_LISTEN]; /* implicit TLS (465) */
 	size_t n_listen_tls;
 	bool backend_xclient;         /* hand the client over with XCLIENT */
+	/* TLS from the first byte to a backend on another host (SMTPS) */
+	bool backend_tls;
+	char backend_tls_ca[256];     /* "" = the system's trust store */
+	char backend_tls_name[256];   /* the name its certificate must carry */
 };
 
 /* "192.0.2.1:25", "[2001:db8::1]:25" (numeric only: no DNS in a config).

@@ -235,11 +235,14 @@ static void apply_policy(struct px_server *srv, struct mx_policy *pol)
 
 /* A file's policy with its [proxy] checked and its certificates loaded.
  * NULL on error (reported). */
-static struct mx_policy *load_all(const char *path, struct px_tls **tls)
+static struct mx_policy *load_all(const char *path, struct px_tls **tls,
+				  struct px_tls_client **btls)
 {
 	struct mx_policy *pol = calloc(1, sizeof(*pol));
 	bool err;
 
+	*tls = NULL;
+	*btls = NULL;
 	if (!pol || mx_policy_load(path, pol) < 0) {
 		free(pol);
 		return NULL;
@@ -249,6 +252,12 @@ static struct mx_policy *load_all(const char *path, struct px_tls **tls)
 	*tls = px_tls_new(&pol->proxy, path, &err);
 	if (err)
 		goto fail;
+	*btls = px_tls_client_new(&pol->proxy, path, &err);
+	if (err) {
+		px_tls_free(*tls);
+		*tls = NULL;
+		goto fail;
+	}
 	return pol;
 fail:
 	mx_policy_free(pol);
@@ -288,11 +297,12 @@ struct px_main {
 static void reload(struct px_main *m)
 {
 	struct px_server *srv = &m->srv;
+	struct px_tls_client *btls = NULL;
 	struct px_tls *tls = NULL;
 	struct mx_policy *pol;
 
 	mx_info("SIGHUP: reloading %s", m->path);
-	pol = load_all(m->path, &tls);
+	pol = load_all(m->path, &tls, &btls);
 	if (!pol) {
 		mx_err("reload failed: the policy and certificates in force are unchanged");
 		return;
@@ -304,6 +314,7 @@ static void reload(struct px_main *m)
 			tls = NULL;
 			if (srv->tls) {
 				mx_err("reload failed: the new file has no certificate; keeping the old one");
+				px_tls_client_free(btls);
 				drop_policy(pol);
 				return;
 			}
@@ -319,6 +330,9 @@ static void reload(struct px_main *m)
 	}
 	px_tls_free(srv->tls);
 	srv->tls = tls;
+	/* sessions hold their own SSL objects; new backend connections use this */
+	px_tls_client_free(srv->btls);
+	srv->btls = btls;
 	drop_policy(srv->pol);
 	apply_policy(srv, pol);
 	mx_info("reloaded %s%s", m->path, tls ? " and its certificates" : "");
@@ -394,6 +408,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct px_main m = { .path = DEFAULT_CONFIG };
+	struct px_tls_client *btls = NULL;
 	struct px_tls *tls = NULL;
 	struct mx_policy *pol;
 	bool test = false;
@@ -413,20 +428,23 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	pol = load_all(m.path, &tls);
+	pol = load_all(m.path, &tls, &btls);
 	if (!pol)
 		return 2;
 	if (test) {
 		printf("%s: configuration ok%s\n", m.path,
 		       tls ? " (certificates and keys loaded)" : "");
 		px_tls_free(tls);
+		px_tls_client_free(btls);
 		drop_policy(pol);
 		return 0;
 	}
 	m.srv.tls = tls;
+	m.srv.btls = btls;
 	apply_policy(&m.srv, pol);
 	rc = run(&m);
 	px_tls_free(m.srv.tls);
+	px_tls_client_free(m.srv.btls);
 	drop_policy(m.srv.pol);
 	return rc;
 }

@@ -25,6 +25,7 @@
 #include "verdict_client.h"
 
 struct px_tls;
+struct px_tls_client;
 
 /* Counters printed at exit and on SIGUSR1. */
 struct px_stats {
@@ -50,6 +51,7 @@ struct px_server {
 	struct mx_rate_store *store;
 	struct mx_vclient *verdict;
 	struct px_tls *tls; /* NULL: no certificate, STARTTLS is the backend's */
+	struct px_tls_client *btls; /* backend_tls, or NULL */
 	struct px_listener listeners[2 * MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
 	struct mx_timer accept_resume; /* listeners paused on EMFILE */

@@ -30,6 +30,16 @@ static void pump(struct px_session *s);
 
 /* ---- closing ---- */
 
+/* The backend connection, and its TLS state first: an SSL object must never
+ * outlive its descriptor (the number may be reused by the next socket). */
+static void be_close(struct px_session *s)
+{
+	px_tls_close(s->bssl);
+	s->bssl = NULL;
+	s->btls = TLS_OFF;
+	mx_io_close(s->srv->loop, &s->be);
+}
+
 static void session_free(struct px_session *s)
 {
 	struct px_server *srv = s->srv;
@@ -46,7 +56,7 @@ static void session_free(struct px_session *s)
 	px_tls_close(s->ssl);
 	s->ssl = NULL;
 	mx_io_close(srv->loop, &s->cli);
-	mx_io_close(srv->loop, &s->be);
+	be_close(s);
 	mx_timer_del(srv->loop, &s->timer);
 	srv->n_sessions--;
 	if (s->tarpit)
@@ -64,7 +74,7 @@ void px_close_with(struct px_session *s, const char *fmt, const char *detail)
 	char line[512];
 	int n;
 
-	mx_io_close(s->srv->loop, &s->be);
+	be_close(s);
 	s->qn = 0;
 	s->phase = PH_CLOSING;
 	s->mode = CM_DISCARD;
@@ -169,12 +179,98 @@ static int tls_step(struct px_session *s)
 	return 1;
 }
 
+/* ---- the backend's transport: plain or TLS (backend_tls) ---- */
+
+/* As mx_buf_read: bytes read, 0 on EOF, -1 nothing now, -2 error. */
+static ssize_t be_read(struct px_session *s)
+{
+	size_t n;
+	enum px_tls_io r;
+
+	if (s->btls != TLS_ON)
+		return mx_buf_read(s->be.fd, &s->bin);
+	s->btls_rd_wants_w = false;
+	r = px_tls_read(s->bssl, &s->bin, &n);
+	if (n)
+		return (ssize_t)n;
+	switch (r) {
+	case PX_TLS_OK:
+	case PX_TLS_WANT_READ:
+		return -1;
+	case PX_TLS_WANT_WRITE:
+		s->btls_rd_wants_w = true;
+		return -1;
+	case PX_TLS_EOF:
+		return 0;
+	default:
+		return -2;
+	}
+}
+
+/* As mx_buf_write: 0, or -2 on an error. */
+static int be_write(struct px_session *s)
+{
+	if (s->btls == TLS_OFF)
+		return mx_buf_write(s->be.fd, &s->bout);
+	if (s->btls == TLS_HANDSHAKE)
+		return 0;
+	s->btls_wr_wants_r = false;
+	switch (px_tls_write(s->bssl, &s->bout)) {
+	case PX_TLS_OK:
+	case PX_TLS_WANT_WRITE:
+		return 0;
+	case PX_TLS_WANT_READ:
+		s->btls_wr_wants_r = true;
+		return 0;
+	default:
+		return -2;
+	}
+}
+
+static void backend_unreachable(struct px_session *s, const char *what, const char *why)
+{
+	s->srv->stats.backend_failed++;
+	mx_warn("%s: %s", what, why);
+	px_close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s", "");
+}
+
+/* Drive the backend's handshake: 1 done, 0 waiting, -1 failed (closed). */
+static int be_tls_step(struct px_session *s)
+{
+	char why[160] = "";
+	enum px_tls_io r = px_tls_handshake(s->bssl, why, sizeof(why));
+	const char *verr;
+
+	s->btls_hs_wants_w = r == PX_TLS_WANT_WRITE;
+	if (r == PX_TLS_WANT_READ || r == PX_TLS_WANT_WRITE)
+		return 0;
+	if (r != PX_TLS_OK) {
+		verr = px_tls_verify_error(s->bssl);
+		backend_unreachable(s, "backend TLS", verr ? verr : why);
+		return -1;
+	}
+	s->btls = TLS_ON;
+	s->be_connected = true;
+	mx_debug("%s: backend TLS established: %s %s", s->cip, px_tls_version(s->bssl),
+		 px_tls_cipher(s->bssl));
+	return 1;
+}
+
+/* Decrypted backend bytes OpenSSL holds (a record larger than bin's room)
+ * make no epoll event: read them whenever bin has room again. */
+static void be_drain(struct px_session *s)
+{
+	while (s->btls == TLS_ON && px_tls_pending(s->bssl) && mx_buf_room(&s->bin) &&
+	       s->phase != PH_CLOSING && be_read(s) > 0)
+		px_backend_pump(s);
+}
+
 /* ---- sockets ---- */
 
 static void backend_lost(struct px_session *s)
 {
 	s->be_eof = true;
-	mx_io_close(s->srv->loop, &s->be);
+	be_close(s);
 	/* a backend that said goodbye (221, 421) leaves nothing to add */
 	if (s->qn == 0 && (s->last_code == 221 || s->last_code == 421) && !mx_buf_len(&s->bin)) {
 		s->phase = PH_CLOSING;
@@ -211,13 +307,18 @@ static bool update_events(struct px_session *s)
 	}
 	if (s->be.fd < 0)
 		return true;
-	if (!s->be_connected)
-		be = mx_buf_len(&s->bout) ? EPOLLOUT : EPOLLIN;
+	if (s->btls == TLS_HANDSHAKE)
+		be = s->btls_hs_wants_w ? EPOLLOUT : EPOLLIN;
+	else if (!s->be_connected)
+		/* a TLS backend waits for our ClientHello: writability says connected */
+		be = mx_buf_len(&s->bout) || s->srv->btls ? EPOLLOUT : EPOLLIN;
 	else {
 		if (!s->be_eof && s->bin.cap - mx_buf_len(&s->bin) > 0)
 			be |= EPOLLIN;
-		if (mx_buf_len(&s->bout))
+		if (mx_buf_len(&s->bout) || s->btls_rd_wants_w)
 			be |= EPOLLOUT;
+		if (s->btls_wr_wants_r)
+			be |= EPOLLIN;
 	}
 	if (mx_io_set(l, &s->be, be) < 0)
 		backend_lost(s);
@@ -315,7 +416,7 @@ static void pump(struct px_session *s)
 		s->bout_blocked = false;
 		px_client_pump(s);
 		tls_drain(s);
-		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
+		if (s->be.fd >= 0 && s->be_connected && be_write(s) < 0)
 			backend_lost(s);
 		/* the client is gone and all it said is out: tell the backend */
 		if (s->cli_eof && s->be.fd >= 0 && s->be_connected && !mx_buf_len(&s->bout) &&
@@ -329,9 +430,10 @@ static void pump(struct px_session *s)
 			s->be_shut = true;
 		}
 		px_backend_pump(s);
+		be_drain(s);
 		px_client_pump(s); /* replies may have unblocked DATA or freed slots */
 		tls_drain(s);
-		if (s->be.fd >= 0 && s->be_connected && mx_buf_write(s->be.fd, &s->bout) < 0)
+		if (s->be.fd >= 0 && s->be_connected && be_write(s) < 0)
 			backend_lost(s);
 		if (!s->bout_blocked || s->phase == PH_CLOSING || s->be.fd < 0 ||
 		    !mx_buf_room(&s->bout))
@@ -438,8 +540,9 @@ static void start_backend(struct px_session *s)
 	}
 	/* a connect that fails shows as EPOLLERR/HUP, one that works as the
 	 * greeting arriving: writability is needed only for a PROXY header */
-	if (fd < 0 || mx_io_add(s->srv->loop, &s->be, fd, mx_buf_len(&s->bout) ? EPOLLOUT : EPOLLIN,
-				on_backend, s) < 0) {
+	if (fd < 0 || mx_io_add(s->srv->loop, &s->be, fd,
+				mx_buf_len(&s->bout) || s->srv->btls ? EPOLLOUT : EPOLLIN, on_backend,
+				s) < 0) {
 		if (fd >= 0)
 			close(fd);
 		s->srv->stats.backend_failed++;
@@ -525,7 +628,7 @@ static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 	ssize_t r;
 
 	(void)l;
-	if (!s->be_connected) {
+	if (!s->be_tcp) {
 		int err = 0;
 		socklen_t el = sizeof(err);
 
@@ -534,17 +637,32 @@ static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 		if (events & (EPOLLERR | EPOLLHUP))
 			getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		if (err || (events & (EPOLLERR | EPOLLHUP))) {
-			s->srv->stats.backend_failed++;
-			mx_warn("backend connect: %s", strerror(err ? err : ECONNREFUSED));
-			px_close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s",
-				   "");
+			backend_unreachable(s, "backend connect", strerror(err ? err : ECONNREFUSED));
 			pump(s);
 			return;
 		}
-		s->be_connected = true;
+		s->be_tcp = true;
+		if (s->srv->btls) {
+			s->bssl = px_tls_connect(s->srv->btls, io->fd);
+			if (!s->bssl) {
+				backend_unreachable(s, "backend TLS", "cannot create a session");
+				pump(s);
+				return;
+			}
+			s->btls = TLS_HANDSHAKE;
+		} else {
+			s->be_connected = true;
+		}
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		r = mx_buf_read(io->fd, &s->bin);
+	if (s->btls == TLS_HANDSHAKE) {
+		if (be_tls_step(s) <= 0) {
+			pump(s); /* re-arms the events (or sends the 421) */
+			return;
+		}
+		events |= EPOLLIN; /* the greeting may be in already */
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || s->btls == TLS_ON) {
+		r = be_read(s);
 		if (r > 0)
 			s->t_activity = mx_loop_now(s->srv->loop);
 		if (r == 0 || r == -2) {

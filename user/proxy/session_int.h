@@ -99,6 +99,11 @@ struct px_session {
 	uint8_t xc;            /* enum xclient_state */
 	bool bout_blocked;     /* relay.c left client bytes for lack of room in bout */
 	bool more;             /* pump stopped with work left: the timer is due now */
+	/* TLS with the backend (backend_tls) */
+	SSL *bssl;
+	uint8_t btls;          /* enum tls_state */
+	bool be_tcp;           /* TCP connected; be_connected waits for TLS too */
+	bool btls_rd_wants_w, btls_wr_wants_r, btls_hs_wants_w;
 	struct mx_buf cin, bout, bin, cout;
 	struct pend q[PIPELINE_MAX];
 	unsigned qh, qn;

@@ -269,6 +269,76 @@ void px_tls_free(struct px_tls *t)
 	free(t);
 }
 
+struct px_tls_client {
+	SSL_CTX *ctx;
+	char name[256];
+};
+
+struct px_tls_client *px_tls_client_new(const struct mx_proxy_conf *c, const char *cfg,
+					 bool *err)
+{
+	struct px_tls_client *t;
+
+	*err = false;
+	if (!c->backend_tls)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+		mx_err("%s: [proxy] backend_tls: %s", cfg, ssl_err());
+		free(t);
+		*err = true;
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(t->ctx, MX_TLS_V1_2);
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+	errno = 0;
+	if (c->backend_tls_ca[0] ? SSL_CTX_load_verify_locations(t->ctx, c->backend_tls_ca, NULL) != 1
+				 : SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+		mx_err("%s: [proxy] backend_tls_ca %s: %s", cfg,
+		       c->backend_tls_ca[0] ? c->backend_tls_ca : "(the system's store)",
+		       errno ? strerror(errno) : ssl_err());
+		ERR_clear_error();
+		px_tls_client_free(t);
+		*err = true;
+		return NULL;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", c->backend_tls_name);
+	return t;
+}
+
+void px_tls_client_free(struct px_tls_client *t)
+{
+	if (!t)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+SSL *px_tls_connect(struct px_tls_client *t, int fd)
+{
+	SSL *ssl = SSL_new(t->ctx);
+
+	if (!ssl)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, t->name) != 1 ||
+	    SSL_set1_host(ssl, t->name) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_connect_state(ssl);
+	return ssl;
+}
+
+const char *px_tls_verify_error(SSL *ssl)
+{
+	long v = SSL_get_verify_result(ssl);
+
+	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
+}
+
 SSL *px_tls_accept(struct px_tls *t, int fd)
 {
 	SSL *ssl = SSL_new(t->g[0].ctx);

@@ -34,6 +34,21 @@ struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *
 /* Sessions that started on it keep their context (reference counted). */
 void px_tls_free(struct px_tls *t);
 
+/*
+ * The client side, towards a backend on another host (backend_tls): the
+ * backend's certificate must chain to backend_tls_ca (or the system's
+ * store) and carry backend_tls_name.  NULL with *err when the CA file does
+ * not load (reported), NULL without when backend_tls is off.
+ */
+struct px_tls_client;
+struct px_tls_client *px_tls_client_new(const struct mx_proxy_conf *c, const char *cfg,
+					 bool *err);
+void px_tls_client_free(struct px_tls_client *t);
+/* A client-side TLS state on a connected socket, or NULL. */
+SSL *px_tls_connect(struct px_tls_client *t, int fd);
+/* Why the peer's certificate was refused, after a failed handshake, or NULL. */
+const char *px_tls_verify_error(SSL *ssl);
+
 /* A server-side TLS state for an accepted socket, or NULL. */
 SSL *px_tls_accept(struct px_tls *t, int fd);
 void px_tls_close(SSL *ssl);
