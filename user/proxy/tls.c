@@ -109,8 +109,11 @@ static SSL_CTX *new_ctx(struct px_tls *t, const struct mx_proxy_conf *c, const c
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"mxlimit-proxy", 13);
-	/* one read() per TLS record, not header then body */
-	SSL_CTX_set_read_ahead(ctx, 1);
+	/* no read-ahead: with it OpenSSL took the client's first command off
+	 * the socket together with its handshake Finished and held it where no
+	 * epoll event shows it (the TLS bench saw sessions stall after
+	 * STARTTLS); a record costs a read() for its header and one for its
+	 * body instead */
 	/* one TLS 1.3 ticket (OpenSSL sends two): a mail client resumes once */
 	SSL_CTX_set_num_tickets(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1) {
