@@ -376,7 +376,8 @@ static void on_timer(struct mx_loop *l, struct mx_timer *t)
 		}
 	} else if (!s->be_connected && now >= s->t_start + s->srv->conf->connect_timeout_ns) {
 		s->srv->stats.backend_failed++;
-		mx_warn("backend connect timed out");
+		mx_warn(s->btls == TLS_HANDSHAKE ? "backend TLS: handshake timed out"
+						 : "backend connect timed out");
 		px_close_with(s, "421 4.4.1 %s Error: backend not reachable, try again later%s", "");
 	} else if (s->t_reply_at && now >= s->t_reply_at) {
 		; /* tarpit over: pump sends the reply */
