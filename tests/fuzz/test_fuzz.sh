@@ -8,7 +8,7 @@
 # Each target is built with clang -fsanitize=fuzzer,address,undefined from
 # tests/fuzz/fuzz_NAME.c plus the parsers' sources ($SRCS) into $BUILD/fuzz/, its
 # committed seeds (tests/fuzz/corpus/NAME/, regressions included) are
-# replayed, then it fuzzes for FUZZ_SECONDS (default 20) with leak
+# replayed, then it fuzzes for FUZZ_SECONDS (default 10) with leak
 # detection, two targets at a time.  A crash, leak, UB report or timeout is
 # a failure and the reproducer path is printed.  New inputs go to
 # $BUILD/fuzz/work/NAME (kept between runs), never into the committed
@@ -17,7 +17,7 @@
 #   FUZZ_TARGETS="smtp verdict" ...                   some targets only
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 FUZZ_CC=${FUZZ_CC:-clang}
 OUT=$ROOT/$BUILD/fuzz
 FLAGS=(-g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/lib -Iuser/smtp
