@@ -8,6 +8,7 @@
 #   make bench   micro-benchmarks and side-by-side ratios
 #   make demo    a namespace lab: smtp-sink behind mxlimit, good and abusive clients
 #   make install DESTDIR=... PREFIX=/usr/local
+#   make deb     the Debian package into $(BUILD)/ (debhelper; lintian)
 
 BUILD     ?= build
 SAN       ?=
@@ -192,3 +193,6 @@ install: all
 
 clean:
 	rm -rf build vmlinux/vmlinux.h
+
+# `make deb`: the Debian package (debian/, mk/deb.mk); last, so `all` stays the default
+include mk/deb.mk

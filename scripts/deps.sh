@@ -52,6 +52,8 @@ set -eu
 #   fail2ban             test_fail2ban runs fail2ban-server in the foreground
 #   stunnel4             bench-tls: a TLS relay as the 'direct' TLS baseline
 #   strace linux-perf    bench-tls row 4: syscalls per relayed message
+#  packaging (make deb, test_deb)
+#   debhelper dpkg-dev fakeroot lintian
 #  tests and tools
 #   bash-completion      the completion test (contrib/bash-completion)
 #   tmux                 a real terminal for `top --watch` (test_top_watch)
@@ -65,6 +67,7 @@ iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzi
 coreutils findutils grep sed mawk bash
 postfix swaks perl libio-socket-inet6-perl libnet-ssleay-perl libio-socket-ssl-perl
 libssl-dev openssl postfwd policyd-rate-limit fail2ban stunnel4 strace linux-perf
+debhelper dpkg-dev fakeroot lintian
 python3 valgrind cppcheck clang-tidy bash-completion tmux"
 
 missing=""

@@ -115,6 +115,10 @@ PY
 	if [ "$lab" = 1 ]; then
 		need fail2ban fail2ban-server has fail2ban-server
 		need tmux tmux has tmux
+		need debhelper dh has dh
+		need dpkg-dev dpkg-buildpackage has dpkg-buildpackage
+		need fakeroot fakeroot has fakeroot
+		need lintian lintian has lintian
 		need bash-completion "bash-completion's helpers" test -r /usr/share/bash-completion/bash_completion
 		need iproute2 ip has ip
 		need iproute2 tc has tc
