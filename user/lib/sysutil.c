@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include "log.h"
 
 int mx_mkdir_p(const char *path, mode_t parents, mode_t mode)
 {
@@ -91,4 +94,17 @@ uint64_t mx_fnv1a(const void *p, size_t n, uint64_t h)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 1099511628211ULL;
 	return h;
+}
+
+void mx_raise_nofile(uint64_t want, const char *what)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : (rlim_t)want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		mx_warn("RLIMIT_NOFILE %llu is below the %llu %s needs",
+			(unsigned long long)rl.rlim_cur, (unsigned long long)want, what);
 }

@@ -20,6 +20,10 @@ int mx_mkdir_parent(const char *file, mode_t parents, mode_t mode);
 int mx_parse_uid(const char *s, uid_t *uid);
 int mx_parse_gid(const char *s, gid_t *gid);
 
+/* Raise the soft RLIMIT_NOFILE to want (capped by the hard limit); a
+ * warning names `what` when the hard limit is below it. */
+void mx_raise_nofile(uint64_t want, const char *what);
+
 /* FNV-1a, 64-bit: h = MX_FNV1A_INIT to start, chain calls to go on. */
 #define MX_FNV1A_INIT 1469598103934665603ULL
 uint64_t mx_fnv1a(const void *p, size_t n, uint64_t h);

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "log.h"
 #include "policy_match.h"
 #include "policyd.h"
 #include "smtp_limits.h"
+#include "sysutil.h"
 
 #define DEFAULT_CONFIG "/etc/mxlimit/limit.ini"
 /* Rate windows held in memory: a few hundred bytes each, bounded. */
@@ -140,20 +140,6 @@ static void on_signal(struct mx_loop *l, struct mx_io *io, uint32_t events)
 	}
 }
 
-/* One descriptor per policy connection plus slack. */
-static void raise_nofile(uint32_t max_clients)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)max_clients + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < want)
-		mx_warn("RLIMIT_NOFILE %llu is below the %llu max_clients needs",
-			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
-}
 
 static int run(struct pd_main *m)
 {
@@ -162,7 +148,8 @@ static int run(struct pd_main *m)
 	int rc = 1;
 
 	m->sig.fd = -1;
-	raise_nofile(srv->pol->policyd.max_clients);
+	/* one descriptor per policy connection plus slack */
+	mx_raise_nofile((uint64_t)srv->pol->policyd.max_clients + 64, "max_clients");
 	srv->loop = mx_loop_new();
 	srv->store = mx_rate_store_mem_new(RATE_STORE_KEYS);
 	srv->sessions = pd_sessions_new(SESSIONS_MAX);

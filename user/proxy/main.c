@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proxy.h"
+#include "sysutil.h"
 #include "tls.h"
 #include "verdict_proto.h"
 
@@ -186,20 +186,6 @@ fail:
 	return -1;
 }
 
-/* Two descriptors per session plus slack; raise the soft limit to fit. */
-static void raise_nofile(uint32_t max_clients)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)max_clients * 2 + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < want)
-		mx_warn("RLIMIT_NOFILE %llu is below the %llu max_clients needs",
-			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
-}
 
 /* The parts of [proxy] the proxy itself cannot do without. */
 static int check_conf(const char *path, const struct mx_proxy_conf *c)
@@ -365,7 +351,8 @@ static int run(struct px_main *m)
 
 	m->sig.fd = -1;
 	mx_timer_init(&srv->accept_resume, resume_accept, srv);
-	raise_nofile(pc->max_clients);
+	/* two descriptors per session plus slack */
+	mx_raise_nofile((uint64_t)pc->max_clients * 2 + 64, "max_clients");
 	srv->loop = mx_loop_new();
 	srv->store = mx_rate_store_mem_new(RATE_STORE_KEYS);
 	if (!srv->loop || !srv->store)
