@@ -12,7 +12,11 @@
 #         asan       an ASan+UBSan build ($ASAN_BUILD) running the unit and BPF
 #                    tests, the proxy tests in $ASAN_PROXY and the controller/
 #                    daemon tests in $ASAN_INTEGRATION (`make asan`: all tests)
-# Default: all of them.  Before any test, a preflight checks the tools and
+# Default: all of them.  The groups that need no namespace lab (proxy,
+# fuzz, lint, valgrind, asan's proxy tests) run TEST_JOBS (2) tests at a
+# time, the lab tests one at a time; the ASan build overlaps the lab tests.
+# TEST_LEFTOVER_CHECK=0: no leftover check (another lab runs meanwhile).
+# Before any test, a preflight checks the tools and
 # modules those groups use and stops at once naming the missing package.
 # Some files run twice (a fallback path, forced with MXLIMIT_DISABLE): see
 # "suite-variant" below.
@@ -27,7 +31,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy integration lint valgrind asan)
+[ ${#groups[@]} -eq 0 ] && groups=(unit bpf fuzz proxy lint valgrind integration asan)
 ASAN_BUILD=${ASAN_BUILD:-build/asan}
 # the integration tests that drive the controller's and daemon's code paths
 ASAN_INTEGRATION=${ASAN_INTEGRATION:-"test_ops test_daemon test_proxy_e2e test_policyd_e2e"}
@@ -170,35 +174,62 @@ variants() { sed -n 's/^# suite-variant: //p' "$1"; }
 
 passed=0 failed=0 skipped=0
 failures=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+jobdir=$(mktemp -d)
+asan_build_pid=
+trap '[ -n "$asan_build_pid" ] && kill "$asan_build_pid" 2>/dev/null; rm -rf "$jobdir"' EXIT
+
+# Tests that touch no network namespace, pin dir or shared port (the proxy
+# tests: loopback, ports the kernel picks; fuzzing; lint; valgrind) run
+# TEST_JOBS at a time.  The lab tests (integration, asan/integration) run
+# one at a time: they share the leftover check below.
+TEST_JOBS=${TEST_JOBS:-2}
 
 # What tests make and must remove: network namespaces (lab: mxs-/mxc-,
 # demo: mxdemo-) and pin dirs (/sys/fs/bpf/mxlimit-test-*).
+# TEST_LEFTOVER_CHECK=0 turns the check (and its clean-up) off, for a
+# developer running a group while another lab runs on the same machine.
 leftovers() {
+	[ "${TEST_LEFTOVER_CHECK:-1}" = 0 ] && return 0
 	{ ip netns list 2>/dev/null | awk '{print "netns " $1}' | grep -E ' (mx[sc]-|mxdemo-)'
 	  ls -d /sys/fs/bpf/mxlimit-test-* 2>/dev/null | sed 's/^/pins /'; } | sort
 }
 
-run_one() { # name, command...
-	local name=$1; shift
-	local start rc p f s before left
-	start=$(date +%s)
-	before=$(leftovers)
-	timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
-	rc=$?
-	# anything of ours the test made and left behind is a failure (and is
-	# removed, so the next test starts clean)
+# leftover_check NAME BEFORE LOG: anything of ours made since BEFORE and
+# left behind is a failure of NAME (and is removed, so the next test
+# starts clean)
+leftover_check() {
+	local name=$1 before=$2 log=$3 left kind what
 	left=$(comm -13 <(echo "$before") <(leftovers))
-	if [ -n "$left" ]; then
-		echo "not ok - $name left behind: $(echo $left)" >>"$log"
-		while read -r kind what; do
-			case $kind in
-			netns) ip netns del "$what" 2>/dev/null ;;
-			pins) rm -rf "$what" 2>/dev/null ;;
-			esac
-		done <<<"$left"
-	fi
+	[ -n "$left" ] || return 0
+	echo "not ok - $name left behind: $(echo $left)" >>"$log"
+	while read -r kind what; do
+		case $kind in
+		netns) ip netns del "$what" 2>/dev/null ;;
+		pins) rm -rf "$what" 2>/dev/null ;;
+		esac
+	done <<<"$left"
+}
+
+# start_job NAME COMMAND...: run it in the background; sets job_id, job_pid.
+seq_n=0
+start_job() {
+	local name=$1; shift
+	seq_n=$((seq_n + 1))
+	job_id=$seq_n
+	echo "$name" >"$jobdir/$job_id.name"
+	(
+		start=$(date +%s)
+		timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$jobdir/$job_id.log" 2>&1 </dev/null
+		echo "$? $(( $(date +%s) - start ))" >"$jobdir/$job_id.rc"
+	) &
+	job_pid=$!
+}
+
+# finish_job ID: count its TAP lines and print its summary line.
+finish_job() {
+	local id=$1 name rc secs p s f log=$jobdir/$1.log
+	name=$(cat "$jobdir/$id.name")
+	read -r rc secs <"$jobdir/$id.rc" || { rc=125; secs=0; }
 	p=$(grep -cE '^ok ' "$log" | head -1)
 	s=$(grep -cE '^ok .*# (SKIP|skip)' "$log" | head -1)
 	f=$(grep -cE '^not ok ' "$log" | head -1)
@@ -208,17 +239,57 @@ run_one() { # name, command...
 		echo "not ok - $name exited with status $rc" >>"$log"
 	fi
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" \
-		$(( $(date +%s) - start ))
+	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" "$secs"
 	if [ "$f" -ne 0 ]; then
 		failures+=("$name")
 		sed 's/^/    | /' "$log" | tail -n 80
 	elif [ -n "${VERBOSE:-}" ]; then
 		sed 's/^/    | /' "$log"
 	fi
+	rm -f "$jobdir/$id".*
 }
 
+# run_one NAME COMMAND...: one test alone, with the leftover check.
+run_one() {
+	local name=$1 before
+	before=$(leftovers)
+	start_job "$@"
+	wait "$job_pid"
+	leftover_check "$name" "$before" "$jobdir/$job_id.log"
+	finish_job "$job_id"
+}
+
+# The pool: pool_add NAME COMMAND... starts a test once fewer than
+# TEST_JOBS run; summaries print as tests end.  pool_drain waits for all.
+declare -A pool=()
+pool_wait_one() {
+	local pid
+	wait -n -p pid "${!pool[@]}"
+	finish_job "${pool[$pid]}"
+	unset "pool[$pid]"
+}
+pool_add() {
+	while [ ${#pool[@]} -ge "$TEST_JOBS" ]; do pool_wait_one; done
+	start_job "$@"
+	pool[$job_pid]=$job_id
+}
+pool_drain() {
+	while [ ${#pool[@]} -gt 0 ]; do pool_wait_one; done
+}
+
+# The ASan build (serial make, minutes of one core) overlaps the lab tests,
+# which mostly wait on the network.
+asan_build_start() {
+	[ -z "$asan_build_pid" ] || return 0
+	make -s BUILD="$ASAN_BUILD" SAN=1 tests-build >"$jobdir/asan-build.log" 2>&1 &
+	asan_build_pid=$!
+}
+
+# A run of groups that need no lab goes through the pool together.
+pooled() { case $1 in proxy|fuzz|lint|valgrind) return 0 ;; esac; return 1; }
+
 for g in "${groups[@]}"; do
+	pooled "$g" || pool_drain
 	case $g in
 	unit|bpf)
 		for t in "$BUILD"/tests/"$g"/test_*; do
@@ -232,26 +303,42 @@ for g in "${groups[@]}"; do
 			done
 		fi ;;
 	integration|proxy|fuzz)
+		if [ "$g" = integration ] && [[ " ${groups[*]} " == *" asan "* ]]; then
+			asan_build_start
+		fi
 		for t in tests/"$g"/test_*.sh; do
 			[ -f "$t" ] || continue
-			run_one "$g/$(basename "$t" .sh)" bash "$t"
+			n="$g/$(basename "$t" .sh)"
+			if pooled "$g"; then
+				pool_add "$n" bash "$t"
+			else
+				run_one "$n" bash "$t"
+			fi
 			for v in $(variants "$t"); do
-				run_one "$g/$(basename "$t" .sh) [$v]" env "$v" bash "$t"
+				if pooled "$g"; then
+					pool_add "$n [$v]" env "$v" bash "$t"
+				else
+					run_one "$n [$v]" env "$v" bash "$t"
+				fi
 			done
 		done ;;
 	lint)
-		run_one lint/cppcheck+clang-tidy bash -c \
+		pool_add lint/cppcheck+clang-tidy bash -c \
 			'scripts/lint.sh && echo "ok - user/ is clean" || { echo "not ok - findings above"; exit 1; }' ;;
 	valgrind)
 		for t in "$BUILD"/tests/unit/test_*; do
 			[ -x "$t" ] || continue
-			run_one "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
+			pool_add "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
 				--leak-check=full --errors-for-leak-kinds=definite "$t"
 		done ;;
 	asan)
+		asan_build_start
 		echo "asan: building $ASAN_BUILD (ASan + UBSan)"
-		if ! make -s BUILD="$ASAN_BUILD" SAN=1 tests-build >"$log" 2>&1; then
-			failed=$((failed + 1)); failures+=("asan/build"); tail -n 40 "$log"
+		wait "$asan_build_pid"
+		rc=$?
+		asan_build_pid=
+		if [ "$rc" -ne 0 ]; then
+			failed=$((failed + 1)); failures+=("asan/build"); tail -n 40 "$jobdir/asan-build.log"
 			continue
 		fi
 		saved=$BUILD
@@ -261,8 +348,9 @@ for g in "${groups[@]}"; do
 			run_one "asan/$(basename "$(dirname "$t")")/$(basename "$t")" "$t"
 		done
 		for n in $ASAN_PROXY; do
-			[ -f "tests/proxy/$n.sh" ] && run_one "asan/proxy/$n" bash "tests/proxy/$n.sh"
+			[ -f "tests/proxy/$n.sh" ] && pool_add "asan/proxy/$n" bash "tests/proxy/$n.sh"
 		done
+		pool_drain
 		for n in $ASAN_INTEGRATION; do
 			[ -f "tests/integration/$n.sh" ] && run_one "asan/integration/$n" bash "tests/integration/$n.sh"
 		done
@@ -270,6 +358,7 @@ for g in "${groups[@]}"; do
 	*) echo "run-tests: unknown group $g" >&2; exit 2 ;;
 	esac
 done
+pool_drain
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
