@@ -155,4 +155,44 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_ifaces SEC(".maps");
 
+/* ---- gateway mode (include/mx_types.h, bpf/mx_gateway.h) ---- */
+
+/* The protected mail servers ([main] servers), both generations: key as
+ * mx_policy's.  Written by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mx_policy_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_gw_servers SEC(".maps");
+
+/* Handshakes in progress, by flow.  LRU: a spoofed flood churns it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_flow_key);
+	__type(value, struct mx_gw_pending);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_gw_pending SEC(".maps");
+
+/* Counted flows, by flow.  Preallocated, never evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mx_flow_key);
+	__type(value, struct mx_gw_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_gw_flows SEC(".maps");
+
+/* The in-kernel sweep's timer (struct mx_gw_gc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mx_gw_gc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_gw_gc SEC(".maps");
+
 #endif

@@ -33,6 +33,7 @@ struct mx_pkt {
 	__u16 sport;    /* network order */
 	__u16 dport;
 	__u32 seq;      /* host order */
+	__u32 ack;      /* host order (gateway mode) */
 	__u32 seg_len;  /* sequence space the segment takes beyond its SYN/FIN */
 	__u32 ip_len;   /* IP header(s) + payload, as the IP header says */
 	__u16 l3_off;
@@ -249,6 +250,7 @@ static __always_inline int parse_tcp(struct hdr_cursor *c, void *end, struct mx_
 		return p->first_frag ? MX_P_FRAG_SHORT : MX_P_FAIL;
 	p->tcp_flags = ((__u8 *)th)[13];
 	p->seq = bpf_ntohl(th->seq);
+	p->ack = bpf_ntohl(th->ack_seq);
 	p->seg_len = l4_len > hlen ? l4_len - hlen : 0;
 	return MX_P_TCP;
 }

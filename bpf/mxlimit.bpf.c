@@ -28,11 +28,16 @@
 #include "mx_limits.h"
 #include "mx_account.h"
 #include "mx_reply.h"
+#include "mx_gateway.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader per interface before load: this program's stats row. */
 const volatile __u32 mx_stats_row_id = 0;
+/* Set by the loader per interface: enum mx_role (local, or the gateway
+ * role of this interface).  Constant: the verifier drops the other roles'
+ * code. */
+const volatile __u32 mx_role = MX_ROLE_LOCAL;
 
 /*
  * Verification cost.  The parser has many paths (VLAN tags, families,
@@ -62,6 +67,35 @@ __noinline int mx_refuse_g(struct xdp_md *ctx, const struct mx_pkt *p, int have_
 	}
 	MX_STAT_INC(s, rst_sent);
 	return XDP_TX;
+}
+
+/* Gateway: record an admitted SYN's handshake (verified once, on its own). */
+__noinline int mx_gw_admit_g(const struct mx_pkt *p, const struct mx_flow_key *fk,
+			     const struct mx_pending *rec, __u64 now)
+{
+	struct mx_gw_pending gp = {};
+
+	if (!p || !fk || !rec)
+		return -1;
+	gp.adm = *rec;
+	gp.client_isn = p->seq;
+	gp.syn_len = p->seg_len;
+	gp.stage = MX_GW_SYN;
+	gp.syn_ns = now;
+	return bpf_map_update_elem(&mx_gw_pending, fk, &gp, BPF_ANY) ? -1 : 0;
+}
+
+/* Gateway: a non-SYN packet of a subject flow (mx_gateway.h). */
+__noinline int mx_gw_track_g(struct mx_pkt *p, int from_client)
+{
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	const struct mx_ctl *ctl = 0;
+	const struct mx_config *cfg = mx_live_config(&ctl);
+
+	if (!p || !cfg || !ctl)
+		return 0;
+	mx_gw_track(cfg, ctl, p, from_client, s);
+	return 0;
 }
 
 /* The limits that apply to this source now: its rule, lowered by an
@@ -154,7 +188,14 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	fk.dport = p->dport;
 
 	/* A retransmitted SYN of a flow we admitted: already counted. */
-	{
+	if (mx_role == MX_ROLE_CLIENT) {
+		struct mx_gw_pending *old = bpf_map_lookup_elem(&mx_gw_pending, &fk);
+
+		if (old && mx_epoch_live(old->adm.epoch, epoch) && old->client_isn == p->seq) {
+			MX_STAT_INC(s, syn_retransmit);
+			return XDP_PASS;
+		}
+	} else {
 		struct mx_pending *old = bpf_map_lookup_elem(&mx_pending, &fk);
 
 		if (old && mx_epoch_live(old->epoch, epoch)) {
@@ -217,7 +258,19 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 		return mx_refused(ctx, p, s, l.penalized, 1);
 	}
 
-	if (pc) {
+	if (mx_role == MX_ROLE_CLIENT) {
+		/* gateway: the handshake record, whether or not a slot could
+		 * be reserved (without one the flow still counts once proven) */
+		rec.epoch = epoch;
+		rec.rule = rule->conc_rule;
+		rec.flags = (wpc ? MX_FLOW_WIDE : 0) | (pc ? 0 : MX_FLOW_NOSLOT);
+		if (mx_gw_admit_g(p, &fk, &rec, now)) {
+			if (pc)
+				mx_pend_release(pc, epoch, s);
+			if (wpc)
+				mx_pend_release(wpc, epoch, s);
+		}
+	} else if (pc) {
 		rec.epoch = epoch;
 		rec.rule = rule->conc_rule;
 		rec.flags = wpc ? MX_FLOW_WIDE : 0;
@@ -310,9 +363,12 @@ static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 	if ((void *)(th + 1) > end || th->doff < 5 || (void *)th + th->doff * 4 > end)
 		return -1;
 	ports = bpf_map_lookup_elem(&mx_ports, &zero);
-	port = bpf_ntohs(th->dest);
+	/* a server-facing interface sees the mail servers' replies */
+	port = bpf_ntohs(mx_role == MX_ROLE_SERVER ? th->source : th->dest);
 	if (!ports || !mx_port_bit(ports->bits, port))
 		return XDP_PASS;
+	if (mx_role != MX_ROLE_LOCAL)
+		return -1; /* gateway: every packet of a mail flow is tracked */
 	flags = ((__u8 *)th)[13];
 	if (flags & MX_TCPHDR_SYN)
 		return -1; /* the SYN path, and SYN+x the full path treats */
@@ -349,7 +405,22 @@ int mx_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	cfg = mx_live_config(&ctl);
-	if (!cfg || !ctl || !mx_port_subject(cfg, bpf_ntohs(p.dport)))
+	if (!cfg || !ctl)
+		return XDP_PASS;
+	if (mx_role == MX_ROLE_SERVER) {
+		/* a protected server's reply: tracked, never judged (its own
+		 * outbound connections have no mail source port here) */
+		if (!mx_port_subject(cfg, bpf_ntohs(p.sport)) || !mx_gw_server(cfg->gen, p.saddr))
+			return XDP_PASS;
+		MX_STAT_INC(s, subject);
+		if (rc == MX_P_TCP)
+			mx_gw_track_g(&p, 0);
+		return XDP_PASS;
+	}
+	if (!mx_port_subject(cfg, bpf_ntohs(p.dport)))
+		return XDP_PASS;
+	/* gateway: only connections to the protected servers are ours */
+	if (mx_role == MX_ROLE_CLIENT && !mx_gw_server(cfg->gen, p.daddr))
 		return XDP_PASS;
 	MX_STAT_INC(s, subject);
 
@@ -361,8 +432,11 @@ int mx_xdp(struct xdp_md *ctx)
 	}
 	/* A connection request: SYN alone (with ACK, RST or FIN the kernel
 	 * does not open a connection from it). */
-	if ((p.tcp_flags & (MX_TCPHDR_SYN | MX_TCPHDR_ACK | MX_TCPHDR_RST | MX_TCPHDR_FIN)) != MX_TCPHDR_SYN)
+	if ((p.tcp_flags & (MX_TCPHDR_SYN | MX_TCPHDR_ACK | MX_TCPHDR_RST | MX_TCPHDR_FIN)) != MX_TCPHDR_SYN) {
+		if (mx_role == MX_ROLE_CLIENT && rc == MX_P_TCP)
+			mx_gw_track_g(&p, 1);
 		return XDP_PASS;
+	}
 	MX_STAT_INC(s, syn);
 	return mx_judge_syn_g(ctx, &p);
 }
@@ -483,4 +557,60 @@ int mx_sweep_run(void *ctx)
 		cb.now = mx_now(ctl);
 	bpf_for_each_map_elem(&mx_conns, mx_sweep_one, &cb, 0);
 	return (int)cb.swept;
+}
+
+/* ---- gateway mode: the flow sweep ----
+ * In the kernel where allowed: a bpf_timer in the pinned mx_gw_gc map
+ * re-arms itself every MX_GW_GC_PERIOD_NS and sweeps mx_gw_flows, so
+ * expiry needs no userspace process.  mx_gw_gc_arm (run once by the
+ * loader with BPF_PROG_TEST_RUN) starts it; the timer keeps a reference to
+ * its callback and lives as long as the pinned map.  mx_gw_gc_run is the
+ * same sweep run once, by the daemon where the timer is refused, and by
+ * the tests.  (XDP programs: run with BPF_PROG_TEST_RUN everywhere 5.15+
+ * supports, and allowed both bpf_timer and bpf_for_each_map_elem.) */
+static int mx_gw_timer_cb(void *map, int *key, struct mx_gw_gc *g)
+{
+	struct mx_gw_sweep_cb cb = mx_gw_sweep();
+
+	g->runs++;
+	g->last_ns = cb.now;
+	g->expired = cb.expired;
+	g->freed = cb.freed;
+	bpf_timer_start(&g->timer, MX_GW_GC_PERIOD_NS, 0);
+	return 0;
+}
+
+SEC("xdp")
+int mx_gw_gc_arm(struct xdp_md *ctx)
+{
+	struct mx_gw_gc *g;
+	__u32 zero = 0;
+	long r;
+
+	g = bpf_map_lookup_elem(&mx_gw_gc, &zero);
+	if (!g)
+		return 1;
+	r = bpf_timer_init(&g->timer, &mx_gw_gc, 1 /* CLOCK_MONOTONIC */);
+	if (r && r != -16 /* EBUSY: armed by an earlier load, re-point it */)
+		return 2;
+	if (bpf_timer_set_callback(&g->timer, mx_gw_timer_cb))
+		return 3;
+	if (bpf_timer_start(&g->timer, MX_GW_GC_PERIOD_NS, 0))
+		return 4;
+	return 0;
+}
+
+SEC("xdp")
+int mx_gw_gc_run(struct xdp_md *ctx)
+{
+	struct mx_gw_sweep_cb cb = mx_gw_sweep();
+	struct mx_gw_gc *g;
+	__u32 zero = 0;
+
+	g = bpf_map_lookup_elem(&mx_gw_gc, &zero);
+	if (g) {
+		g->expired = cb.expired;
+		g->freed = cb.freed;
+	}
+	return (int)(cb.expired + cb.freed);
 }

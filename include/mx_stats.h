@@ -34,7 +34,16 @@
 	X(pending_lost, "established without their pending record (evicted, expired or NATed)") \
 	X(underflow, "decrements that found a zero count (should stay 0)")          \
 	X(conn_swept, "connections counted down by the sweep (their close was missed)") \
-	X(contention, "atomic updates given up after retries")
+	X(contention, "atomic updates given up after retries")                      \
+	X(gw_synack, "gateway: SYN-ACKs that acknowledged an admitted SYN")         \
+	X(gw_synack_bad, "gateway: SYN-ACKs with no admitted SYN or a wrong ack (ignored)") \
+	X(gw_established, "gateway: handshakes proven (flows counted)")            \
+	X(gw_ack_bad, "gateway: handshake ACKs with a wrong ack number (ignored)") \
+	X(gw_flows_full, "gateway: flows not counted: flow table full (passed)")   \
+	X(gw_closed, "gateway: counted flows closed by FIN or RST")                \
+	X(gw_close_dup, "gateway: FINs/RSTs of an already closed flow (nothing moved)") \
+	X(gw_expired, "gateway: counted flows expired idle")                       \
+	X(gw_aborted, "gateway: handshakes reset before completion (slot released)")
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>

@@ -16,6 +16,7 @@
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_timer */
 #endif
 
 #include "mx_stats.h"
@@ -121,6 +122,10 @@ struct mx_config {
 	__u64 bad_rate_period_ns;
 	__u64 bad_rate_emission_ns;
 	__u64 bad_rate_tolerance_ns;
+	/* gateway mode (struct mx_gw_flow): idle timeouts by port family */
+	__u64 gw_idle_smtp_ns;    /* [main] flow_idle_smtp: 25 465 587 and others */
+	__u64 gw_idle_imap_ns;    /* flow_idle_imap: 143 993 */
+	__u64 gw_idle_pop_ns;     /* flow_idle_pop: 110 995 */
 };
 
 /* The live policy's ports, alone: what the fast path reads for every TCP
@@ -327,8 +332,74 @@ struct mx_iface {
 	__u32 netns;   /* netns inode the interface lives in */
 	__u32 mode;    /* enum mx_xdp_mode actually in use */
 	__u32 prog_id;
+	__u32 role;    /* enum mx_role */
+	__u32 _pad;
 	__u64 attached_ns;
 	char name[MX_IFNAME_LEN];
+};
+
+/* ---- gateway mode ----
+ * On a router in front of the mail servers there are no local sockets:
+ * a flow counts from a handshake proven through the gateway (SYN in on a
+ * client-facing interface, SYN-ACK back on a server-facing one, the
+ * client's ACK acknowledging the server's sequence number) until its first
+ * FIN or RST, or idle expiry (docs/gateway.md).
+ */
+
+/* The role of an XDP program instance (set per interface at load). */
+enum mx_role {
+	MX_ROLE_LOCAL = 0,  /* local mode: the sockets of this host count */
+	MX_ROLE_CLIENT = 1, /* gateway: faces the clients (admission, ACKs) */
+	MX_ROLE_SERVER = 2, /* gateway: faces the mail servers (SYN-ACKs) */
+};
+
+/* mx_gw_pending.stage */
+#define MX_GW_SYN    1 /* admitted SYN seen */
+#define MX_GW_SYNACK 2 /* the server's SYN-ACK acknowledged it */
+
+/* A handshake in progress through the gateway, by flow (netns 0).  LRU:
+ * a SYN flood only churns these; they never hold a counted slot beyond
+ * the pending timeout. */
+struct mx_gw_pending {
+	struct mx_pending adm; /* what admission reserved */
+	__u32 client_isn;
+	__u32 server_isn;      /* valid from MX_GW_SYNACK */
+	__u32 syn_len;         /* sequence space of the SYN's payload (TFO) */
+	__u32 stage;
+	__u64 syn_ns;
+};
+
+/* mx_gw_flow.state */
+#define MX_GW_EST     1 /* counted */
+#define MX_GW_CLOSING 2 /* counted down (FIN, RST or expiry); lingers */
+
+/* A counted flow through the gateway, by flow (netns 0).  Preallocated
+ * HASH: created only when a handshake is proven, never evicted; when full
+ * a new flow passes uncounted (stats gw_flows_full). */
+struct mx_gw_flow {
+	struct mx_key key;      /* the counter it incremented */
+	struct mx_key wide_key; /* and its wide level's, with MX_FLOW_WIDE */
+	__u32 rule;
+	__u32 flags;
+	__u32 state;            /* MX_GW_*; moved by compare-and-swap */
+	__u32 _pad;
+	__u64 idle_ns;          /* idle timeout of its port family */
+	__u64 since_ns;
+	__u64 last_ns;          /* last packet (refreshed at most once a second) */
+};
+
+/* Seconds a closed flow's entry stays (duplicate FINs/RSTs find it). */
+#define MX_GW_LINGER_NS (10ULL * 1000000000ULL)
+/* The in-kernel sweep's period. */
+#define MX_GW_GC_PERIOD_NS (2ULL * 1000000000ULL)
+
+/* The sweep's timer and its last results (one element). */
+struct mx_gw_gc {
+	struct bpf_timer timer;
+	__u64 runs;
+	__u64 last_ns;
+	__u32 expired; /* in the last run */
+	__u32 freed;
 };
 
 #endif /* MX_TYPES_H */

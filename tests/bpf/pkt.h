@@ -31,6 +31,7 @@ struct pkt_spec {
 	int tcp_opts;       /* bytes, multiple of 4 */
 	int payload;
 	uint32_t seq;
+	uint32_t ack;       /* acknowledgment number (host order) */
 };
 
 #define TH_FIN 0x01
@@ -122,7 +123,10 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 		{
 			uint32_t seq = htonl(s->seq ? s->seq : 1000);
 
+			uint32_t ack = htonl(s->ack);
+
 			memcpy(p + 4, &seq, 4);
+			memcpy(p + 8, &ack, 4);
 		}
 		p[12] = (uint8_t)(doff << 4);
 		p[13] = s->flags ? s->flags : TH_SYN;

@@ -168,12 +168,19 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
+	size_map(skel->maps.mx_gw_flows, pin_dir, sz ? sz->connections : 0);
+	size_map(skel->maps.mx_gw_pending, pin_dir, sz ? sz->pending : 0);
 
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
+	bpf_program__set_autoload(skel->progs.mx_gw_gc_arm, !!(progs & MX_PROGS_GW_SWEEP));
+	bpf_program__set_autoload(skel->progs.mx_gw_gc_run, !!(progs & MX_PROGS_GW_SWEEP));
 	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
 	want = (progs & MX_PROGS_SOCK) && !plain ? mx_features_get()->bits : 0;
 	set_optional(skel, want);
 	skel->rodata->mx_stats_row_id = stats_row;
+	skel->rodata->mx_role = (progs & MX_PROGS_ROLE_CLIENT)   ? MX_ROLE_CLIENT
+				: (progs & MX_PROGS_ROLE_SERVER) ? MX_ROLE_SERVER
+								 : MX_ROLE_LOCAL;
 
 	err = mxlimit__load(skel);
 	if (err && (want & ~MX_FEAT_KNOWN)) {
@@ -235,6 +242,7 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
 	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(gw_servers); DUP(gw_pending); DUP(gw_flows); DUP(gw_gc);
 #undef DUP
 	return 0;
 }
@@ -494,7 +502,11 @@ int mx_xdp_attach(const char *pin_dir, const struct mx_map_sizes *sz, const char
 		mx_err("no free interface slot (at most %d interfaces)", MX_MAX_IFACES - 1);
 		goto out;
 	}
-	skel = mx_skel_load(pin_dir, sz, MX_PROGS_XDP, (uint32_t)rowi);
+	skel = mx_skel_load(pin_dir, sz,
+			    MX_PROGS_XDP | (o->role == MX_ROLE_CLIENT   ? MX_PROGS_ROLE_CLIENT
+					    : o->role == MX_ROLE_SERVER ? MX_PROGS_ROLE_SERVER
+									: 0),
+			    (uint32_t)rowi);
 	if (!skel)
 		goto out;
 	snprintf(name, sizeof(name), "xdp_%s", ifname);
@@ -511,10 +523,12 @@ int mx_xdp_attach(const char *pin_dir, const struct mx_map_sizes *sz, const char
 	row.netns = netns;
 	row.mode = mode_in_use(ifindex);
 	row.prog_id = prog_id_of(mx_skel_xdp_fd(skel));
+	row.role = o->role;
 	row.attached_ns = mx_mono_now(&m);
 	snprintf(row.name, sizeof(row.name), "%s", ifname);
 	if (bpf_map_update_elem(m.ifaces, &rowi, &row, BPF_ANY) ||
-	    (!existing && netns_ref(m.netns, netns, +1))) {
+	    /* gateway: no local socket of this namespace is counted */
+	    (!existing && o->role == MX_ROLE_LOCAL && netns_ref(m.netns, netns, +1))) {
 		mx_err("cannot register %s in the maps: %s", ifname, strerror(errno));
 		goto out;
 	}
@@ -531,7 +545,8 @@ static void iface_forget(const struct mx_maps *m, uint32_t rowi, const struct mx
 {
 	struct mx_iface zero = {};
 
-	netns_ref(m->netns, r->netns, -1);
+	if (r->role == MX_ROLE_LOCAL)
+		netns_ref(m->netns, r->netns, -1);
 	bpf_map_update_elem(m->ifaces, &rowi, &zero, BPF_ANY);
 }
 

@@ -30,7 +30,8 @@ struct mxlimit; /* the skeleton */
  * "mx_" NAME (bpf/mx_maps.h). */
 #define MX_MAPS(X)                                                                   \
 	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
-	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces)
+	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces) X(gw_servers)       \
+	X(gw_pending) X(gw_flows) X(gw_gc)
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
@@ -58,6 +59,11 @@ bool mx_pin_dir_loaded(const char *pin_dir); /* maps are pinned there */
 /* Which programs a skeleton load carries. */
 #define MX_PROGS_XDP  (1u << 0)
 #define MX_PROGS_SOCK (1u << 1) /* tracepoint + the optional mechanisms below */
+/* Gateway mode (docs/gateway.md): the XDP program's role on its interface
+ * (neither: local mode), and the flow sweep's programs. */
+#define MX_PROGS_ROLE_CLIENT (1u << 2)
+#define MX_PROGS_ROLE_SERVER (1u << 3)
+#define MX_PROGS_GW_SWEEP    (1u << 4)
 
 /*
  * Mechanisms.  Local mode needs two programs (essential: `load` fails
@@ -139,6 +145,7 @@ int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m, uint32_t *seede
 
 struct mx_attach_opts {
 	enum mx_xdp_mode mode;
+	enum mx_role role; /* MX_ROLE_LOCAL, or the interface's gateway role */
 	bool force; /* replace another program's XDP attachment */
 };
 

@@ -154,6 +154,7 @@ int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
 	next = ctl.gen + 1;
 	idx = next & (MX_GENERATIONS - 1);
 	policy_prune(m->policy, ctl.gen); /* leftovers of an interrupted apply */
+	policy_prune(m->gw_servers, ctl.gen);
 
 	for (i = 0; i < c->n_rules; i++) {
 		struct mx_policy_key k = { .prefixlen = 32 + c->rules[i].prefix.plen, .gen = next };
@@ -163,15 +164,24 @@ int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
 			mx_err("cannot install policy rule %zu of %zu: %s%s", i + 1, c->n_rules,
 			       strerror(errno), errno == ENOSPC || errno == E2BIG ?
 			       " (raise max_rules in [main] and `unload --all`)" : "");
-			policy_prune(m->policy, ctl.gen);
-			return -1;
+			goto undo;
+		}
+	}
+	for (i = 0; i < c->n_servers; i++) {
+		struct mx_policy_key k = { .prefixlen = 32 + c->servers[i].plen, .gen = next };
+		uint32_t one = 1;
+
+		memcpy(k.addr, c->servers[i].addr, sizeof(k.addr));
+		if (bpf_map_update_elem(m->gw_servers, &k, &one, BPF_ANY)) {
+			mx_err("cannot install server prefix %zu of %zu: %s", i + 1, c->n_servers,
+			       strerror(errno));
+			goto undo;
 		}
 	}
 	cfg.gen = next;
 	if (bpf_map_update_elem(m->config, &idx, &cfg, BPF_ANY)) {
 		mx_err("cannot install the configuration: %s", strerror(errno));
-		policy_prune(m->policy, ctl.gen);
-		return -1;
+		goto undo;
 	}
 	ctl.gen = next; /* the flip: one aligned word the datapath reads */
 	if (bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY)) {
@@ -188,7 +198,12 @@ int mx_policy_apply(const struct mx_maps *m, const struct mx_compiled *c)
 			mx_warn("cannot update the fast path's ports: %s", strerror(errno));
 	}
 	policy_prune(m->policy, next);
+	policy_prune(m->gw_servers, next);
 	return 0;
+undo:
+	policy_prune(m->policy, ctl.gen);
+	policy_prune(m->gw_servers, ctl.gen);
+	return -1;
 }
 
 int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)

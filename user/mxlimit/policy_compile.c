@@ -241,5 +241,6 @@ int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out)
 void mx_compiled_free(struct mx_compiled *c)
 {
 	free(c->rules);
+	free(c->servers);
 	memset(c, 0, sizeof(*c));
 }

@@ -30,6 +30,9 @@ struct mx_compiled {
 	struct mx_config config;  /* gen left 0; the loader sets it */
 	struct mx_compiled_rule *rules;
 	size_t n_rules;
+	/* gateway mode: the protected servers ([main] servers) */
+	mx_prefix *servers;
+	size_t n_servers;
 };
 
 int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out);
