@@ -202,7 +202,8 @@ static int note_key(struct loader *L, const char *key, int line)
 /* ---- [main] ---- */
 
 enum main_type {
-	MT_PORTS, MT_PREFIX4, MT_PREFIX6, MT_ACTION, MT_TARPIT, MT_PENDING, MT_GC, MT_MAP, MT_BOOL
+	MT_PORTS, MT_PREFIX4, MT_PREFIX6, MT_ACTION, MT_TARPIT, MT_PENDING, MT_GC, MT_MAP, MT_BOOL,
+	MT_SERVERS, MT_FLOW_IDLE
 };
 
 static const struct {
@@ -226,6 +227,10 @@ static const struct {
 	{ "max_pending", MT_MAP, AT(max_pending) },
 	{ "max_sanctions", MT_MAP, AT(max_sanctions) },
 	{ "max_rules", MT_MAP, AT(max_rules) },
+	{ "servers", MT_SERVERS, AT(servers) },
+	{ "flow_idle_smtp", MT_FLOW_IDLE, AT(flow_idle_smtp_ns) },
+	{ "flow_idle_imap", MT_FLOW_IDLE, AT(flow_idle_imap_ns) },
+	{ "flow_idle_pop", MT_FLOW_IDLE, AT(flow_idle_pop_ns) },
 };
 
 static int set_prefix_len(struct loader *L, const char *key, const char *value, int line,
@@ -252,6 +257,45 @@ static int set_ranged_duration(struct loader *L, const char *key, const char *va
 			   value);
 	*out = ns;
 	return 0;
+}
+
+/* [main] servers = PREFIX, PREFIX ...: commas and/or blanks between. */
+static int set_servers(struct loader *L, const char *value, int line)
+{
+	struct mx_policy *pol = L->pol;
+	char *copy = strdup(value), *tok, *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return err(L, line, "out of memory");
+	free(pol->servers);
+	pol->servers = NULL;
+	pol->n_servers = 0;
+	pol->servers_line = line;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		const char *why = NULL;
+		mx_prefix p, *grown;
+
+		if (mx_prefix_parse(tok, false, &p, &why) < 0) {
+			rc = err(L, line, "servers: bad prefix \"%s\": %s", tok, why ? why : "?");
+			break;
+		}
+		if (pol->n_servers >= MX_MAX_SERVERS) {
+			rc = err(L, line, "servers: more than %d prefixes", MX_MAX_SERVERS);
+			break;
+		}
+		grown = realloc(pol->servers, (pol->n_servers + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = err(L, line, "out of memory");
+			break;
+		}
+		pol->servers = grown;
+		pol->servers[pol->n_servers++] = p;
+	}
+	if (!rc && !pol->n_servers)
+		rc = err(L, line, "servers: expected one or more prefixes");
+	free(copy);
+	return rc;
 }
 
 static int main_value(struct loader *L, enum main_type type, const char *key, const char *value,
@@ -291,6 +335,11 @@ static int main_value(struct loader *L, enum main_type type, const char *key, co
 		if (mx_pol_bool(value, field, &why) < 0)
 			return err(L, line, "%s: %s, got \"%s\"", key, why, value);
 		return 0;
+	case MT_SERVERS:
+		return set_servers(L, value, line);
+	case MT_FLOW_IDLE:
+		return set_ranged_duration(L, key, value, line, MX_FLOW_IDLE_MIN_NS,
+					   MX_FLOW_IDLE_MAX_NS, field);
 	case MT_MAP:
 		if (mx_pol_u32(value, MX_MAP_ENTRIES_MIN, MX_MAP_ENTRIES_MAX, field, &why) < 0)
 			return err(L, line, "%s: expected %u to %u entries, got \"%s\"", key,
@@ -899,6 +948,9 @@ static void set_defaults(struct mx_policy *pol)
 	pol->action = MX_ACTION_DROP;
 	pol->pending_timeout_ns = MX_DEFAULT_PENDING_TIMEOUT_NS;
 	pol->gc_idle_ns = MX_DEFAULT_GC_IDLE_NS;
+	pol->flow_idle_smtp_ns = MX_DEFAULT_FLOW_IDLE_SMTP_NS;
+	pol->flow_idle_imap_ns = MX_DEFAULT_FLOW_IDLE_IMAP_NS;
+	pol->flow_idle_pop_ns = MX_DEFAULT_FLOW_IDLE_POP_NS;
 	pol->max_sources = MX_DEFAULT_MAX_SOURCES;
 	pol->max_connections = MX_DEFAULT_MAX_CONNECTIONS;
 	pol->max_rate_sources = MX_DEFAULT_MAX_RATE_SOURCES;
@@ -1021,6 +1073,7 @@ void mx_policy_free(struct mx_policy *pol)
 			free_section(section_at(pol, sections[i].off));
 	}
 	free(pol->path);
+	free(pol->servers);
 	memset(pol, 0, sizeof(*pol));
 }
 

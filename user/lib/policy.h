@@ -45,6 +45,15 @@
 /* Counters idle this long (no connection open) may be collected. */
 #define MX_DEFAULT_GC_IDLE_NS (600 * MX_NS_PER_SEC)
 #define MX_GC_IDLE_MIN_NS (10 * MX_NS_PER_SEC)
+/* Gateway mode: a flow's idle timeout by port family, from the protocols'
+ * own idle limits (RFC 5321 4.5.3.2, RFC 3501 5.4, RFC 1939). */
+#define MX_DEFAULT_FLOW_IDLE_SMTP_NS (900 * MX_NS_PER_SEC)
+#define MX_DEFAULT_FLOW_IDLE_IMAP_NS (2100 * MX_NS_PER_SEC)
+#define MX_DEFAULT_FLOW_IDLE_POP_NS (900 * MX_NS_PER_SEC)
+#define MX_FLOW_IDLE_MIN_NS (10 * MX_NS_PER_SEC)
+#define MX_FLOW_IDLE_MAX_NS (7ULL * 86400 * MX_NS_PER_SEC)
+/* [main] servers: prefixes of the protected mail servers, at most */
+#define MX_MAX_SERVERS 256
 /* Map sizes.  Sources and connections are preallocated hashes (about
  * 100 bytes an entry), rate buckets and pending SYNs LRU; 64 Ki sources is
  * room for a busy MX, 256 Ki rate buckets absorb a spoofed-source flood
@@ -143,6 +152,14 @@ struct mx_policy {
 	bool haraka_defaults;
 	uint64_t pending_timeout_ns;
 	uint64_t gc_idle_ns;   /* idle counters older than this may be collected */
+	/* gateway mode (docs/gateway.md): the protected servers, required
+	 * there, and the flows' idle timeouts by port family */
+	mx_prefix *servers;
+	size_t n_servers;
+	int servers_line;
+	uint64_t flow_idle_smtp_ns; /* 25 465 587 and every other port */
+	uint64_t flow_idle_imap_ns; /* 143 993 */
+	uint64_t flow_idle_pop_ns;  /* 110 995 */
 	/* map sizes, applied when the maps are first created */
 	uint32_t max_sources;      /* concurrency counters */
 	uint32_t max_connections;  /* counted connections */

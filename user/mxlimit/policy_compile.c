@@ -190,6 +190,9 @@ static void fill_config(const struct mx_policy *pol, struct mx_config *cfg)
 	cfg->v6_wide_plen = pol->ipv6_wide_prefix;
 	cfg->pending_timeout_ns = pol->pending_timeout_ns;
 	cfg->pending_slot_ns = pol->pending_timeout_ns / MX_PEND_SLOTS;
+	cfg->gw_idle_smtp_ns = pol->flow_idle_smtp_ns;
+	cfg->gw_idle_imap_ns = pol->flow_idle_imap_ns;
+	cfg->gw_idle_pop_ns = pol->flow_idle_pop_ns;
 	if (pol->concurrency_bad.set) {
 		cfg->flags |= MX_CFG_BAD_CONC;
 		cfg->bad_conc_limit = pol->concurrency_bad.limit;
@@ -235,6 +238,15 @@ int mx_policy_compile(const struct mx_policy *pol, struct mx_compiled *out)
 		fill_wide(pol, &out->rules[i].prefix, &out->rules[i].rule);
 	}
 	fill_config(pol, &out->config);
+	if (pol->n_servers) {
+		out->servers = malloc(pol->n_servers * sizeof(*out->servers));
+		if (!out->servers) {
+			mx_compiled_free(out);
+			return -1;
+		}
+		memcpy(out->servers, pol->servers, pol->n_servers * sizeof(*out->servers));
+		out->n_servers = pol->n_servers;
+	}
 	return 0;
 }
 

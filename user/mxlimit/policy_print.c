@@ -156,6 +156,17 @@ static void text_main(FILE *f, const struct mx_policy *pol)
 		mx_format_duration(pol->pending_timeout_ns, a, sizeof(a)),
 		mx_format_duration(pol->gc_idle_ns, b, sizeof(b)),
 		mx_format_duration(pol->tarpit_delay_ns, c, sizeof(c)));
+	if (pol->n_servers) {
+		char d[32];
+
+		fprintf(f, "  gateway servers ");
+		for (size_t i = 0; i < pol->n_servers; i++)
+			fprintf(f, " %s", mx_prefix_format(&pol->servers[i], a, sizeof(a)));
+		fprintf(f, "\n  gateway idle     smtp %s, imap %s, pop %s\n",
+			mx_format_duration(pol->flow_idle_smtp_ns, b, sizeof(b)),
+			mx_format_duration(pol->flow_idle_imap_ns, c, sizeof(c)),
+			mx_format_duration(pol->flow_idle_pop_ns, d, sizeof(d)));
+	}
 	fprintf(f, "  maps             sources %u, connections %u, rate_sources %u, pending %u, sanctions %u, rules %u\n",
 		pol->max_sources, pol->max_connections, pol->max_rate_sources, pol->max_pending,
 		pol->max_sanctions, pol->max_rules);
@@ -297,6 +308,16 @@ static void json_main(struct jw *w, const struct mx_policy *pol)
 	jw_kbool(w, "haraka_defaults", pol->haraka_defaults);
 	jw_ku64(w, "pending_timeout_s", secs(pol->pending_timeout_ns));
 	jw_ku64(w, "gc_idle_s", secs(pol->gc_idle_ns));
+	jw_karr(w, "servers");
+	for (size_t i = 0; i < pol->n_servers; i++) {
+		char pfx[MX_PREFIX_STRLEN];
+
+		jw_str(w, mx_prefix_format(&pol->servers[i], pfx, sizeof(pfx)));
+	}
+	jw_end(w);
+	jw_ku64(w, "flow_idle_smtp_s", secs(pol->flow_idle_smtp_ns));
+	jw_ku64(w, "flow_idle_imap_s", secs(pol->flow_idle_imap_ns));
+	jw_ku64(w, "flow_idle_pop_s", secs(pol->flow_idle_pop_ns));
 	jw_ku64(w, "max_sources", pol->max_sources);
 	jw_ku64(w, "max_connections", pol->max_connections);
 	jw_ku64(w, "max_rate_sources", pol->max_rate_sources);
