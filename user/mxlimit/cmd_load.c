@@ -44,7 +44,9 @@ static int parse_mode(const char *s, enum mx_xdp_mode *mode)
 
 static const char load_help[] =
 	"Usage: mxlimit load -i IFACE [-i IFACE...] [-c FILE] [--mode auto|native|generic]\n"
-	"                    [--force] [--state FILE]\n\n"
+	"                    [--force] [--state FILE]\n"
+	"       mxlimit load --gateway -i IFACE [-i IFACE...] --servers-on IFACE\n"
+	"                    [--servers-on IFACE...] [-c FILE] [options as above]\n\n"
 	"Load mxlimit's programs, pin its maps and links under the pin dir, apply the\n"
 	"policy, attach the XDP program to each interface and the socket-state program,\n"
 	"count the connections that already exist, restore saved blocks; then exit.\n"
@@ -59,7 +61,144 @@ static const char load_help[] =
 	"                         " MX_DEFAULT_POLICY ")\n"
 	"      --mode MODE        XDP mode: auto (default), native (driver) or generic\n"
 	"      --force            replace another program's XDP attachment\n"
-	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n";
+	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n"
+	"      --gateway          gateway mode: mxlimit runs on a router or firewall in\n"
+	"                         front of the mail servers ([main] servers) and counts\n"
+	"                         the flows whose handshake it sees complete; -i names\n"
+	"                         the client-facing interfaces\n"
+	"      --servers-on IFACE a server-facing interface (gateway mode, repeatable)\n"
+	"A pin dir holds one mode: switching needs `mxlimit unload --all` first.\n";
+
+/* The mode the pin dir is loaded in: 1 gateway, 0 local, -1 nothing
+ * attached there yet. */
+static int loaded_mode(const char *pin_dir)
+{
+	struct mx_maps m;
+	uint32_t r, feats;
+	int mode = -1;
+
+	if (!mx_pin_dir_loaded(pin_dir) || mx_maps_open(pin_dir, &m))
+		return -1;
+	feats = mx_features_read(&m);
+	for (r = 1; r < MX_MAX_IFACES; r++) {
+		struct mx_iface row;
+
+		if (bpf_map_lookup_elem(m.ifaces, &r, &row) == 0 && row.ifindex) {
+			mode = (feats & MX_FEAT_GATEWAY) || row.role != MX_ROLE_LOCAL;
+			break;
+		}
+	}
+	mx_maps_close(&m);
+	return mode;
+}
+
+/* Gateway mode's programs: the flow sweep in the kernel (a bpf_timer
+ * calling bpf_for_each_map_elem) where the kernel allows it, else run by
+ * the daemon, else off (probed by loading; MXLIMIT_DISABLE=gw_timer,
+ * gw_sweep forces the fallbacks).  Returns the MX_FEAT_GW_* bit in use
+ * (0: off) and the skeleton in *core. */
+static uint32_t gw_core_load(const char *pin_dir, const struct mx_map_sizes *sz,
+			     struct mxlimit **core)
+{
+	const char *dis = getenv("MXLIMIT_DISABLE");
+	bool no_timer = dis && (strstr(dis, "gw_timer") || strstr(dis, "gw_sweep"));
+	bool no_sweep = dis && strstr(dis, "gw_sweep");
+
+	if (!no_timer) {
+		*core = mx_skel_load(pin_dir, sz, MX_PROGS_GW_ARM | MX_PROGS_GW_RUN, 0);
+		if (*core && mx_gw_sweep_arm(*core) == 0)
+			return MX_FEAT_GW_TIMER;
+		if (*core)
+			mx_skel_destroy(*core);
+		mx_warn("the kernel refuses the in-kernel flow sweep (bpf_timer); "
+			"`mxlimit daemon` must run to expire flows that lose their FIN");
+	}
+	if (!no_sweep) {
+		*core = mx_skel_load(pin_dir, sz, MX_PROGS_GW_RUN, 0);
+		if (*core && mx_gw_sweep_run(*core) >= 0)
+			return MX_FEAT_GW_DAEMON;
+		if (*core)
+			mx_skel_destroy(*core);
+		mx_warn("the kernel refuses the flow sweep program: flows that lose their "
+			"FIN and RST stay counted (`mxlimit doctor`)");
+	}
+	*core = mx_skel_load(pin_dir, sz, 0, 0);
+	return 0;
+}
+
+/* What load did, and the saved blocks restored: both modes. */
+static int load_report(const struct mx_global *g, const char *path, const struct mx_compiled *c,
+		       const char *state, const char **ifaces, int n_if, const char **srv_ifaces,
+		       int n_srv)
+{
+	struct mx_maps m;
+	int i, restored;
+
+	if (mx_maps_open(g->pin_dir, &m))
+		return MX_EXIT_FAIL;
+	restored = mx_state_restore(&m, state);
+	for (i = 0; i < n_if + n_srv; i++) {
+		const char *name = i < n_if ? ifaces[i] : srv_ifaces[i - n_if];
+		uint32_t r;
+
+		for (r = 1; r < MX_MAX_IFACES; r++) {
+			struct mx_iface row;
+
+			if (bpf_map_lookup_elem(m.ifaces, &r, &row) == 0 && row.ifindex &&
+			    !strncmp(row.name, name, sizeof(row.name)) &&
+			    row.netns == mx_self_netns())
+				mx_info("attached to %s (%s%s mode, program id %u)", name,
+					row.role == MX_ROLE_CLIENT   ? "clients' side, "
+					: row.role == MX_ROLE_SERVER ? "servers' side, "
+								     : "",
+					mx_mode_name(row.mode), row.prog_id);
+		}
+	}
+	if (restored > 0)
+		mx_info("restored %d blocks and penalties from %s", restored, state);
+	mx_info("policy %s applied: %zu prefixes", path, c->n_rules);
+	mx_maps_close(&m);
+	return MX_EXIT_OK;
+}
+
+/* Gateway mode: no socket-state program (no local sockets count), XDP in
+ * the client role on -i and the server role on --servers-on, the flow
+ * sweep. */
+static int load_gateway(const struct mx_global *g, const struct mx_map_sizes *sz,
+			const struct mx_compiled *c, const char **ifaces, int n_if,
+			const char **srv_ifaces, int n_srv, const struct mx_attach_opts *ao0)
+{
+	struct mx_attach_opts ao = *ao0;
+	struct mxlimit *core = NULL;
+	struct mx_maps m;
+	uint32_t sweep;
+	int i, rc = MX_EXIT_FAIL;
+
+	mx_maps_init(&m);
+	sweep = gw_core_load(g->pin_dir, sz, &core);
+	if (!core)
+		return MX_EXIT_FAIL;
+	mx_skel_maps(core, &m);
+	if (mx_policy_apply(&m, c))
+		goto out;
+	/* the mode first: status and the daemon read it */
+	if (mx_features_record(&m, MX_FEAT_KNOWN | MX_FEAT_GATEWAY | sweep))
+		mx_warn("cannot record the features in use: %s", strerror(errno));
+	ao.role = MX_ROLE_SERVER;
+	for (i = 0; i < n_srv; i++)
+		if (mx_xdp_attach(g->pin_dir, sz, srv_ifaces[i], &ao))
+			goto out;
+	ao.role = MX_ROLE_CLIENT;
+	for (i = 0; i < n_if; i++)
+		if (mx_xdp_attach(g->pin_dir, sz, ifaces[i], &ao))
+			goto out;
+	mx_info("gateway mode: flow sweep %s", mx_feature_gw_sweep(MX_FEAT_GATEWAY | sweep));
+	rc = MX_EXIT_OK;
+out:
+	mx_maps_close(&m);
+	mx_skel_destroy(core);
+	return rc;
+}
 
 int cmd_load(int argc, char **argv, const struct mx_global *g)
 {
@@ -67,9 +206,12 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		{ "interface", required_argument, 0, 'i' }, { "config", required_argument, 0, 'c' },
 		{ "mode", required_argument, 0, 'm' },      { "force", no_argument, 0, 'f' },
 		{ "state", required_argument, 0, 's' },     { "help", no_argument, 0, 'h' },
+		{ "gateway", no_argument, 0, 'G' },         { "servers-on", required_argument, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *ifaces[MAX_IFACES_ARG], *cfg = NULL, *state = MX_DEFAULT_STATE;
+	const char *srv_ifaces[MAX_IFACES_ARG];
+	int n_srv = 0, gateway = 0, j;
 	struct mx_attach_opts ao = { .mode = MX_MODE_AUTO };
 	char path[PATH_MAX];
 	struct mx_policy pol;
@@ -77,7 +219,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	struct mx_map_sizes sz;
 	struct mxlimit *core = NULL;
 	struct mx_maps m;
-	int n_if = 0, opt, rc, i, restored;
+	int n_if = 0, opt, rc, i;
 	uint32_t feats, seeded_by = 0;
 
 	mx_maps_init(&m);
@@ -97,6 +239,11 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 			break;
 		case 'f': ao.force = true; break;
 		case 's': state = optarg; break;
+		case 'G': gateway = 1; break;
+		case 'S':
+			if (add_iface(srv_ifaces, &n_srv, optarg))
+				return MX_EXIT_USAGE;
+			break;
 		case 'h': fputs(load_help, stdout); return MX_EXIT_OK;
 		default: fputs(load_help, stderr); return MX_EXIT_USAGE;
 		}
@@ -106,6 +253,21 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		       n_if ? argv[optind] : "");
 		return MX_EXIT_USAGE;
 	}
+	if (n_srv && !gateway) {
+		mx_err("--servers-on is for gateway mode (--gateway)");
+		return MX_EXIT_USAGE;
+	}
+	if (gateway && !n_srv) {
+		mx_err("gateway mode needs at least one --servers-on IFACE (towards the mail servers)");
+		return MX_EXIT_USAGE;
+	}
+	for (i = 0; i < n_if; i++)
+		for (j = 0; j < n_srv; j++)
+			if (!strcmp(ifaces[i], srv_ifaces[j])) {
+				mx_err("%s is given both as client-facing (-i) and server-facing "
+				       "(--servers-on); gateway mode needs them apart", ifaces[i]);
+				return MX_EXIT_USAGE;
+			}
 	if (cfg)
 		snprintf(path, sizeof(path), "%s", cfg);
 	else
@@ -114,9 +276,34 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	if (rc)
 		return rc;
 	rc = MX_EXIT_FAIL;
+	if (gateway && !pol.n_servers) {
+		mx_err("%s: gateway mode needs [main] servers = PREFIX, ... (the protected mail "
+		       "servers' addresses)", path);
+		rc = MX_EXIT_USAGE;
+		goto out;
+	}
+	{
+		int was = loaded_mode(g->pin_dir);
+
+		if (was >= 0 && was != gateway) {
+			mx_err("%s is loaded in %s mode; `mxlimit unload --all` before loading in "
+			       "%s mode", g->pin_dir, was ? "gateway" : "local",
+			       gateway ? "gateway" : "local");
+			rc = MX_EXIT_USAGE;
+			goto out;
+		}
+	}
 	mx_map_sizes_from_policy(&pol, &sz);
 	if (mx_pin_dir_prepare(g->pin_dir))
 		goto out;
+	if (gateway) {
+		rc = load_gateway(g, &sz, &c, ifaces, n_if, srv_ifaces, n_srv, &ao);
+		if (!rc)
+			mx_policy_remember(g->pin_dir, path);
+		if (!rc)
+			rc = load_report(g, path, &c, state, ifaces, n_if, srv_ifaces, n_srv);
+		goto out;
+	}
 	core = mx_skel_load(g->pin_dir, &sz, MX_PROGS_SOCK, 0);
 	if (!core)
 		goto out;
@@ -147,24 +334,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		feats &= ~MX_FEAT_SWEEP;
 	if (mx_features_record(&m, feats))
 		mx_warn("cannot record the features in use: %s", strerror(errno));
-	restored = mx_state_restore(&m, state);
-	for (i = 0; i < n_if && ifaces[i]; i++) {
-		uint32_t r;
-
-		for (r = 1; r < MX_MAX_IFACES; r++) {
-			struct mx_iface row;
-
-			if (bpf_map_lookup_elem(m.ifaces, &r, &row) == 0 && row.ifindex &&
-			    !strncmp(row.name, ifaces[i], sizeof(row.name)) &&
-			    row.netns == mx_self_netns())
-				mx_info("attached to %s (%s mode, program id %u)", ifaces[i],
-					mx_mode_name(row.mode), row.prog_id);
-		}
-	}
-	if (restored > 0)
-		mx_info("restored %d blocks and penalties from %s", restored, state);
-	mx_info("policy %s applied: %zu prefixes", path, c.n_rules);
-	rc = MX_EXIT_OK;
+	rc = load_report(g, path, &c, state, ifaces, n_if, NULL, 0);
 out:
 	mx_maps_close(&m);
 	if (core)

@@ -66,12 +66,44 @@ static void print_stats_json(struct jw *w, const struct mx_stats *s)
 
 static const char status_help[] =
 	"Usage: mxlimit status [--json]\n\n"
-	"Interfaces with their XDP mode and program ids, the live policy (generation,\n"
+	"The mode (local or gateway), interfaces with their role in gateway mode (the\n"
+	"clients' or the servers' side), XDP mode and program ids, the live policy (generation,\n"
 	"ports, action, aggregation), connections and sources tracked, blocks and\n"
 	"penalties, the implementation of each mechanism in use (features), and every\n"
 	"counter by reason (all interfaces, then each).\n"
 	"The JSON has a top-level \"active_connections\": all counted connections, and a\n"
-	"\"features\" object: mechanism -> implementation in use, or \"off\".\n";
+	"\"features\" object: mechanism -> implementation in use, or \"off\".\n"
+	"In gateway mode active connections are the flows counted through the gateway,\n"
+	"and a warning says when SYNs are admitted but no SYN-ACK comes back (the\n"
+	"replies bypass the gateway: gateway mode needs symmetric routing).\n";
+
+static const char *role_name(uint32_t role)
+{
+	return role == MX_ROLE_CLIENT ? "clients" : role == MX_ROLE_SERVER ? "servers" : "local";
+}
+
+/* Gateway: counted flows (EST entries of the flow table). */
+static uint64_t gw_active(const struct mx_maps *m)
+{
+	struct mx_flow_key k, next, *prev = NULL;
+	uint64_t n = 0, guard = 0;
+	struct mx_gw_flow f;
+
+	while (bpf_map_get_next_key(m->gw_flows, prev, &next) == 0 && guard++ < (1u << 24)) {
+		if (bpf_map_lookup_elem(m->gw_flows, &next, &f) == 0 && f.state == MX_GW_EST)
+			n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+/* Handshakes admitted and not one SYN-ACK back: replies bypass the
+ * gateway (asymmetric routing) or the server side is not watched. */
+static bool gw_asymmetric(const struct mx_stats *t)
+{
+	return t->admitted >= 20 && t->gw_synack == 0;
+}
 
 int cmd_status(int argc, char **argv, const struct mx_global *g)
 {
@@ -82,6 +114,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	struct mx_maps m;
 	uint64_t now, active;
 	uint32_t gen = 0, r, feats;
+	bool gw;
 	char ports[1024];
 	struct jw w;
 	int a = mx_cmd_args(argc, argv, status_help, 0);
@@ -102,14 +135,16 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	free(sn);
 	/* one record per counted connection; summing the counters would count
 	 * a connection twice when a wide level counts it too */
-	active = mx_map_count(m.conns, 0);
-	ports_text(&cfg, ports, sizeof(ports));
 	feats = mx_features_read(&m);
+	gw = (feats & MX_FEAT_GATEWAY) != 0;
+	active = gw ? gw_active(&m) : mx_map_count(m.conns, 0);
+	ports_text(&cfg, ports, sizeof(ports));
 
 	if (g->json) {
 		jw_init(&w, stdout);
 		jw_obj(&w);
 		jw_kstr(&w, "pin_dir", g->pin_dir);
+		jw_kstr(&w, "mode", gw ? "gateway" : "local");
 		jw_karr(&w, "interfaces");
 		for (r = 1; r < MX_MAX_IFACES; r++) {
 			struct mx_iface row;
@@ -123,6 +158,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			jw_ku64(&w, "ifindex", row.ifindex);
 			jw_ku64(&w, "netns", row.netns);
 			jw_kstr(&w, "mode", mx_mode_name(row.mode));
+			jw_kstr(&w, "role", role_name(row.role));
 			jw_kstr(&w, "state", iface_present(&row) ? "attached" : "gone");
 			jw_ku64(&w, "prog_id", row.prog_id);
 			jw_key(&w, "counters");
@@ -145,10 +181,22 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_ku64(&w, "penalties", penalties);
 		jw_kobj(&w, "features");
 		jw_kstr(&w, "xdp", "xdp");
-		jw_kstr(&w, "sockstate", "tp_btf");
-		jw_kstr(&w, "seed", mx_feature_seed(feats));
-		jw_kstr(&w, "sweep", mx_feature_sweep(feats));
+		if (gw) {
+			jw_kstr(&w, "sockstate", "off");
+			jw_kstr(&w, "flow_sweep", mx_feature_gw_sweep(feats));
+		} else {
+			jw_kstr(&w, "sockstate", "tp_btf");
+			jw_kstr(&w, "seed", mx_feature_seed(feats));
+			jw_kstr(&w, "sweep", mx_feature_sweep(feats));
+		}
 		jw_end(&w);
+		if (gw) {
+			jw_kobj(&w, "gateway");
+			jw_ku64(&w, "flows", active);
+			jw_ku64(&w, "handshakes_pending", mx_map_count(m.gw_pending, 0));
+			jw_kbool(&w, "asymmetric_suspected", gw_asymmetric(&total));
+			jw_end(&w);
+		}
 		jw_key(&w, "counters");
 		print_stats_json(&w, &total);
 		jw_end(&w);
@@ -156,7 +204,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		return MX_EXIT_OK;
 	}
 
-	printf("mxlimit at %s\n", g->pin_dir);
+	printf("mxlimit at %s (%s mode)\n", g->pin_dir, gw ? "gateway" : "local");
 	printf("interfaces:\n");
 	for (r = 1; r < MX_MAX_IFACES; r++) {
 		struct mx_iface row;
@@ -167,7 +215,10 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			printf("  %-16s gone: the interface was removed (`mxlimit unload -i %s` forgets it)\n",
 			       row.name, row.name);
 		else
-			printf("  %-16s ifindex %u, %s mode, program id %u, netns %u\n", row.name,
+			printf("  %-16s %sifindex %u, %s mode, program id %u, netns %u\n", row.name,
+			       row.role == MX_ROLE_CLIENT   ? "clients' side, "
+			       : row.role == MX_ROLE_SERVER ? "servers' side, "
+							    : "",
 			       row.ifindex, mx_mode_name(row.mode), row.prog_id, row.netns);
 	}
 	printf("policy: generation %u, ports %s, action %s, per-source /%u (IPv4) /%u (IPv6), "
@@ -176,13 +227,32 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	       (size_t)mx_map_count(m.policy, 0));
 	printf("active connections: %llu   tracked sources: %zu   blocks: %zu   penalties: %zu\n",
 	       (unsigned long long)active, (size_t)mx_map_count(m.conc, 0), blocks, penalties);
-	printf("features: xdp, sockstate tp_btf, seed %s, sweep %s\n", mx_feature_seed(feats),
-	       mx_feature_sweep(feats));
-	if (!strcmp(mx_feature_seed(feats), "off"))
+	if (gw) {
+		const char *sw = mx_feature_gw_sweep(feats);
+
+		printf("features: xdp, flow sweep %s\n", sw);
+		if (!strcmp(sw, "daemon"))
+			printf("  flow sweep daemon: flows that lose their FIN expire only while "
+			       "`mxlimit daemon` runs\n");
+		else if (!strcmp(sw, "off"))
+			printf("  flow sweep off: flows that lose their FIN and RST stay counted\n");
+		printf("gateway: %llu flows counted, %llu handshakes pending\n",
+		       (unsigned long long)active,
+		       (unsigned long long)mx_map_count(m.gw_pending, 0));
+		if (gw_asymmetric(&total))
+			printf("  WARNING: %llu SYNs admitted and no SYN-ACK came back through this "
+			       "gateway: replies take another path (gateway mode needs symmetric "
+			       "routing) or --servers-on names the wrong interface\n",
+			       (unsigned long long)total.admitted);
+	} else {
+		printf("features: xdp, sockstate tp_btf, seed %s, sweep %s\n", mx_feature_seed(feats),
+		       mx_feature_sweep(feats));
+	}
+	if (!gw && !strcmp(mx_feature_seed(feats), "off"))
 		printf("  seed off: %s\n", mx_feature_loss("seed"));
-	if (!strcmp(mx_feature_sweep(feats), "off"))
+	if (!gw && !strcmp(mx_feature_sweep(feats), "off"))
 		printf("  sweep off: %s\n", mx_feature_loss("sweep"));
-	if (!strcmp(mx_feature_seed(feats), "sock_diag"))
+	if (!gw && !strcmp(mx_feature_seed(feats), "sock_diag"))
 		printf("  seed sock_diag: a connection closing during the dump stays counted "
 		       "until the next sweep\n");
 	printf("counters (all interfaces):\n");

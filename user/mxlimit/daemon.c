@@ -126,6 +126,9 @@ static void maps_follow(struct dmn *d)
 		if (d->sweeper)
 			mx_skel_destroy(d->sweeper);
 		d->sweeper = NULL;
+		if (d->gw_sweeper)
+			mx_skel_destroy(d->gw_sweeper);
+		d->gw_sweeper = NULL;
 		d->loaded = false;
 		d->state_sum_valid = false;
 		mx_warn(id ? "the maps in %s were replaced; following the new ones"
@@ -354,6 +357,29 @@ static void sweep(struct dmn *d)
 	}
 }
 
+/* Gateway mode where the kernel refused the in-kernel timer (`load`
+ * recorded MX_FEAT_GW_DAEMON): expire idle and closed flows from here. */
+static void gw_sweep(struct dmn *d, uint64_t now)
+{
+	struct mx_ctl ctl = {};
+	uint32_t zero = 0;
+	int n;
+
+	if (bpf_map_lookup_elem(d->maps.ctl, &zero, &ctl) || !(ctl.features & MX_FEAT_GW_DAEMON))
+		return;
+	if (now - d->last_gw_sweep_ns < MX_GW_GC_PERIOD_NS)
+		return;
+	d->last_gw_sweep_ns = now;
+	if (!d->gw_sweeper) {
+		d->gw_sweeper = mx_skel_load(d->pin_dir, NULL, MX_PROGS_GW_RUN, 0);
+		if (!d->gw_sweeper)
+			return; /* reported; tried again next time */
+	}
+	n = mx_gw_sweep_run(d->gw_sweeper);
+	if (n > 0)
+		mx_debug("gateway sweep: %d flow entries expired or freed", n);
+}
+
 static void housekeeping(struct dmn *d)
 {
 	uint64_t now = dmn_now_ns();
@@ -367,6 +393,7 @@ static void housekeeping(struct dmn *d)
 		if (n > 0)
 			d->c.sanctions_expired += (uint64_t)n;
 	}
+	gw_sweep(d, now);
 	if (now - d->last_gc_ns >= DMN_GC_EVERY_NS) {
 		d->last_gc_ns = now;
 		sweep(d);
@@ -569,5 +596,7 @@ out:
 		mx_maps_close(&d.maps);
 	if (d.sweeper)
 		mx_skel_destroy(d.sweeper);
+	if (d.gw_sweeper)
+		mx_skel_destroy(d.gw_sweeper);
 	return rc;
 }

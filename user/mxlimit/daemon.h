@@ -64,6 +64,8 @@ struct dmn {
 
 	struct mx_maps maps;
 	struct mxlimit *sweeper;   /* the socket programs, loaded (not attached) for sweeps */
+	struct mxlimit *gw_sweeper; /* gateway flow sweep where the kernel timer is refused */
+	uint64_t last_gw_sweep_ns;
 	bool loaded;               /* maps open and still the pinned ones */
 	uint32_t maps_id;          /* kernel id of the held mx_sanctions map */
 	uint64_t maps_checked_ns;

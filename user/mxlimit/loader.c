@@ -172,8 +172,8 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	size_map(skel->maps.mx_gw_pending, pin_dir, sz ? sz->pending : 0);
 
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
-	bpf_program__set_autoload(skel->progs.mx_gw_gc_arm, !!(progs & MX_PROGS_GW_SWEEP));
-	bpf_program__set_autoload(skel->progs.mx_gw_gc_run, !!(progs & MX_PROGS_GW_SWEEP));
+	bpf_program__set_autoload(skel->progs.mx_gw_gc_arm, !!(progs & MX_PROGS_GW_ARM));
+	bpf_program__set_autoload(skel->progs.mx_gw_gc_run, !!(progs & MX_PROGS_GW_RUN));
 	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
 	want = (progs & MX_PROGS_SOCK) && !plain ? mx_features_get()->bits : 0;
 	set_optional(skel, want);
@@ -346,6 +346,49 @@ int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m, uint32_t *seede
 		return -1;
 	}
 	return (int)ro.retval;
+}
+
+/* Run an XDP-type helper program once (it ignores the packet). */
+static int run_once(const struct bpf_program *p, int *retval)
+{
+	uint8_t pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+	if (!prog_loaded(p) || bpf_prog_test_run_opts(bpf_program__fd(p), &ro))
+		return -1;
+	*retval = (int)ro.retval;
+	return 0;
+}
+
+int mx_gw_sweep_arm(struct mxlimit *skel)
+{
+	int rv;
+
+	if (run_once(skel->progs.mx_gw_gc_arm, &rv) || rv != 0) {
+		mx_debug("cannot arm the flow sweep's timer (step %d)", rv);
+		return -1;
+	}
+	return 0;
+}
+
+int mx_gw_sweep_run(struct mxlimit *skel)
+{
+	int rv;
+
+	if (run_once(skel->progs.mx_gw_gc_run, &rv))
+		return -1;
+	return rv;
+}
+
+const char *mx_feature_gw_sweep(uint32_t bits)
+{
+	if (!(bits & MX_FEAT_GATEWAY))
+		return NULL;
+	if (bits & MX_FEAT_GW_TIMER)
+		return "timer";
+	if (bits & MX_FEAT_GW_DAEMON)
+		return "daemon";
+	return "off";
 }
 
 uint32_t mx_self_netns(void)

@@ -63,7 +63,8 @@ bool mx_pin_dir_loaded(const char *pin_dir); /* maps are pinned there */
  * (neither: local mode), and the flow sweep's programs. */
 #define MX_PROGS_ROLE_CLIENT (1u << 2)
 #define MX_PROGS_ROLE_SERVER (1u << 3)
-#define MX_PROGS_GW_SWEEP    (1u << 4)
+#define MX_PROGS_GW_ARM      (1u << 4) /* mx_gw_gc_arm: the in-kernel timer */
+#define MX_PROGS_GW_RUN      (1u << 5) /* mx_gw_gc_run: one sweep, run from userspace */
 
 /*
  * Mechanisms.  Local mode needs two programs (essential: `load` fails
@@ -119,6 +120,16 @@ struct mxlimit *mx_skel_load(const char *pin_dir, const struct mx_map_sizes *sz,
 void mx_skel_destroy(struct mxlimit *skel);
 int mx_skel_xdp_fd(struct mxlimit *skel);
 int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m); /* dup'd fds */
+
+/* Gateway mode's flow sweep (bpf/mx_gateway.h): arm the in-kernel timer
+ * (needs MX_PROGS_GW_ARM; 0 = armed, else -1 with the reason logged at
+ * debug level), or run one sweep from userspace (MX_PROGS_GW_RUN; returns
+ * the flows expired plus freed, or -1). */
+int mx_gw_sweep_arm(struct mxlimit *skel);
+int mx_gw_sweep_run(struct mxlimit *skel);
+/* The gateway sweep in use, for status: timer, daemon, off, or NULL when
+ * not in gateway mode. */
+const char *mx_feature_gw_sweep(uint32_t bits);
 
 /* Attach (or replace) the tracepoint and pin its link. */
 int mx_sock_attach(struct mxlimit *skel, const char *pin_dir);

@@ -92,6 +92,12 @@ int mx_policy_apply_file(const char *pin_dir, const char *path)
 		rc = MX_EXIT_FAIL;
 		goto out;
 	}
+	if ((mx_features_read(&m) & MX_FEAT_GATEWAY) && !c.n_servers) {
+		mx_err("%s: loaded in gateway mode, which needs [main] servers = PREFIX, ...", path);
+		rc = MX_EXIT_USAGE;
+		mx_maps_close(&m);
+		goto out;
+	}
 	rc = mx_policy_apply(&m, &c) ? MX_EXIT_FAIL : MX_EXIT_OK;
 	if (!rc)
 		mx_policy_remember(pin_dir, path);
