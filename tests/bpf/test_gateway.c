@@ -87,7 +87,8 @@ static int group_setup(void **state)
 	(void)state;
 	mx_log_set_level(MX_LOG_WARN);
 	flows_max = sz.connections;
-	if (h_setup(MX_PROGS_XDP | MX_PROGS_ROLE_CLIENT | MX_PROGS_GW_SWEEP))
+	if (h_setup(MX_PROGS_XDP | MX_PROGS_ROLE_CLIENT | MX_PROGS_GW_ARM |
+		    MX_PROGS_GW_RUN))
 		return -1;
 	/* h_setup sized the maps its own way; the flow table is sized here
 	 * by the first load, so check what it got */
