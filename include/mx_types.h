@@ -151,6 +151,9 @@ struct mx_ctl {
 #define MX_FEAT_SEED_ITER  (1u << 0)  /* seeding: iter/tcp */
 #define MX_FEAT_SEED_DIAG  (1u << 1)  /* seeding: sock_diag + raw_tp insert */
 #define MX_FEAT_SWEEP      (1u << 2)  /* sweep: syscall program, for_each */
+#define MX_FEAT_GATEWAY    (1u << 3)  /* gateway mode (no local sockets counted) */
+#define MX_FEAT_GW_TIMER   (1u << 4)  /* gateway flow sweep: in-kernel bpf_timer */
+#define MX_FEAT_GW_DAEMON  (1u << 5)  /* gateway flow sweep: run by the daemon */
 #define MX_FEAT_KNOWN      (1u << 31)
 
 /* The context of mx_seed_flow (raw_tp, run with BPF_PROG_TEST_RUN): one

@@ -100,9 +100,8 @@ static int loaded_mode(const char *pin_dir)
 static uint32_t gw_core_load(const char *pin_dir, const struct mx_map_sizes *sz,
 			     struct mxlimit **core)
 {
-	const char *dis = getenv("MXLIMIT_DISABLE");
-	bool no_timer = dis && (strstr(dis, "gw_timer") || strstr(dis, "gw_sweep"));
-	bool no_sweep = dis && strstr(dis, "gw_sweep");
+	bool no_timer = mx_feature_disabled(MX_FEAT_GW_TIMER);
+	bool no_sweep = mx_feature_disabled(MX_FEAT_GW_DAEMON);
 
 	if (!no_timer) {
 		*core = mx_skel_load(pin_dir, sz, MX_PROGS_GW_ARM | MX_PROGS_GW_RUN, 0);

@@ -56,12 +56,21 @@ static uint32_t disabled_bits(void)
 			bits |= MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG;
 		else if (strcmp(tok, "sweep") == 0)
 			bits |= MX_FEAT_SWEEP;
+		else if (strcmp(tok, "gw_timer") == 0)
+			bits |= MX_FEAT_GW_TIMER;
+		else if (strcmp(tok, "gw_sweep") == 0)
+			bits |= MX_FEAT_GW_TIMER | MX_FEAT_GW_DAEMON;
 		else if (!warned)
 			mx_warn("MXLIMIT_DISABLE: unknown mechanism '%s' (known: seed_iter, "
-				"seed_diag, seed, sweep)", tok);
+				"seed_diag, seed, sweep, gw_timer, gw_sweep)", tok);
 	}
 	warned = 1;
 	return bits;
+}
+
+bool mx_feature_disabled(uint32_t bit)
+{
+	return (disabled_bits() & bit) != 0;
 }
 
 static struct bpf_program *find_prog(struct mxlimit *skel, const char *name)

@@ -130,6 +130,8 @@ int mx_gw_sweep_run(struct mxlimit *skel);
 /* The gateway sweep in use, for status: timer, daemon, off, or NULL when
  * not in gateway mode. */
 const char *mx_feature_gw_sweep(uint32_t bits);
+/* MXLIMIT_DISABLE names the implementation (an MX_FEAT_* bit). */
+bool mx_feature_disabled(uint32_t bit);
 
 /* Attach (or replace) the tracepoint and pin its link. */
 int mx_sock_attach(struct mxlimit *skel, const char *pin_dir);
