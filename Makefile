@@ -7,6 +7,7 @@
 #   make lint    cppcheck and clang-tidy over user/
 #   make bench   micro-benchmarks and side-by-side ratios
 #   make demo    a namespace lab: smtp-sink behind mxlimit, good and abusive clients
+#   make demo-gateway  the same with mxlimit on a gateway in front of two servers
 #   make install DESTDIR=... PREFIX=/usr/local
 #   make deb     the Debian package into $(BUILD)/ (debhelper; lintian)
 
@@ -74,7 +75,7 @@ ifneq ($(POLICYD_SRCS),)
 BINS += $(BUILD)/mxlimit-policyd
 endif
 
-.PHONY: all deps test test-unit asan lint bench demo soak install clean tests-build
+.PHONY: all deps test test-unit asan lint bench demo demo-gateway soak install clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BINS) $(BPF_OBJS)
@@ -179,6 +180,9 @@ $(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS
 
 demo:
 	scripts/demo.sh
+
+demo-gateway:
+	scripts/demo-gateway.sh
 
 soak: tests-build
 	BUILD=$(BUILD) MXLIMIT_SOAK=1 scripts/run-tests.sh
