@@ -57,6 +57,9 @@ setup() {
 	ip -n $SB route add default via 198.18.2.1 && ip -n $SB -6 route add default via fd00:12::1
 	# a second client address, on the same link
 	ip -n $CL addr add 198.18.0.3/24 dev c0
+	# the gateway's resets (XDP_TX) reach the client only if the client's
+	# veth runs an XDP program itself (docs/design.md "Labs")
+	ip -n $CL link set dev c0 xdp obj "$ROOT/$BUILD/bpf/bare.bpf.o" sec xdp || return 1
 	ip netns exec $CL ping -c1 -W2 $SA4 >/dev/null 2>&1 || return 1
 	ip netns exec $CL ping -c1 -W2 $SB4 >/dev/null 2>&1 || return 1
 	for _ in $(seq 50); do
@@ -124,12 +127,23 @@ check "status shows the servers' side" grep -q "$IF_B .*servers' side" <<<"$st"
 SWEEP=$(jfield "d['features']['flow_sweep']")
 if [ "${MXLIMIT_DISABLE:-}" = gw_timer ]; then
 	check_eq "forced fallback: the daemon sweeps" "$SWEEP" daemon
-	nsenter --net=/run/netns/$GW "$MXLIMIT" --pin-dir "$PIN" daemon --state "$DIR/dstate.gz" \
-		--socket "$DIR/v.sock" >"$DIR/daemon.out" 2>&1 &
-	PIDS="$PIDS $!"
 else
 	check_eq "the flow sweep runs in the kernel" "$SWEEP" timer
 fi
+# the daemon (verdicts; and the sweep when the kernel timer is off)
+nsenter --net=/run/netns/$GW "$MXLIMIT" --pin-dir "$PIN" daemon --state "$DIR/dstate.gz" \
+	--socket "$DIR/v.sock" >"$DIR/daemon.out" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -S "$DIR/v.sock" ] && break; sleep 0.1; done
+verdict() { # LINE -> the daemon's reply
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+print(s.makefile().readline().strip())' "$DIR/v.sock" "$1" 2>&1
+}
 check_eq "json mode" "$(jfield "d['mode']")" gateway
 
 # mode switching is refused
@@ -223,6 +237,38 @@ check "unblock" mx unblock $CLI4
 check_eq "unblocked: passes" "$(open_ b3 $CLI4 $SA4)" ok
 cmd closeall >/dev/null
 check "0 flows after the block test" wait_for 50 active_is 0
+
+# a penalty verdict through the daemon applies at the gateway
+r=$(verdict "PENALIZE $CLI4 60 limit=1 reason=errors")
+check "PENALIZE through the daemon" grep -q "^OK penalized" <<<"$r"
+check_eq "penalized: 1 connection passes" "$(open_ p1 $CLI4 $SA4)" ok
+check_eq "penalized: the 2nd is refused" "$(open_ p2 $CLI4 $SB4 25 1)" timeout
+check "unblock lifts the penalty" mx unblock $CLI4
+check_eq "after the penalty: passes" "$(open_ p3 $CLI4 $SB4)" ok
+cmd closeall >/dev/null
+check "0 flows after the penalty test" wait_for 50 active_is 0
+
+# the connection rate, and action reset, in gateway mode
+cat >"$DIR/rate.ini" <<'P'
+[main]
+ports = 25,143
+servers = 198.18.1.0/24, 198.18.2.0/24, fd00:11::/64, fd00:12::/64
+action = reset
+[rate_conn]
+enabled = true
+default = 3/1m
+P
+check "reload: rate 3/1m, action reset" mx reload -c "$DIR/rate.ini"
+for i in 1 2 3; do
+	check_eq "rate: connection $i of 3" "$(open_ q$i 198.18.0.3 $([ $i = 2 ] && echo $SB4 || echo $SA4))" ok
+	cmd close q$i >/dev/null
+done
+check_eq "rate: the 4th within the minute is reset at once" "$(open_ q4 198.18.0.3 $SA4 25 5)" refused
+check "rate: refused_rate counted" test "$(jfield "d['counters']['refused_rate']")" -ge 1
+check "rate: a reset was sent" test "$(jfield "d['counters']['rst_sent']")" -ge 1
+check "reload back" mx reload -c "$DIR/gw.ini"
+cmd closeall >/dev/null
+check "0 flows after the rate test" wait_for 50 active_is 0
 
 # reload keeps the counts; a policy without servers is refused
 for i in 1 2; do open_ r$i $CLI4 $SB4 >/dev/null; done
