@@ -140,6 +140,8 @@ static int load_report(const struct mx_global *g, const char *path, const struct
 		const char *name = i < n_if ? ifaces[i] : srv_ifaces[i - n_if];
 		uint32_t r;
 
+		if (!name)
+			continue;
 		for (r = 1; r < MX_MAX_IFACES; r++) {
 			struct mx_iface row;
 
@@ -297,10 +299,10 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		goto out;
 	if (gateway) {
 		rc = load_gateway(g, &sz, &c, ifaces, n_if, srv_ifaces, n_srv, &ao);
-		if (!rc)
+		if (!rc) {
 			mx_policy_remember(g->pin_dir, path);
-		if (!rc)
 			rc = load_report(g, path, &c, state, ifaces, n_if, srv_ifaces, n_srv);
+		}
 		goto out;
 	}
 	core = mx_skel_load(g->pin_dir, &sz, MX_PROGS_SOCK, 0);

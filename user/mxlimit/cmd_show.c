@@ -82,22 +82,6 @@ static const char *role_name(uint32_t role)
 	return role == MX_ROLE_CLIENT ? "clients" : role == MX_ROLE_SERVER ? "servers" : "local";
 }
 
-/* Gateway: counted flows (EST entries of the flow table). */
-static uint64_t gw_active(const struct mx_maps *m)
-{
-	struct mx_flow_key k, next, *prev = NULL;
-	uint64_t n = 0, guard = 0;
-	struct mx_gw_flow f;
-
-	while (bpf_map_get_next_key(m->gw_flows, prev, &next) == 0 && guard++ < (1u << 24)) {
-		if (bpf_map_lookup_elem(m->gw_flows, &next, &f) == 0 && f.state == MX_GW_EST)
-			n++;
-		k = next;
-		prev = &k;
-	}
-	return n;
-}
-
 /* Handshakes admitted and not one SYN-ACK back: replies bypass the
  * gateway (asymmetric routing) or the server side is not watched. */
 static bool gw_asymmetric(const struct mx_stats *t)
@@ -137,7 +121,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	 * a connection twice when a wide level counts it too */
 	feats = mx_features_read(&m);
 	gw = (feats & MX_FEAT_GATEWAY) != 0;
-	active = gw ? gw_active(&m) : mx_map_count(m.conns, 0);
+	active = gw ? mx_gw_flows_active(&m) : mx_map_count(m.conns, 0);
 	ports_text(&cfg, ports, sizeof(ports));
 
 	if (g->json) {

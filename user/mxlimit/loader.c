@@ -351,8 +351,11 @@ int mx_sock_sweep(struct mxlimit *skel, const struct mx_maps *m, uint32_t *seede
 /* Run an XDP-type helper program once (it ignores the packet). */
 static int run_once(const struct bpf_program *p, int *retval)
 {
-	uint8_t pkt[64] = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = pkt, .data_size_in = sizeof(pkt));
+	static const uint8_t pkt[64]; /* an empty frame: the program ignores it */
+	LIBBPF_OPTS(bpf_test_run_opts, ro);
+
+	ro.data_in = pkt;
+	ro.data_size_in = sizeof(pkt);
 
 	if (!prog_loaded(p) || bpf_prog_test_run_opts(bpf_program__fd(p), &ro))
 		return -1;
@@ -362,7 +365,7 @@ static int run_once(const struct bpf_program *p, int *retval)
 
 int mx_gw_sweep_arm(struct mxlimit *skel)
 {
-	int rv;
+	int rv = -1;
 
 	if (run_once(skel->progs.mx_gw_gc_arm, &rv) || rv != 0) {
 		mx_debug("cannot arm the flow sweep's timer (step %d)", rv);
@@ -373,7 +376,7 @@ int mx_gw_sweep_arm(struct mxlimit *skel)
 
 int mx_gw_sweep_run(struct mxlimit *skel)
 {
-	int rv;
+	int rv = -1;
 
 	if (run_once(skel->progs.mx_gw_gc_run, &rv))
 		return -1;

@@ -189,6 +189,9 @@ uint64_t mx_mono_now(const struct mx_maps *m);
 /* netns inode of the calling process */
 uint32_t mx_self_netns(void);
 
+/* Gateway mode: the flows counted now (EST entries of mx_gw_flows). */
+uint64_t mx_gw_flows_active(const struct mx_maps *m);
+
 /* Live pending SYNs counted at k (the datapath's slot rule). */
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns);

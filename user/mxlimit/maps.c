@@ -206,6 +206,21 @@ undo:
 	return -1;
 }
 
+uint64_t mx_gw_flows_active(const struct mx_maps *m)
+{
+	struct mx_flow_key k, next, *prev = NULL;
+	uint64_t n = 0, guard = 0;
+	struct mx_gw_flow f;
+
+	while (bpf_map_get_next_key(m->gw_flows, prev, &next) == 0 && guard++ < (1u << 24)) {
+		if (bpf_map_lookup_elem(m->gw_flows, &next, &f) == 0 && f.state == MX_GW_EST)
+			n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
 int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();

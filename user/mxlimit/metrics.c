@@ -14,7 +14,8 @@
  *                                          per attached interface, and
  *                                          iface="(socket)" for the socket
  *                                          events row (connections counted)
- *   mxlimit_active_connections            counted connections (mx_conns)
+ *   mxlimit_active_connections            counted connections (mx_conns; in
+ *                                         gateway mode the counted flows)
  *   mxlimit_tracked_sources               concurrency counters (mx_conc)
  *   mxlimit_blocks / mxlimit_penalties    prefixes with an own active one
  *   mxlimit_policy_generation, mxlimit_interfaces, mxlimit_loaded
@@ -156,8 +157,10 @@ static void render_kernel(struct dmn *d, FILE *f)
 	}
 	mx_config_read(&d->maps, &cfg, &gen);
 	gauge(f, "mxlimit_active_connections",
-	      "inbound mail connections counted now (entries of mx_conns)",
-	      mx_map_count(d->maps.conns, MS_COUNT_MAX));
+	      "inbound mail connections counted now (entries of mx_conns; in gateway mode the "
+	      "flows counted through the gateway)",
+	      (mx_features_read(&d->maps) & MX_FEAT_GATEWAY) ? mx_gw_flows_active(&d->maps)
+							     : mx_map_count(d->maps.conns, MS_COUNT_MAX));
 	gauge(f, "mxlimit_tracked_sources", "sources with a concurrency counter (entries of mx_conc)",
 	      mx_map_count(d->maps.conc, MS_COUNT_MAX));
 	gauge(f, "mxlimit_blocks", "prefixes with an active block", blocks);
@@ -176,6 +179,10 @@ static void render_kernel(struct dmn *d, FILE *f)
 			   "mxlimit_feature{mechanism=\"seed\",implementation=\"%s\"} 1\n"
 			   "mxlimit_feature{mechanism=\"sweep\",implementation=\"%s\"} 1\n",
 			mx_feature_seed(feats), mx_feature_sweep(feats));
+		if (feats & MX_FEAT_GATEWAY)
+			fprintf(f, "mxlimit_feature{mechanism=\"gateway_flow_sweep\","
+				   "implementation=\"%s\"} 1\n",
+				mx_feature_gw_sweep(feats));
 	}
 }
 
