@@ -257,6 +257,58 @@ static void test_main_errors(void **state)
 	assert_true(pol_is_zero());
 }
 
+/* ---- gateway mode's [main] keys ---- */
+
+static void test_gateway_keys(void **state)
+{
+	(void)state;
+	load_ok("[main]\n");
+	assert_int_equal(pol.n_servers, 0);
+	assert_int_equal(pol.flow_idle_smtp_ns, 900 * SEC);
+	assert_int_equal(pol.flow_idle_imap_ns, 2100 * SEC);
+	assert_int_equal(pol.flow_idle_pop_ns, 900 * SEC);
+	mx_policy_free(&pol);
+
+	load_ok("[main]\n"
+		"servers = 192.0.2.0/28, 2001:db8:25::/64 198.51.100.7\n"
+		"flow_idle_smtp = 10s\n"
+		"flow_idle_imap = 1h\n"
+		"flow_idle_pop = 7d\n");
+	assert_int_equal(pol.n_servers, 3);
+	{
+		mx_prefix a = P("192.0.2.0/28"), b = P("2001:db8:25::/64"), c = P("198.51.100.7");
+
+		assert_memory_equal(&pol.servers[0], &a, sizeof(a));
+		assert_memory_equal(&pol.servers[1], &b, sizeof(b));
+		assert_memory_equal(&pol.servers[2], &c, sizeof(c));
+	}
+	assert_int_equal(pol.flow_idle_smtp_ns, 10 * SEC);
+	assert_int_equal(pol.flow_idle_imap_ns, 3600 * SEC);
+	assert_int_equal(pol.flow_idle_pop_ns, 7 * 86400 * SEC);
+	compile_ok();
+	assert_int_equal(comp.n_servers, 3);
+	assert_memory_equal(comp.servers, pol.servers, 3 * sizeof(mx_prefix));
+	assert_int_equal(comp.config.gw_idle_smtp_ns, 10 * SEC);
+	assert_int_equal(comp.config.gw_idle_imap_ns, 3600 * SEC);
+	assert_int_equal(comp.config.gw_idle_pop_ns, 7 * 86400 * SEC);
+	mx_compiled_free(&comp);
+	mx_policy_free(&pol);
+
+	/* a later servers line replaces an earlier one, nothing leaks */
+	assert_int_equal(load("[main]\n"
+			      "servers = 192.0.2.0/24\n"
+			      "servers = 192.0.2.0/33\n"
+			      "servers = ,\n"
+			      "flow_idle_smtp = 9s\n"
+			      "flow_idle_pop = 8d\n"),
+			 -1);
+	assert_logged("mxlimit: t.ini:3: servers: bad prefix \"192.0.2.0/33\"");
+	assert_logged("mxlimit: t.ini:4: servers: expected one or more prefixes");
+	assert_logged("mxlimit: t.ini:5: flow_idle_smtp: expected a duration from 10s to 7d, got \"9s\"");
+	assert_logged("mxlimit: t.ini:6: flow_idle_pop: expected a duration from 10s to 7d, got \"8d\"");
+	assert_true(pol_is_zero());
+}
+
 /* ---- the file haraka-plugin-limit ships ---- */
 
 static char *slurp(const char *path, size_t *len)
@@ -1365,6 +1417,7 @@ int main(void)
 		T(test_defaults),
 		T(test_main_keys),
 		T(test_main_errors),
+		T(test_gateway_keys),
 		T(test_haraka_default),
 		T(test_haraka_default_enabled),
 		T(test_haraka_defaults),
