@@ -341,25 +341,32 @@ static void check_programs(struct dr *d, struct mx_features *f)
 	}
 }
 
-/* ---- tc (gateway mode, later) ---- */
+/* ---- gateway mode's flow sweep ---- */
 
-static const char *config_value(const struct dr *d, const char *key);
-
-static void check_tc(struct dr *d)
+/* Gateway mode expires flows in the kernel (a bpf_timer whose callback
+ * walks the flow table), else from the daemon (the same sweep run once
+ * with BPF_PROG_TEST_RUN), else not at all: loaded alone, as `load
+ * --gateway` loads them. */
+static void check_gateway(struct dr *d)
 {
-	const char *ingress = config_value(d, "CONFIG_NET_SCH_INGRESS");
-	const char *clsbpf = config_value(d, "CONFIG_NET_CLS_BPF");
-	bool prog = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) == 1;
+	int arm = mx_probe_prog("mx_gw_gc_arm");
+	int run = mx_probe_prog("mx_gw_gc_run");
 	struct dr_check *c;
 
-	if (prog && (!d->config || (ingress && clsbpf))) {
-		add(d, "clsact", DR_OK, "tc BPF programs load%s", d->config ?
-		    " and clsact / cls_bpf are built (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF)" : "");
-		return;
+	if (!arm) {
+		add(d, "gateway_sweep", DR_OK, "timer: gateway mode expires flows in the kernel "
+		    "(bpf_timer calling bpf_for_each_map_elem), no daemon needed");
+	} else if (!run) {
+		c = add(d, "gateway_sweep", DR_WARN, "daemon (fallback): the in-kernel timer is "
+			"refused (%s); in gateway mode flows that lose their FIN expire only while "
+			"`mxlimit daemon` runs", strerror(-arm));
+		FIX(c, "run mxlimit daemon with gateway mode (local mode does not need it)");
+	} else {
+		c = add(d, "gateway_sweep", DR_WARN, "off: the flow sweep is refused (%s); in gateway "
+			"mode flows that lose their FIN and RST stay counted (local mode is "
+			"unaffected)", strerror(-run));
+		FIX(c, "MXLIMIT_DEBUG=1 mxlimit doctor shows the verifier's log");
 	}
-	c = add(d, "clsact", DR_WARN, "tc BPF (clsact qdisc, cls_bpf) %s: only gateway mode "
-		"needs it, host mode works without", prog ? "not built" : "not available");
-	FIX(c, "for gateway mode: CONFIG_NET_SCH_INGRESS and CONFIG_NET_CLS_BPF (y or m)");
 }
 
 /* ---- the kernel config ---- */
@@ -430,8 +437,6 @@ static void check_config(struct dr *d, const char *release)
 		{ "CONFIG_DEBUG_INFO_BTF", DR_FAIL, "kernel type information (CO-RE, tp_btf)" },
 		{ "CONFIG_BPF_EVENTS", DR_FAIL, "BPF programs on tracepoints (connection counting)" },
 		{ "CONFIG_BPF_JIT", DR_WARN, "the BPF JIT (speed)" },
-		{ "CONFIG_NET_CLS_BPF", DR_WARN, "tc BPF classifier (gateway mode only)" },
-		{ "CONFIG_NET_SCH_INGRESS", DR_WARN, "clsact qdisc (gateway mode only)" },
 		{ "CONFIG_XDP_SOCKETS", DR_INFO, "AF_XDP sockets (not used by mxlimit)" },
 	};
 	struct dr_check *c;
@@ -718,7 +723,7 @@ int cmd_doctor(int argc, char **argv, const struct mx_global *g)
 	check_tracepoint(d);
 	check_programs(d, &f);
 	check_config(d, u.release);
-	check_tc(d);
+	check_gateway(d);
 	for (i = 0; i < n_if; i++)
 		check_iface(d, ifaces[i]);
 	rc = report(d, u.release, json, &f);

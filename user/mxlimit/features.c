@@ -109,6 +109,11 @@ static int probe_prog(const char *name)
 	return err < 0 ? err : (err > 0 ? -err : 0);
 }
 
+int mx_probe_prog(const char *name)
+{
+	return probe_prog(name);
+}
+
 /* The implementations usable given which programs load. */
 static uint32_t usable_bits(const struct mx_features *f)
 {

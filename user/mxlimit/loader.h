@@ -130,6 +130,9 @@ int mx_gw_sweep_run(struct mxlimit *skel);
 /* The gateway sweep in use, for status: timer, daemon, off, or NULL when
  * not in gateway mode. */
 const char *mx_feature_gw_sweep(uint32_t bits);
+/* Load one program of the object alone (small unpinned maps, nothing
+ * attached): 0 or -errno. */
+int mx_probe_prog(const char *name);
 /* MXLIMIT_DISABLE names the implementation (an MX_FEAT_* bit). */
 bool mx_feature_disabled(uint32_t bit);
 
