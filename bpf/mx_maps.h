@@ -60,6 +60,48 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_sanctions SEC(".maps");
 
+/* Blocklists: slot 0 holds the merged LPM trie of every loaded set
+ * (struct mx_bl_entry), empty when none is loaded.  Userspace builds a
+ * whole new trie and swaps the slot: an atomic replace (mx_types.h).  The
+ * inner definition is only the template new tries must match (type, key,
+ * value, flags; an LPM inner map's size may differ). */
+struct mx_bl_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	/* sizes, not types: clang emits only a forward declaration of a
+	 * struct an inner map alone names, and libbpf cannot size that */
+	__uint(key_size, sizeof(struct mx_bl_key));
+	__uint(value_size, sizeof(struct mx_bl_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct mx_bl_trie);
+} mx_blocklist SEC(".maps");
+
+/* The sets by id: name, size, load time, source.  Userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_BL_MAX_SETS);
+	__type(key, __u32);
+	__type(value, struct mx_bl_set);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_bl_sets SEC(".maps");
+
+/* SYNs refused per set id (a source listed by two sets counts in both).
+ * XDP; userspace zeroes an id when a new set takes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MX_BL_MAX_SETS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_bl_hits SEC(".maps");
+
 /* Established-connection counters by counted source (and wide network).
  * Preallocated HASH: never evicted, so a count is never silently lost;
  * created only by the tracepoint when a handshake completes, so spoofed

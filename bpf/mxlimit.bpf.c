@@ -28,6 +28,7 @@
 #include "mx_limits.h"
 #include "mx_account.h"
 #include "mx_reply.h"
+#include "mx_blocklist.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -187,6 +188,12 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 			MX_STAT_INC(s, refused_penalty);
 			return mx_refuse_g(ctx, p, 1);
 		}
+	}
+	/* Blocklists are third-party lists: an allowlisted source (an explicit
+	 * 0 of the policy) is exempt, as from verdicts; a block is not. */
+	if (!(rule->flags & MX_RULE_ALLOW) && mx_blocklisted(p->saddr)) {
+		MX_STAT_INC(s, refused_blocklist);
+		return mx_refuse_g(ctx, p, 1);
 	}
 
 	mx_make_key(&rkey, p->saddr, rule->rate_plen);

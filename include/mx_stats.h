@@ -16,6 +16,7 @@
 	X(syn_retransmit, "retransmitted SYNs of an admitted flow (not counted again)") \
 	X(admitted, "SYNs admitted")                                                \
 	X(refused_block, "SYNs refused: source blocked")                            \
+	X(refused_blocklist, "SYNs refused: source in a loaded blocklist")          \
 	X(refused_penalty, "SYNs refused: source penalized")                        \
 	X(refused_rate, "SYNs refused: over the connection rate")                   \
 	X(refused_conc, "SYNs refused: over the concurrency limit")                 \

@@ -187,6 +187,41 @@ struct mx_sanction {
 	char penalty_reason[MX_REASON_LEN];
 };
 
+/*
+ * Blocklists (`mxlimit blocklist`): named sets of prefixes, merged by
+ * userspace into one LPM trie whose value says which sets list the prefix.
+ * A set's id is its bit.  The trie sits in slot 0 of mx_blocklist (an
+ * array of maps): a reload of a set builds a complete new trie and swaps
+ * it in with one update, so the datapath sees the old sets or the new,
+ * never a half-built one; no set loaded leaves the slot empty.
+ */
+#define MX_BL_MAX_SETS 64            /* set ids are the bits of a __u64 */
+#define MX_BL_MAX_PREFIXES 1048576u  /* distinct prefixes over all sets (kernel memory ~100 B each) */
+#define MX_BL_NAME_LEN 32            /* a set's name, NUL included */
+#define MX_BL_SOURCE_LEN 200         /* the file it was loaded from, NUL included (display) */
+
+/* The trie's key: like a sanction's. */
+struct mx_bl_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+/* The trie's value. */
+struct mx_bl_entry {
+	__u64 sets; /* effective: the sets listing this prefix or one enclosing it (datapath) */
+	__u64 own;  /* the sets listing exactly this prefix (userspace rebuilds from it) */
+};
+
+/* A set, by id (mx_bl_sets).  Display and bookkeeping; the datapath
+ * never reads it. */
+struct mx_bl_set {
+	char name[MX_BL_NAME_LEN];   /* "" = free id */
+	__u32 prefixes;              /* distinct prefixes it lists */
+	__u32 _pad;
+	__u64 loaded_at;             /* Unix seconds */
+	char source[MX_BL_SOURCE_LEN];
+};
+
 /* Established connections of one counted source (or wide network).
  * Created only when a handshake completes, so spoofed SYNs never fill the
  * preallocated map that holds these. */

@@ -235,6 +235,7 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
 	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(blocklist); DUP(bl_sets); DUP(bl_hits);
 #undef DUP
 	return 0;
 }

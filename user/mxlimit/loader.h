@@ -30,7 +30,7 @@ struct mxlimit; /* the skeleton */
  * "mx_" NAME (bpf/mx_maps.h). */
 #define MX_MAPS(X)                                                                   \
 	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
-	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces)
+	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits)
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
