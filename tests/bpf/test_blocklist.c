@@ -6,6 +6,7 @@
  * nothing of the old set, remove, the allowlist exemption, the list
  * parser's FILE:LINE errors, 100,000 prefixes, the cap on sets.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,7 +61,7 @@ static void load_set(const char *name, const char *const *pfx, size_t n)
 
 	list_of(&l, pfx, n);
 	ch = (struct mx_bl_change){ .name = name, .list = &l, .source = "test", .loaded_at = 1 };
-	assert_int_equal(mx_bl_apply(&H.m, &ch, 1), 0);
+	assert_int_equal(mx_bl_apply(&H.m, H.pin_dir, &ch, 1), 0);
 	mx_bl_list_free(&l);
 }
 
@@ -68,7 +69,7 @@ static int remove_set(const char *name)
 {
 	struct mx_bl_change ch = { .name = name };
 
-	return mx_bl_apply(&H.m, &ch, 1);
+	return mx_bl_apply(&H.m, H.pin_dir, &ch, 1);
 }
 
 /* Each SYN from a new port: a SYN of a flow already admitted passes as a
@@ -164,7 +165,7 @@ static void replace_swaps_whole_set(void **state)
 	load_set("a", a1, 2);
 	id = set_hits("a", NULL);
 	assert_int_equal(syn4("198.18.70.1"), XDP_DROP);
-	assert_int_equal(mx_bl_trie_count(&H.m), 3);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 3);
 	load_set("a", a2, 1);
 	assert_int_equal(set_hits("a", &hits), id);
 	assert_int_equal(hits, 1); /* the refusal before the replace */
@@ -172,9 +173,87 @@ static void replace_swaps_whole_set(void **state)
 	assert_int_equal(syn4("198.18.71.1"), XDP_PASS);
 	assert_int_equal(syn4("198.18.72.1"), XDP_DROP);
 	assert_int_equal(syn4("198.18.75.1"), XDP_DROP);
-	assert_int_equal(mx_bl_trie_count(&H.m), 2);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 2);
 	assert_int_equal(mx_bl_sets_read(&H.m, sets), 0);
 	assert_int_equal(sets[id].prefixes, 1);
+}
+
+/* Replaces while SYNs run on another thread: a source both versions list
+ * is refused every time, one neither lists admitted every time.  (An
+ * in-place rewrite of the trie would let the first through while its
+ * prefix was deleted and not yet inserted again.) */
+struct traffic {
+	volatile int stop;
+	unsigned runs, wrong;
+};
+
+static void *traffic_run(void *arg)
+{
+	struct traffic *t = arg;
+	uint16_t sport = 20000;
+
+	while (!t->stop) {
+		struct pkt_spec in = { .src = "198.18.30.1", .sport = sport, .dport = 25 };
+		struct pkt_spec out = { .src = "198.18.31.1", .sport = sport, .dport = 25 };
+
+		sport = sport == 60000 ? 20000 : sport + 1;
+		if (h_run(&in, NULL) != XDP_DROP)
+			t->wrong++;
+		if (h_run(&out, NULL) != XDP_PASS)
+			t->wrong++;
+		t->runs++;
+	}
+	return NULL;
+}
+
+static void replace_under_traffic(void **state)
+{
+	struct mx_bl_list a, b;
+	struct traffic t = { 0 };
+	pthread_t th;
+	uint32_t i;
+	int round;
+
+	(void)state;
+	h_rule("198.18.31.0/24", 0, 0, 0, 1); /* unlimited: every SYN admitted */
+	assert_int_equal(h_apply(), 0);
+	/* two versions of 20,000 prefixes, both holding 198.18.30.0/24 and
+	 * otherwise disjoint, neither 198.18.31.0/24 */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.p = calloc(20000, sizeof(*a.p));
+	b.p = calloc(20000, sizeof(*b.p));
+	assert_true(a.p && b.p);
+	for (i = 0; i < 19999; i++) {
+		char s[64];
+
+		snprintf(s, sizeof(s), "fd00:a:%x::/48", i);
+		h_prefix(&a.p[i], s);
+		snprintf(s, sizeof(s), "fd00:b:%x::/48", i);
+		h_prefix(&b.p[i], s);
+	}
+	h_prefix(&a.p[19999], "198.18.30.0/24");
+	h_prefix(&b.p[19999], "198.18.30.0/24");
+	a.n = b.n = 20000;
+	{
+		struct mx_bl_change ch = { .name = "flip", .list = &a };
+
+		assert_int_equal(mx_bl_apply(&H.m, H.pin_dir, &ch, 1), 0);
+	}
+	assert_int_equal(pthread_create(&th, NULL, traffic_run, &t), 0);
+	for (round = 0; round < 6; round++) {
+		struct mx_bl_change ch = { .name = "flip", .list = round % 2 ? &a : &b };
+
+		assert_int_equal(mx_bl_apply(&H.m, H.pin_dir, &ch, 1), 0);
+	}
+	t.stop = 1;
+	pthread_join(th, NULL);
+	print_message("# %u SYN pairs during 6 replaces of 20,000 prefixes\n", t.runs);
+	assert_true(t.runs > 0);
+	assert_int_equal(t.wrong, 0);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 20000);
+	mx_bl_list_free(&a);
+	mx_bl_list_free(&b);
 }
 
 /* A prefix of one set inside another's: the longer match must answer
@@ -198,7 +277,14 @@ static void nested_sets_and_remove(void **state)
 	assert_int_equal(syn4("198.18.80.1"), XDP_DROP);
 	assert_int_equal(syn4("198.18.81.1"), XDP_PASS);
 	assert_int_equal(remove_set("wide"), 1); /* not loaded any more */
-	assert_int_equal(remove_set("narrow"), 0);
+	{ /* the trie in the slot is pinned, for reading back with CAP_BPF */
+		char pin[192];
+
+		snprintf(pin, sizeof(pin), "%s/%s", H.pin_dir, MX_BL_TRIE_PIN);
+		assert_int_equal(access(pin, F_OK), 0);
+		assert_int_equal(remove_set("narrow"), 0);
+		assert_int_equal(access(pin, F_OK), -1);
+	}
 	assert_true(slot_empty()); /* the datapath skips the trie again */
 	assert_int_equal(syn4("198.18.80.1"), XDP_PASS);
 	assert_int_equal(syn6("fd00:0:80::1"), XDP_PASS);
@@ -305,9 +391,9 @@ static void hundred_thousand(void **state)
 	assert_int_equal(mx_bl_parse_file(path, &l), 0);
 	assert_int_equal(l.n, 100000);
 	ch = (struct mx_bl_change){ .name = "big", .list = &l, .source = path, .loaded_at = 1 };
-	assert_int_equal(mx_bl_apply(&H.m, &ch, 1), 0);
+	assert_int_equal(mx_bl_apply(&H.m, H.pin_dir, &ch, 1), 0);
 	mx_bl_list_free(&l);
-	assert_int_equal(mx_bl_trie_count(&H.m), 100000);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 100000);
 	assert_int_equal(syn4("198.18.0.0"), XDP_DROP);
 	assert_int_equal(syn4("198.18.200.17"), XDP_DROP);
 	assert_int_equal(syn4("198.19.134.159"), XDP_DROP); /* i = 99999 */
@@ -336,13 +422,13 @@ static void at_most_64_sets(void **state)
 		list_of(&l, one, 1);
 		ch = (struct mx_bl_change){ .name = "one-more", .list = &l };
 		cap_start();
-		assert_int_equal(mx_bl_apply(&H.m, &ch, 1), -1);
+		assert_int_equal(mx_bl_apply(&H.m, H.pin_dir, &ch, 1), -1);
 		cap_stop();
 		assert_logged("64 sets are loaded");
 		mx_bl_list_free(&l);
 	}
 	assert_int_equal(syn4("198.18.120.1"), XDP_DROP);
-	assert_int_equal(mx_bl_trie_count(&H.m), 1);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 1);
 	load_set("s5", one, 1); /* replacing one still works */
 }
 
@@ -367,6 +453,7 @@ int main(void)
 		T(listed_v4_refused_unlisted_admitted),
 		T(listed_v6_refused),
 		T(replace_swaps_whole_set),
+		T(replace_under_traffic),
 		T(nested_sets_and_remove),
 		T(allowlisted_exempt),
 		T(parse_drop_format),

@@ -284,21 +284,57 @@ static void key_of(const mx_prefix *p, struct mx_bl_key *k)
 	memcpy(k->addr, p->addr, sizeof(k->addr));
 }
 
-/* The trie in slot 0, or -1 with errno ENOENT when none is loaded. */
-static int trie_fd(const struct mx_maps *m)
+/*
+ * The trie in slot 0, or -1 with errno ENOENT when none is loaded.  Each
+ * installed trie is also pinned (PIN_DIR/mx_bl_trie) so that it can be
+ * read back with CAP_BPF alone: opening a map by id needs CAP_SYS_ADMIN,
+ * which mxlimit.service does not give.  The pin is trusted only when it is
+ * the trie in the slot (a crash between the swap and the pin leaves the
+ * old one); else, open it by id.
+ */
+static int trie_fd(const struct mx_maps *m, const char *pin_dir)
 {
-	uint32_t zero = 0, id;
+	struct bpf_map_info info = {};
+	uint32_t zero = 0, id, len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
 
 	if (bpf_map_lookup_elem(m->blocklist, &zero, &id))
 		return -1;
-	return bpf_map_get_fd_by_id(id);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MX_BL_TRIE_PIN);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.id == id)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0 && errno == ENOENT)
+		errno = ESTALE; /* not "no set loaded" */
+	return fd;
+}
+
+/* Pin the trie just installed in place of the old one's pin. */
+static void trie_pin(int fd, const char *pin_dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MX_BL_TRIE_PIN);
+	/* bpffs refuses names with a dot */
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", pin_dir, MX_BL_TRIE_PIN);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
+		mx_warn("cannot pin the blocklist trie at %s: %s (the next change needs "
+			"CAP_SYS_ADMIN to read it back)", path, strerror(errno));
+		unlink(tmp);
+	}
 }
 
 /* The entries of the current trie whose own sets stay (keep mask). */
-static int items_from_kernel(const struct mx_maps *m, uint64_t keep, struct bl_items *it)
+static int items_from_kernel(const struct mx_maps *m, const char *pin_dir, uint64_t keep,
+			     struct bl_items *it)
 {
 	struct mx_bl_key k, next, *prev = NULL;
-	int fd = trie_fd(m), rc = 0;
+	int fd = trie_fd(m, pin_dir), rc = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -321,9 +357,9 @@ static int items_from_kernel(const struct mx_maps *m, uint64_t keep, struct bl_i
 	return rc;
 }
 
-uint64_t mx_bl_trie_count(const struct mx_maps *m)
+uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir)
 {
-	int fd = trie_fd(m);
+	int fd = trie_fd(m, pin_dir);
 	uint64_t n;
 
 	if (fd < 0)
@@ -416,7 +452,8 @@ static int set_id(const struct mx_bl_set *sets, const char *name)
 	return -1;
 }
 
-int mx_bl_apply(const struct mx_maps *m, const struct mx_bl_change *ch, size_t n)
+int mx_bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl_change *ch,
+		size_t n)
 {
 	struct mx_bl_set sets[MX_BL_MAX_SETS], next[MX_BL_MAX_SETS];
 	struct bl_items it = {};
@@ -463,7 +500,7 @@ int mx_bl_apply(const struct mx_maps *m, const struct mx_bl_change *ch, size_t n
 			others |= 1ULL << i;
 	/* the sets that stay are read back from the kernel; the loaded ones
 	 * come from their lists */
-	if (others && items_from_kernel(m, others, &it)) {
+	if (others && items_from_kernel(m, pin_dir, others, &it)) {
 		mx_err("cannot read the loaded blocklists: %s", strerror(errno));
 		goto out;
 	}
@@ -496,9 +533,16 @@ int mx_bl_apply(const struct mx_maps *m, const struct mx_bl_change *ch, size_t n
 			mx_err("cannot install the blocklist trie: %s", strerror(errno));
 			goto out;
 		}
-	} else if (bpf_map_delete_elem(m->blocklist, &zero) && errno != ENOENT) {
-		mx_err("cannot empty the blocklists: %s", strerror(errno));
-		goto out;
+		trie_pin(fd, pin_dir);
+	} else {
+		char path[PATH_MAX];
+
+		if (bpf_map_delete_elem(m->blocklist, &zero) && errno != ENOENT) {
+			mx_err("cannot empty the blocklists: %s", strerror(errno));
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, MX_BL_TRIE_PIN);
+		unlink(path);
 	}
 	for (i = 0; i < MX_BL_MAX_SETS; i++) {
 		uint32_t id = (uint32_t)i;
@@ -519,17 +563,15 @@ out:
 
 int mx_bl_lock(const char *dir)
 {
-	char path[PATH_MAX];
 	int err, fd;
 
 	if ((err = mx_mkdir_p(dir, 0755, 0750)) != 0) {
 		mx_err("cannot create %s: %s", dir, strerror(-err));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_EX)) {
-		mx_err("cannot lock %s: %s", path, strerror(errno));
+		mx_err("cannot lock %s: %s", dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -647,7 +689,7 @@ static int read_saved(const char *path, struct mx_bl_list *l, char *source, size
 	return mx_bl_parse_file(path, l);
 }
 
-int mx_bl_restore(const struct mx_maps *m, const char *dir)
+int mx_bl_restore(const struct mx_maps *m, const char *pin_dir, const char *dir)
 {
 	struct mx_bl_set sets[MX_BL_MAX_SETS];
 	struct mx_bl_change ch[MX_BL_MAX_SETS];
@@ -661,6 +703,7 @@ int mx_bl_restore(const struct mx_maps *m, const char *dir)
 	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : (mx_err("cannot read %s: %s", dir, strerror(errno)), -1);
+	flock(dirfd(d), LOCK_EX); /* against a `blocklist load` meanwhile */
 	if (mx_bl_sets_read(m, sets)) {
 		closedir(d);
 		return -1;
@@ -688,8 +731,8 @@ int mx_bl_restore(const struct mx_maps *m, const char *dir)
 		ch[n].loaded_at = at;
 		n++;
 	}
-	closedir(d);
-	rc = n ? mx_bl_apply(m, ch, n) : 0;
+	rc = n ? mx_bl_apply(m, pin_dir, ch, n) : 0;
+	closedir(d); /* and the lock */
 	for (i = 0; i < n; i++)
 		mx_bl_list_free(&lists[i]);
 	return rc < 0 ? -1 : (int)n;

@@ -4,8 +4,8 @@
  * (`mxlimit blocklist`).
  *
  * Kernel side (mx_types.h, bpf/mx_blocklist.h): every set merged into one
- * LPM trie held in slot 0 of mx_blocklist; the sets' names and sizes by id
- * in mx_bl_sets.  A change builds a complete new trie and swaps it in
+ * LPM trie held in slot 0 of mx_blocklist (and pinned as mx_bl_trie); the
+ * sets' names and sizes by id in mx_bl_sets.  A change builds a complete new trie and swaps it in
  * with one map update, so the datapath never sees a set half replaced.
  *
  * Disk side: each set as DIR/NAME.list (default
@@ -25,6 +25,8 @@
 #include "loader.h"
 
 #define MX_DEFAULT_BLOCKLIST_DIR "/var/lib/mxlimit/blocklists"
+/* The trie in the slot, pinned too (PIN_DIR/mx_bl_trie): see trie_fd(). */
+#define MX_BL_TRIE_PIN "mx_bl_trie"
 
 /* Copy a string into a fixed field, cut to fit (a long source path is
  * only shown). */
@@ -71,14 +73,20 @@ struct mx_bl_change {
  * 1 when a removed set is not loaded (nothing changed); -1 on error
  * (reported; nothing changed).
  */
-int mx_bl_apply(const struct mx_maps *m, const struct mx_bl_change *ch, size_t n);
+int mx_bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl_change *ch,
+		size_t n);
 
 /* The sets by id ("" name = free). */
 int mx_bl_sets_read(const struct mx_maps *m, struct mx_bl_set sets[MX_BL_MAX_SETS]);
 /* SYNs refused per set id, summed over CPUs. */
 int mx_bl_hits_read(const struct mx_maps *m, uint64_t hits[MX_BL_MAX_SETS]);
 /* Distinct prefixes in the kernel's merged trie. */
-uint64_t mx_bl_trie_count(const struct mx_maps *m);
+uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir);
+
+/* The sets with their sizes, load times, refusals: for status (text on
+ * stdout, or a "blocklists" array into w). */
+struct jw;
+void mx_bl_status(const struct mx_maps *m, struct jw *w);
 
 /* Exclusive lock on the set directory (created if missing): one change
  * at a time.  Returns the lock fd, or -1 (reported). */
@@ -95,6 +103,6 @@ int mx_bl_unsave(const char *dir, const char *name);
 /* Install every saved set the kernel does not hold, in one swap.  A
  * missing directory is not an error; a damaged file is skipped with a
  * warning.  Returns how many sets were installed, or -1. */
-int mx_bl_restore(const struct mx_maps *m, const char *dir);
+int mx_bl_restore(const struct mx_maps *m, const char *pin_dir, const char *dir);
 
 #endif

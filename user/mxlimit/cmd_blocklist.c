@@ -86,7 +86,7 @@ static int bl_load(const char *name, const char *file, const struct bl_opts *o,
 		goto out_unlock;
 	if (mx_bl_save_tmp(o->dir, name, &l, src, ch.loaded_at, tmp, sizeof(tmp)))
 		goto out_maps;
-	if (loaded && (r = mx_bl_apply(&m, &ch, 1)) != 0) {
+	if (loaded && (r = mx_bl_apply(&m, g->pin_dir, &ch, 1)) != 0) {
 		unlink(tmp);
 		mx_err("blocklist %s unchanged", name);
 		goto out_maps;
@@ -94,7 +94,8 @@ static int bl_load(const char *name, const char *file, const struct bl_opts *o,
 	if (mx_bl_save_commit(o->dir, name, tmp))
 		goto out_maps;
 	if (loaded)
-		mx_info("blocklist %s: %zu prefixes loaded in %.3f s", name, l.n, mono_s() - t0);
+		mx_info("blocklist %s: %zu prefix%s loaded in %.3f s", name, l.n,
+			l.n == 1 ? "" : "es", mono_s() - t0);
 	else
 		mx_info("mxlimit is not loaded at %s: blocklist %s (%zu prefixes) saved in %s; "
 			"the next `mxlimit load` installs it", g->pin_dir, name, l.n, o->dir);
@@ -123,7 +124,7 @@ static int bl_remove(const char *name, const struct bl_opts *o, const struct mx_
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s.list", o->dir, name);
 	saved = access(path, F_OK) == 0;
-	if (loaded && (r = mx_bl_apply(&m, &ch, 1)) < 0)
+	if (loaded && (r = mx_bl_apply(&m, g->pin_dir, &ch, 1)) < 0)
 		goto out;
 	if (mx_bl_unsave(o->dir, name))
 		goto out;
@@ -247,6 +248,45 @@ static int bl_list(const struct bl_opts *o, const struct mx_global *g)
 		jw_end(&w);
 	}
 	return MX_EXIT_OK;
+}
+
+void mx_bl_status(const struct mx_maps *m, struct jw *w)
+{
+	struct mx_bl_set sets[MX_BL_MAX_SETS];
+	uint64_t hits[MX_BL_MAX_SETS] = { 0 };
+	int i, n = 0;
+
+	if (mx_bl_sets_read(m, sets))
+		memset(sets, 0, sizeof(sets));
+	mx_bl_hits_read(m, hits);
+	if (w)
+		jw_karr(w, "blocklists");
+	else
+		printf("blocklists:");
+	for (i = 0; i < MX_BL_MAX_SETS; i++) {
+		char at[32];
+
+		if (!sets[i].name[0])
+			continue;
+		fmt_time(sets[i].loaded_at, at, sizeof(at));
+		n++;
+		if (w) {
+			jw_obj(w);
+			jw_kstr(w, "name", sets[i].name);
+			jw_ku64(w, "prefixes", sets[i].prefixes);
+			jw_ku64(w, "loaded_at", sets[i].loaded_at);
+			jw_ku64(w, "refused", hits[i]);
+			jw_kstr(w, "source", sets[i].source);
+			jw_end(w);
+		} else {
+			printf("\n  %-20s %u prefixes, loaded %s, %" PRIu64 " refused", sets[i].name,
+			       sets[i].prefixes, at, hits[i]);
+		}
+	}
+	if (w)
+		jw_end(w);
+	else
+		printf("%s\n", n ? "" : " none");
 }
 
 int cmd_blocklist(int argc, char **argv, const struct mx_global *g)

@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "blocklist.h"
 #include "cli.h"
 #include "log.h"
 #include "policy_apply.h"
@@ -44,10 +45,11 @@ static int parse_mode(const char *s, enum mx_xdp_mode *mode)
 
 static const char load_help[] =
 	"Usage: mxlimit load -i IFACE [-i IFACE...] [-c FILE] [--mode auto|native|generic]\n"
-	"                    [--force] [--state FILE]\n\n"
+	"                    [--force] [--state FILE] [--blocklist-dir DIR]\n\n"
 	"Load mxlimit's programs, pin its maps and links under the pin dir, apply the\n"
 	"policy, attach the XDP program to each interface and the socket-state program,\n"
-	"count the connections that already exist, restore saved blocks; then exit.\n"
+	"count the connections that already exist, restore saved blocks and the saved\n"
+	"blocklists the kernel does not hold; then exit.\n"
 	"Enforcement stays in the kernel.  Loading onto an interface that already has\n"
 	"mxlimit replaces the programs and keeps every counter.\n"
 	"Optional mechanisms the kernel refuses fall back with one warning each\n"
@@ -59,7 +61,9 @@ static const char load_help[] =
 	"                         " MX_DEFAULT_POLICY ")\n"
 	"      --mode MODE        XDP mode: auto (default), native (driver) or generic\n"
 	"      --force            replace another program's XDP attachment\n"
-	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n";
+	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n"
+	"      --blocklist-dir DIR  saved blocklists (default " MX_DEFAULT_BLOCKLIST_DIR ",\n"
+	"                         or $MXLIMIT_BLOCKLIST_DIR)\n";
 
 int cmd_load(int argc, char **argv, const struct mx_global *g)
 {
@@ -67,8 +71,10 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		{ "interface", required_argument, 0, 'i' }, { "config", required_argument, 0, 'c' },
 		{ "mode", required_argument, 0, 'm' },      { "force", no_argument, 0, 'f' },
 		{ "state", required_argument, 0, 's' },     { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+		{ "blocklist-dir", required_argument, 0, 'b' }, { 0, 0, 0, 0 },
 	};
+	const char *bl_dir = NULL;
+	int bl_restored;
 	const char *ifaces[MAX_IFACES_ARG], *cfg = NULL, *state = MX_DEFAULT_STATE;
 	struct mx_attach_opts ao = { .mode = MX_MODE_AUTO };
 	char path[PATH_MAX];
@@ -97,6 +103,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 			break;
 		case 'f': ao.force = true; break;
 		case 's': state = optarg; break;
+		case 'b': bl_dir = optarg; break;
 		case 'h': fputs(load_help, stdout); return MX_EXIT_OK;
 		default: fputs(load_help, stderr); return MX_EXIT_USAGE;
 		}
@@ -148,6 +155,8 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	if (mx_features_record(&m, feats))
 		mx_warn("cannot record the features in use: %s", strerror(errno));
 	restored = mx_state_restore(&m, state);
+	bl_dir = mx_bl_dir(bl_dir);
+	bl_restored = mx_bl_restore(&m, g->pin_dir, bl_dir);
 	for (i = 0; i < n_if && ifaces[i]; i++) {
 		uint32_t r;
 
@@ -163,6 +172,8 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 	}
 	if (restored > 0)
 		mx_info("restored %d blocks and penalties from %s", restored, state);
+	if (bl_restored > 0)
+		mx_info("installed %d saved blocklists from %s", bl_restored, bl_dir);
 	mx_info("policy %s applied: %zu prefixes", path, c.n_rules);
 	rc = MX_EXIT_OK;
 out:

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "json.h"
 #include "log.h"
+#include "blocklist.h"
 #include "sanction.h"
 
 static const char *const stat_names[] = {
@@ -149,6 +150,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		jw_kstr(&w, "seed", mx_feature_seed(feats));
 		jw_kstr(&w, "sweep", mx_feature_sweep(feats));
 		jw_end(&w);
+		mx_bl_status(&m, &w);
 		jw_key(&w, "counters");
 		print_stats_json(&w, &total);
 		jw_end(&w);
@@ -185,6 +187,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	if (!strcmp(mx_feature_seed(feats), "sock_diag"))
 		printf("  seed sock_diag: a connection closing during the dump stays counted "
 		       "until the next sweep\n");
+	mx_bl_status(&m, NULL);
 	printf("counters (all interfaces):\n");
 	print_stats_text(&total);
 	mx_maps_close(&m);

@@ -601,8 +601,9 @@ int mx_unload_all(const char *pin_dir)
 		closedir(d);
 		rmdir(path);
 	}
-	for (i = 0; i < MX_N_MAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+	for (i = 0; i <= MX_N_MAPS; i++) {
+		/* and the blocklist trie in mx_blocklist's slot (blocklist.h) */
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, i < MX_N_MAPS ? maps[i] : "mx_bl_trie");
 		if (unlink(path) && errno != ENOENT) {
 			mx_err("cannot remove %s: %s", path, strerror(errno));
 			rc = -1;

@@ -19,6 +19,8 @@
  *   mxlimit_blocks / mxlimit_penalties    prefixes with an own active one
  *   mxlimit_policy_generation, mxlimit_interfaces, mxlimit_loaded
  *   mxlimit_feature{mechanism,implementation}   what `load` uses (status)
+ *   mxlimit_blocklist_prefixes{set}, mxlimit_blocklist_refused_total{set},
+ *   mxlimit_blocklist_loaded_time_seconds{set}   each loaded blocklist
  *   mxlimit_daemon_*                      the daemon's own counters
  */
 #include "daemon.h"
@@ -36,6 +38,7 @@
 
 #include <bpf/bpf.h>
 
+#include "blocklist.h"
 #include "iobuf.h"
 #include "log.h"
 #include "sanction.h"
@@ -120,6 +123,40 @@ static size_t read_rows(struct dmn *d, struct stats_row *rows)
 	return n;
 }
 
+/* Each loaded blocklist: size, refusals, when it was loaded. */
+static void render_blocklists(struct dmn *d, FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+		{ "mxlimit_blocklist_prefixes", "gauge", "distinct prefixes of a loaded blocklist" },
+		{ "mxlimit_blocklist_refused_total", "counter",
+		  "SYNs refused because a loaded blocklist lists the source" },
+		{ "mxlimit_blocklist_loaded_time_seconds", "gauge",
+		  "when a blocklist was last loaded (Unix time)" },
+	};
+	struct mx_bl_set sets[MX_BL_MAX_SETS];
+	uint64_t hits[MX_BL_MAX_SETS] = { 0 };
+	size_t k;
+	int i;
+
+	if (mx_bl_sets_read(&d->maps, sets))
+		return;
+	mx_bl_hits_read(&d->maps, hits);
+	for (k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", series[k].name, series[k].help,
+			series[k].name, series[k].type);
+		for (i = 0; i < MX_BL_MAX_SETS; i++) {
+			if (!sets[i].name[0])
+				continue;
+			fprintf(f, "%s{set=\"", series[k].name);
+			label_escape(f, sets[i].name, sizeof(sets[i].name));
+			fprintf(f, "\"} %" PRIu64 "\n", k == 0 ? (uint64_t)sets[i].prefixes :
+				k == 1 ? (uint64_t)hits[i] : (uint64_t)sets[i].loaded_at);
+		}
+	}
+}
+
 static void render_kernel(struct dmn *d, FILE *f)
 {
 	struct stats_row *rows = calloc(MX_MAX_IFACES, sizeof(*rows));
@@ -177,6 +214,7 @@ static void render_kernel(struct dmn *d, FILE *f)
 			   "mxlimit_feature{mechanism=\"sweep\",implementation=\"%s\"} 1\n",
 			mx_feature_seed(feats), mx_feature_sweep(feats));
 	}
+	render_blocklists(d, f);
 }
 
 /* A counter split by {result="ok"|"err"}. */
