@@ -2,7 +2,8 @@
 # bench.sh - what `make bench` runs (after building $BUILD/bench):
 #   1. $BUILD/bench, the datapath micro-benchmark (BPF_PROG_TEST_RUN; see
 #      tests/bench/bench.c and docs/BENCHMARKS.md).  Arguments go to it.
-#   2. scripts/bench-proxy.sh, bench-tls.sh, bench-policyd.sh and bench-flood.sh
+#   2. scripts/bench-proxy.sh, bench-tls.sh, bench-policyd.sh, bench-flood.sh and
+#      bench-blocklist.sh
 #      when present and executable (skipped with a note otherwise).
 # Timing is never a failure; a benchmark that cannot run, or whose path
 # checks fail (the datapath bench verifies by its stats that each row ran
@@ -26,7 +27,7 @@ elif ! timeout --kill-after=10 "$BENCH_TIMEOUT" "$BUILD/bench" "$@"; then
 	rc=1
 fi
 
-for name in bench-proxy bench-tls bench-policyd bench-flood; do
+for name in bench-proxy bench-tls bench-policyd bench-flood bench-blocklist; do
 	script=scripts/$name.sh
 	echo
 	if [ ! -e "$script" ]; then

@@ -404,6 +404,39 @@ static void hundred_thousand(void **state)
 	unlink(path);
 }
 
+/* Without batch map operations (older kernels; MXLIMIT_DISABLE=batch):
+ * the trie filled one entry at a time, and read back by walking it when a
+ * second set is loaded beside the first. */
+static void without_batch_ops(void **state)
+{
+	static const char *const a[] = { "198.18.130.0/24", "fd00:0:130::/48", "198.18.131.1" };
+	static const char *const b[] = { "198.18.132.0/24", "198.18.130.0/25" };
+	uint64_t ha = 0, hb = 0;
+
+	(void)state;
+	setenv("MXLIMIT_DISABLE", "seed,batch", 1);
+	load_set("a", a, 3);
+	load_set("b", b, 2);
+	unsetenv("MXLIMIT_DISABLE");
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 5);
+	assert_int_equal(syn4("198.18.130.1"), XDP_DROP); /* both */
+	assert_int_equal(syn4("198.18.130.200"), XDP_DROP); /* a */
+	assert_int_equal(syn6("fd00:0:130::1"), XDP_DROP);
+	assert_int_equal(syn4("198.18.131.1"), XDP_DROP);
+	assert_int_equal(syn4("198.18.132.1"), XDP_DROP);
+	assert_int_equal(syn4("198.18.133.1"), XDP_PASS);
+	set_hits("a", &ha);
+	set_hits("b", &hb);
+	assert_int_equal(ha, 4);
+	assert_int_equal(hb, 2);
+	setenv("MXLIMIT_DISABLE", "batch", 1);
+	assert_int_equal(remove_set("a"), 0);
+	unsetenv("MXLIMIT_DISABLE");
+	assert_int_equal(syn4("198.18.130.200"), XDP_PASS);
+	assert_int_equal(syn4("198.18.130.1"), XDP_DROP);
+	assert_int_equal(mx_bl_trie_count(&H.m, H.pin_dir), 2);
+}
+
 static void at_most_64_sets(void **state)
 {
 	static const char *const one[] = { "198.18.120.1" };
@@ -458,6 +491,7 @@ int main(void)
 		T(allowlisted_exempt),
 		T(parse_drop_format),
 		T(hundred_thousand),
+		T(without_batch_ops),
 		T(at_most_64_sets),
 	};
 

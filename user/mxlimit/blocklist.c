@@ -329,30 +329,107 @@ static void trie_pin(int fd, const char *pin_dir)
 	}
 }
 
+/* A batch operation the kernel does not have for LPM tries (an older
+ * kernel), as opposed to a failure. */
+static bool batch_unsupported(int err)
+{
+	return err == EINVAL || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */;
+}
+
+/* MXLIMIT_DISABLE=batch: one syscall per entry, as on a kernel without
+ * batch operations on tries (for tests; see features.c). */
+static bool batch_disabled(void)
+{
+	const char *env = getenv("MXLIMIT_DISABLE");
+	char buf[256], *tok, *save = NULL;
+
+	if (!env)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+		if (strcmp(tok, "batch") == 0)
+			return true;
+	return false;
+}
+
+static int keep_item(struct bl_items *it, const struct mx_bl_key *k, const struct mx_bl_entry *e,
+		     uint64_t keep)
+{
+	mx_prefix p = { .plen = k->prefixlen };
+
+	if (!(e->own & keep))
+		return 0;
+	memcpy(p.addr, k->addr, sizeof(p.addr));
+	return items_push(it, &p, e->own & keep);
+}
+
+/* The walk: a get_next_key and a lookup per entry. */
+static int walk_kernel(int fd, uint64_t keep, struct bl_items *it)
+{
+	struct mx_bl_key k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct mx_bl_entry e;
+
+		if (bpf_map_lookup_elem(fd, &next, &e) == 0 && keep_item(it, &next, &e, keep))
+			return -1;
+		k = next;
+		prev = &k;
+	}
+	return 0;
+}
+
+/* The same in batches (about 6x faster for 100,000 entries); 1 when the
+ * kernel has no batch lookup for tries (nothing read: walk instead). */
+#define BL_BATCH 8192
+static int batch_kernel(int fd, uint64_t keep, struct bl_items *it)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct mx_bl_key *keys = malloc(BL_BATCH * sizeof(*keys)), token;
+	struct mx_bl_entry *vals = malloc(BL_BATCH * sizeof(*vals));
+	void *in = NULL;
+	int rc = -1, first = 1;
+
+	if (!keys || !vals)
+		goto out;
+	for (;;) {
+		uint32_t i, n = BL_BATCH;
+		int r = bpf_map_lookup_batch(fd, in, &token, keys, vals, &n, &bo), err = errno;
+
+		if (r && first && n == 0 && batch_unsupported(err)) {
+			rc = 1;
+			goto out;
+		}
+		first = 0;
+		for (i = 0; i < n; i++)
+			if (keep_item(it, &keys[i], &vals[i], keep))
+				goto out;
+		if (r) {
+			if (err == ENOENT)
+				break;
+			errno = err;
+			goto out;
+		}
+		in = &token;
+	}
+	rc = 0;
+out:
+	free(keys);
+	free(vals);
+	return rc;
+}
+
 /* The entries of the current trie whose own sets stay (keep mask). */
 static int items_from_kernel(const struct mx_maps *m, const char *pin_dir, uint64_t keep,
 			     struct bl_items *it)
 {
-	struct mx_bl_key k, next, *prev = NULL;
-	int fd = trie_fd(m, pin_dir), rc = 0;
+	int fd = trie_fd(m, pin_dir), rc;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct mx_bl_entry e;
-
-		if (bpf_map_lookup_elem(fd, &next, &e) == 0 && (e.own & keep)) {
-			mx_prefix p = { .plen = next.prefixlen };
-
-			memcpy(p.addr, next.addr, sizeof(p.addr));
-			if (items_push(it, &p, e.own & keep)) {
-				rc = -1;
-				break;
-			}
-		}
-		k = next;
-		prev = &k;
-	}
+	rc = batch_disabled() ? 1 : batch_kernel(fd, keep, it);
+	if (rc == 1)
+		rc = walk_kernel(fd, keep, it);
 	close(fd);
 	return rc;
 }
@@ -369,32 +446,60 @@ uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir)
 	return n;
 }
 
-/* A new trie holding the items; -1 (reported) on failure. */
+/* A new trie holding the items; -1 (reported) on failure.  One batch
+ * update where the kernel has it (about 3x faster), else one by one. */
 static int trie_build(const struct bl_items *it)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_batch_opts, bo); /* batch elem_flags take BPF_F_LOCK only */
+	struct mx_bl_key *keys = calloc(it->n, sizeof(*keys));
+	struct mx_bl_entry *vals = calloc(it->n, sizeof(*vals));
+	uint32_t cnt = (uint32_t)it->n;
 	size_t i;
-	int fd;
+	int fd = -1;
 
+	if (!keys || !vals) {
+		mx_err("out of memory building the blocklist trie");
+		goto fail;
+	}
+	for (i = 0; i < it->n; i++) {
+		key_of(&it->v[i].p, &keys[i]);
+		vals[i].sets = it->v[i].eff;
+		vals[i].own = it->v[i].own;
+	}
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "mx_bl_trie", sizeof(struct mx_bl_key),
 			    sizeof(struct mx_bl_entry), (uint32_t)it->n, &o);
 	if (fd < 0) {
 		mx_err("cannot create the blocklist trie (%zu prefixes): %s", it->n, strerror(errno));
-		return -1;
+		goto fail;
 	}
+	if (batch_disabled())
+		errno = EOPNOTSUPP;
+	else if (bpf_map_update_batch(fd, keys, vals, &cnt, &bo) == 0)
+		goto done;
+	if (!batch_unsupported(errno)) {
+		mx_err("cannot fill the blocklist trie: %s", strerror(errno));
+		goto fail;
+	}
+	/* (the items are distinct: an entry a failed batch put in is only
+	 * written again) */
 	for (i = 0; i < it->n; i++) {
-		struct mx_bl_entry e = { .sets = it->v[i].eff, .own = it->v[i].own };
-		struct mx_bl_key k;
-
-		key_of(&it->v[i].p, &k);
-		if (bpf_map_update_elem(fd, &k, &e, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY)) {
 			mx_err("cannot fill the blocklist trie (prefix %zu of %zu): %s", i + 1, it->n,
 			       strerror(errno));
-			close(fd);
-			return -1;
+			goto fail;
 		}
 	}
+done:
+	free(keys);
+	free(vals);
 	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(vals);
+	return -1;
 }
 
 int mx_bl_sets_read(const struct mx_maps *m, struct mx_bl_set sets[MX_BL_MAX_SETS])

@@ -56,6 +56,8 @@ static uint32_t disabled_bits(void)
 			bits |= MX_FEAT_SEED_ITER | MX_FEAT_SEED_DIAG;
 		else if (strcmp(tok, "sweep") == 0)
 			bits |= MX_FEAT_SWEEP;
+		else if (strcmp(tok, "batch") == 0)
+			; /* blocklist.c: no batch map operations */
 		else if (!warned)
 			mx_warn("MXLIMIT_DISABLE: unknown mechanism '%s' (known: seed_iter, "
 				"seed_diag, seed, sweep)", tok);
