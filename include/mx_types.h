@@ -196,7 +196,7 @@ struct mx_sanction {
  * never a half-built one; no set loaded leaves the slot empty.
  */
 #define MX_BL_MAX_SETS 64            /* set ids are the bits of a __u64 */
-#define MX_BL_MAX_PREFIXES 1048576u  /* distinct prefixes over all sets (kernel memory ~100 B each) */
+#define MX_BL_MAX_PREFIXES 1048576u  /* distinct prefixes over all sets (kernel memory ~150 B each) */
 #define MX_BL_NAME_LEN 32            /* a set's name, NUL included */
 #define MX_BL_SOURCE_LEN 200         /* the file it was loaded from, NUL included (display) */
 

@@ -9,6 +9,9 @@
 #   beside    a second 100,000-prefix set beside the first (the first is
 #             read back from the kernel and merged into the new trie)
 #   remove    removing the second set (the first is read back, rebuilt)
+#   new, one by one / beside, one by one: the same without batch map
+#             operations (MXLIMIT_DISABLE=batch: what a kernel without them
+#             for LPM tries gets)
 # Runs in a network namespace of its own (mxlimit attached to a veth there,
 # a pin dir and a set directory of its own), removed on exit.  Timing is
 # printed, never a failure; a command that fails is (exit 1).
@@ -83,7 +86,7 @@ run() {
 	done
 	sort -n "$TMP/times" | awk -v n="$name" -v r="$RUNS" '{ w[NR] = $1; s[NR] = $2 }
 		END { m = int((NR + 1) / 2)
-		      printf "  %-8s %8.3f s   (its own count: %s s; median of %d)\n", n, w[m] / 1e6,
+		      printf "  %-18s %8.3f s   (its own count: %s s; median of %d)\n", n, w[m] / 1e6,
 		             s[m] == "" ? "-" : s[m], r }'
 }
 echo "blocklist load, 100,000 prefixes (wall clock of the whole command):"
@@ -91,6 +94,10 @@ run new pre_new mx blocklist load a "$TMP/a.txt"
 run replace : mx blocklist load a "$TMP/a.txt"
 run beside pre_beside mx blocklist load b "$TMP/b.txt"
 run remove pre_remove mx blocklist remove b
+mx1() { MXLIMIT_DISABLE=batch mx "$@"; }
+run "new, one by one" pre_new mx1 blocklist load a "$TMP/a.txt"
+run "beside, one by one" pre_beside mx1 blocklist load b "$TMP/b.txt"
+mx blocklist remove b >/dev/null 2>&1
 n=$(mx --json blocklist list | python3 -c 'import json,sys; print(sum(b["prefixes"] for b in json.load(sys.stdin)["blocklists"]))')
 [ "$n" = 100000 ] || { echo "bench-blocklist: $n prefixes loaded at the end, want 100000" >&2; rc=1; }
 exit $rc
