@@ -77,6 +77,11 @@ check "status: refused_blocklist counter" bash -c "$(declare -f lab_mx); LAB_SRV
 check "status: the set with its prefixes" bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN; lab_mx status | grep -Eq '^  drop +4 prefixes, loaded '"
 check "status --json: blocklists and the counter" bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN; lab_mx status --json | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['blocklists'][0]['name']=='drop' and d['blocklists'][0]['prefixes']==4 and d['counters']['refused_blocklist']>=3, d\""
 check "saved in the set directory" grep -qx '198.18.5.0/24' "$BLD/drop.list"
+q_sets() { lab_mx query "$1" --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(','.join(d['blocklists']), d['allowlisted'])"; }
+check_eq "query: a listed address names its set" "$(q_sets 198.19.7.7)" "drop False"
+check_eq "query: an unlisted one none" "$(q_sets 198.18.0.2)" " False"
+check_eq "query: the allowlisted one is listed, and allowlisted" "$(q_sets 198.18.9.9)" "drop True"
+check "query text: the blocklists line" bash -c "$(declare -f lab_mx); LAB_SRV=$LAB_SRV MXLIMIT=$MXLIMIT LAB_PIN=$LAB_PIN; lab_mx query 198.18.9.9 | grep -qx '  blocklists:  drop (allowlisted: not refused)'"
 
 # --- replace: the new list alone applies
 printf '%s ; only the lab client now\n' $LAB_CLI4 >"$LAB_DIR/drop2.txt"
@@ -169,6 +174,7 @@ check "after unload + load: still refused" refused ul1 $LAB_CLI4
 check_eq "after unload + load: the same set (pins kept, not reloaded)" \
 	"$(bl_json "print([b['loaded_at'] for b in d['blocklists'] if b['name']=='drop'][0])")" "$loaded_at"
 check "unload --all" lab_mx unload --all
+check "unload --all leaves no pin (the trie's included)" [ ! -e "$LAB_PIN" ]
 check "the saved sets stay on disk" [ -f "$BLD/drop.list" -a -f "$BLD/edrop.list" ]
 lab_mx load -i "$LAB_IF_SRV" -c "$pol" 2>"$LAB_DIR/load.err"; rc=$?
 check_eq "load after unload --all" "$rc" 0

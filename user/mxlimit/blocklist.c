@@ -434,6 +434,25 @@ static int items_from_kernel(const struct mx_maps *m, const char *pin_dir, uint6
 	return rc;
 }
 
+int mx_bl_lookup(const struct mx_maps *m, const char *pin_dir, const mx_prefix *addr,
+		 uint64_t *sets)
+{
+	struct mx_bl_entry e;
+	struct mx_bl_key k;
+	int fd = trie_fd(m, pin_dir), rc;
+
+	*sets = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	key_of(addr, &k);
+	k.prefixlen = 128;
+	rc = bpf_map_lookup_elem(fd, &k, &e);
+	if (rc == 0)
+		*sets = e.sets;
+	close(fd);
+	return rc == 0 || errno == ENOENT ? 0 : -1;
+}
+
 uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir)
 {
 	int fd = trie_fd(m, pin_dir);
@@ -557,8 +576,38 @@ static int set_id(const struct mx_bl_set *sets, const char *name)
 	return -1;
 }
 
+/* Changes of the kernel's sets one at a time, whatever set directory each
+ * command uses: a lock on the pin dir (flock works on bpffs). */
+static int pins_lock(const char *pin_dir)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		mx_err("cannot lock %s: %s", pin_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl_change *ch,
+		    size_t n);
+
 int mx_bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl_change *ch,
 		size_t n)
+{
+	int lock = pins_lock(pin_dir), rc;
+
+	if (lock < 0)
+		return -1;
+	rc = bl_apply(m, pin_dir, ch, n);
+	close(lock);
+	return rc;
+}
+
+static int bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl_change *ch,
+		    size_t n)
 {
 	struct mx_bl_set sets[MX_BL_MAX_SETS], next[MX_BL_MAX_SETS];
 	struct bl_items it = {};

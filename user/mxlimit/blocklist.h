@@ -80,6 +80,10 @@ int mx_bl_apply(const struct mx_maps *m, const char *pin_dir, const struct mx_bl
 int mx_bl_sets_read(const struct mx_maps *m, struct mx_bl_set sets[MX_BL_MAX_SETS]);
 /* SYNs refused per set id, summed over CPUs. */
 int mx_bl_hits_read(const struct mx_maps *m, uint64_t hits[MX_BL_MAX_SETS]);
+/* The sets listing an address (bit = set id), as the datapath sees it;
+ * 0 when none.  -1 when the trie cannot be read. */
+int mx_bl_lookup(const struct mx_maps *m, const char *pin_dir, const mx_prefix *addr,
+		 uint64_t *sets);
 /* Distinct prefixes in the kernel's merged trie. */
 uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir);
 
@@ -87,6 +91,11 @@ uint64_t mx_bl_trie_count(const struct mx_maps *m, const char *pin_dir);
  * stdout, or a "blocklists" array into w). */
 struct jw;
 void mx_bl_status(const struct mx_maps *m, struct jw *w);
+
+/* For query: the sets listing addr (a "blocklists" array into w, or a
+ * line on stdout when any). */
+void mx_bl_query(const struct mx_maps *m, const char *pin_dir, const mx_prefix *addr,
+		 bool allowlisted, struct jw *w);
 
 /* Exclusive lock on the set directory (created if missing): one change
  * at a time.  Returns the lock fd, or -1 (reported). */

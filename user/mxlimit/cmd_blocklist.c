@@ -289,6 +289,32 @@ void mx_bl_status(const struct mx_maps *m, struct jw *w)
 		printf("%s\n", n ? "" : " none");
 }
 
+void mx_bl_query(const struct mx_maps *m, const char *pin_dir, const mx_prefix *addr,
+		 bool allowlisted, struct jw *w)
+{
+	struct mx_bl_set sets[MX_BL_MAX_SETS];
+	uint64_t listed = 0;
+	int i, n = 0;
+
+	if (mx_bl_lookup(m, pin_dir, addr, &listed) || mx_bl_sets_read(m, sets))
+		listed = 0;
+	if (w)
+		jw_karr(w, "blocklists");
+	for (i = 0; i < MX_BL_MAX_SETS; i++) {
+		if (!(listed & (1ULL << i)) || !sets[i].name[0])
+			continue;
+		if (w)
+			jw_str(w, sets[i].name);
+		else
+			printf("%s%s", n ? ", " : "  blocklists:  ", sets[i].name);
+		n++;
+	}
+	if (w)
+		jw_end(w);
+	else if (n)
+		printf("%s\n", allowlisted ? " (allowlisted: not refused)" : "");
+}
+
 int cmd_blocklist(int argc, char **argv, const struct mx_global *g)
 {
 	static const struct option opts[] = {

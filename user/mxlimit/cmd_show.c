@@ -198,7 +198,8 @@ static const char query_help[] =
 	"Usage: mxlimit query ADDR [--json]\n\n"
 	"Which policy entry applies to ADDR (the matched lookup: a prefix or\n"
 	"`default`), its concurrency and rate limits, the counter it is counted in\n"
-	"(active, pending, rate used), and any block or penalty that applies.\n";
+	"(active, pending, rate used), any block or penalty that applies, and the\n"
+	"blocklists that list it.\n";
 
 static void lookup_text(const struct mx_key *k, bool shared, char *buf, size_t len)
 {
@@ -299,6 +300,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 				jw_ku64(&w, "limit", sn.penalty_limit);
 		}
 		jw_end(&w);
+		mx_bl_query(&m, g->pin_dir, &addr, r.flags & MX_RULE_ALLOW, &w);
 		jw_end(&w);
 	} else {
 		printf("%s%s\n", argv[1], r.flags & MX_RULE_ALLOW ? " (allowlisted)" : "");
@@ -321,6 +323,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 			else
 				printf("limit %u\n", sn.penalty_limit);
 		}
+		mx_bl_query(&m, g->pin_dir, &addr, r.flags & MX_RULE_ALLOW, NULL);
 	}
 	mx_maps_close(&m);
 	return MX_EXIT_OK;
