@@ -90,6 +90,8 @@ static void list_sort_unique(struct mx_bl_list *l)
 {
 	size_t i, out = 0;
 
+	if (!l->n)
+		return;
 	qsort(l->p, l->n, sizeof(*l->p), cmp_prefix);
 	for (i = 0; i < l->n; i++)
 		if (!out || !mx_prefix_equal(&l->p[out - 1], &l->p[i]))
@@ -258,6 +260,8 @@ static void items_finish(struct bl_items *it)
 	size_t i, out = 0;
 	int top = -1;
 
+	if (!it->n)
+		return;
 	qsort(it->v, it->n, sizeof(*it->v), cmp_item);
 	for (i = 0; i < it->n; i++) {
 		if (out && mx_prefix_equal(&it->v[out - 1].p, &it->v[i].p))

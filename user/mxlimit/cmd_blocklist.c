@@ -71,7 +71,7 @@ static int bl_load(const char *name, const char *file, const struct bl_opts *o,
 	char tmp[PATH_MAX], src[PATH_MAX];
 	double t0 = mono_s();
 	bool loaded;
-	int lock, rc = MX_EXIT_FAIL, r;
+	int lock, rc = MX_EXIT_FAIL;
 
 	if (mx_bl_parse_file(file, &l))
 		return MX_EXIT_USAGE;
@@ -86,7 +86,7 @@ static int bl_load(const char *name, const char *file, const struct bl_opts *o,
 		goto out_unlock;
 	if (mx_bl_save_tmp(o->dir, name, &l, src, ch.loaded_at, tmp, sizeof(tmp)))
 		goto out_maps;
-	if (loaded && (r = mx_bl_apply(&m, g->pin_dir, &ch, 1)) != 0) {
+	if (loaded && mx_bl_apply(&m, g->pin_dir, &ch, 1) != 0) {
 		unlink(tmp);
 		mx_err("blocklist %s unchanged", name);
 		goto out_maps;
