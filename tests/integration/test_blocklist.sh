@@ -43,7 +43,23 @@ max = 10
 198.18.9.9 = 0
 P
 )
-lab_load_or_die "load" -i "$LAB_IF_SRV" -c "$pol"
+# pins of an older version (mx_stats grew by refused_blocklist): a
+# counter-only map is re-created with a warning; another map with another
+# layout stops the load with what to do
+mkdir -p "$LAB_PIN"
+bpftool map create "$LAB_PIN/mx_stats" type percpu_array key 4 value 200 entries 64 name mx_stats
+bpftool map create "$LAB_PIN/mx_bl_sets" type array key 4 value 8 entries 64 name mx_bl_sets
+lab_mx load -i "$LAB_IF_SRV" -c "$pol" 2>"$LAB_DIR/err"; rc=$?
+check_eq "load over an old pin of another layout fails (exit 1)" "$rc" 1
+check "and says to unload --all" grep -q "mx_bl_sets was pinned by another mxlimit version with another layout; \`mxlimit unload --all\`" "$LAB_DIR/err"
+rm -f "$LAB_PIN/mx_bl_sets"
+if ! lab_mx load -i "$LAB_IF_SRV" -c "$pol" 2>"$LAB_DIR/err"; then
+	# as lab_load_or_die: nothing else can run without a load
+	echo "not ok - lab: mxlimit load failed: $(grep -v warning "$LAB_DIR/err" | head -n 3 | tr '\n' ' ')"
+	exit 1
+fi
+ok "load over an old mx_stats"
+check "the old mx_stats was re-created, with a warning" grep -q "mx_stats was pinned by another mxlimit version (value size 200, now [0-9]*): re-created" "$LAB_DIR/err"
 # refused NAME SRC: a SYN that goes unanswered (the action is drop)
 refused() { [ "$(lab_open "$1" "$2" 25 "" 0.8)" = timeout ]; }
 admitted() { [ "$(lab_open "$1" "$2")" = ok ]; }

@@ -139,6 +139,67 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 	close(fd);
 }
 
+/*
+ * A map pinned by another mxlimit version may have another layout (a
+ * counter added to struct mx_stats changes its value size), and libbpf
+ * then refuses the whole load with a bare EINVAL.  Counter-only maps are
+ * re-created (their counts restart; the programs this load attaches use
+ * the new one); for any other map, say what to do.
+ */
+static bool counters_only(const char *name)
+{
+	return !strcmp(name, "mx_stats") || !strcmp(name, "mx_bl_hits");
+}
+
+/* Does the map pinned for `map` have another layout?  *info gets it. */
+static bool pinned_differs(struct bpf_map *map, struct bpf_map_info *info)
+{
+	const char *path = bpf_map__pin_path(map);
+	uint32_t len = sizeof(*info);
+	bool differs;
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	if (!path || (fd = bpf_obj_get(path)) < 0)
+		return false;
+	differs = bpf_obj_get_info_by_fd(fd, info, &len) == 0 &&
+		  (info->type != (uint32_t)bpf_map__type(map) ||
+		   info->key_size != bpf_map__key_size(map) ||
+		   info->value_size != bpf_map__value_size(map) ||
+		   info->map_flags != bpf_map__map_flags(map));
+	close(fd);
+	return differs;
+}
+
+/* Nothing is touched unless every other map fits. */
+static int check_pinned(struct mxlimit *skel)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	int rc = 0;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		if (counters_only(bpf_map__name(map)) || !pinned_differs(map, &info))
+			continue;
+		mx_err("%s was pinned by another mxlimit version with another layout; "
+		       "`mxlimit unload --all` removes the old pins (counters, blocks and "
+		       "penalties are lost; saved blocks and blocklists are restored by the "
+		       "next load)", bpf_map__pin_path(map));
+		rc = -1;
+	}
+	if (rc)
+		return rc;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (!counters_only(bpf_map__name(map)) || !pinned_differs(map, &info))
+			continue;
+		mx_warn("%s was pinned by another mxlimit version (value size %u, now %u): "
+			"re-created, its counters restart", bpf_map__pin_path(map), info.value_size,
+			bpf_map__value_size(map));
+		unlink(bpf_map__pin_path(map));
+	}
+	return 0;
+}
+
 /* The optional programs to load: those the probe found usable. */
 static void set_optional(struct mxlimit *skel, uint32_t bits)
 {
@@ -168,6 +229,11 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
+
+	if (check_pinned(skel)) {
+		mxlimit__destroy(skel);
+		return NULL;
+	}
 
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
 	bpf_program__set_autoload(skel->progs.mx_sockstate, !!(progs & MX_PROGS_SOCK));
