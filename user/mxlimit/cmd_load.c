@@ -174,6 +174,9 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		mx_info("restored %d blocks and penalties from %s", restored, state);
 	if (bl_restored > 0)
 		mx_info("installed %d saved blocklists from %s", bl_restored, bl_dir);
+	else if (bl_restored < 0)
+		mx_warn("the blocklists saved in %s were not installed (see above; "
+			"`mxlimit blocklist load` them again)", bl_dir);
 	mx_info("policy %s applied: %zu prefixes", path, c.n_rules);
 	rc = MX_EXIT_OK;
 out:
