@@ -169,13 +169,18 @@ asan:
 lint:
 	BUILD=$(BUILD) scripts/run-tests.sh lint
 
-bench: all $(TOOL_BINS) $(BUILD)/bench
+bench: all $(TOOL_BINS) $(BUILD)/bench $(BUILD)/bench_blocklist
 	BUILD=$(BUILD) scripts/bench.sh
 
 $(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
 		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS) -lm
+
+$(BUILD)/bench_blocklist: tests/bench/bench_blocklist.c tests/bpf/harness.h $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
+		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
 
 demo:
 	scripts/demo.sh
