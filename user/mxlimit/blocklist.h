@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "addr.h"
-#include "loader.h"
+#include "loader.h" /* struct mx_maps; blocklist_parse.c needs no BPF */
 
 #define MX_DEFAULT_BLOCKLIST_DIR "/var/lib/mxlimit/blocklists"
 /* The trie in the slot, pinned too (PIN_DIR/mx_bl_trie): see trie_fd(). */
@@ -43,6 +43,10 @@ const char *mx_bl_dir(const char *opt);
 
 /* 1 to 31 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
 bool mx_bl_name_valid(const char *name);
+
+/* By address, then length: a prefix sorts before every prefix inside it
+ * (qsort on mx_prefix). */
+int mx_bl_prefix_cmp(const void *a, const void *b);
 
 /* A set's prefixes, sorted and distinct. */
 struct mx_bl_list {
