@@ -3,8 +3,7 @@
 # file (fuzz_policy), SMTP commands/replies/DATA (fuzz_smtp), PROXY
 # protocol headers (fuzz_proxy_proto), verdict requests (fuzz_verdict),
 # blocklist files (fuzz_blocklist), and fuzz_smtp_diff: the command parser
-# against a model of Postfix's
-# smtpd tokenizer (tests/fuzz/smtp_diff.h).
+# against a model of Postfix's smtpd tokenizer (tests/fuzz/smtp_diff.h).
 #
 # Each target is built with clang -fsanitize=fuzzer,address,undefined from
 # tests/fuzz/fuzz_NAME.c plus the parsers' sources ($SRCS) into $BUILD/fuzz/, its
