@@ -196,6 +196,7 @@ static const struct {
 	size_t off;
 } refusals[] = {
 	{ "block", offsetof(struct mx_stats, refused_block) },
+	{ "blocklist", offsetof(struct mx_stats, refused_blocklist) },
 	{ "penalty", offsetof(struct mx_stats, refused_penalty) },
 	{ "rate", offsetof(struct mx_stats, refused_rate) },
 	{ "concurrency", offsetof(struct mx_stats, refused_conc) },
