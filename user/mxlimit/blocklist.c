@@ -146,8 +146,8 @@ static void trie_pin(int fd, const char *pin_dir)
 	}
 }
 
-/* A batch operation the kernel does not have for LPM tries (an older
- * kernel), as opposed to a failure. */
+/* A batch operation the kernel does not have for LPM tries (they came
+ * with 5.13; a kernel may still refuse them), as opposed to a failure. */
 static bool batch_unsupported(int err)
 {
 	return err == EINVAL || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */;
