@@ -10,7 +10,7 @@
 #             read back from the kernel and merged into the new trie)
 #   remove    removing the second set (the first is read back, rebuilt)
 #   new, one by one / beside, one by one: the same without batch map
-#             operations (MXLIMIT_DISABLE=batch: what a kernel without them
+#             operations (MXLIMIT_DISABLE=batch: what a kernel refusing them
 #             for LPM tries gets)
 # Then $BUILD/bench_blocklist (tests/bench/bench_blocklist.c): what the
 # check costs a SYN in the XDP program, with no set and with 100,000

@@ -404,7 +404,7 @@ static void hundred_thousand(void **state)
 	unlink(path);
 }
 
-/* Without batch map operations (older kernels; MXLIMIT_DISABLE=batch):
+/* Without batch map operations (a kernel refusing them; MXLIMIT_DISABLE=batch):
  * the trie filled one entry at a time, and read back by walking it when a
  * second set is loaded beside the first. */
 static void without_batch_ops(void **state)
