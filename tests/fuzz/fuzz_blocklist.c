@@ -6,10 +6,12 @@
  *
  * Properties beyond "no crash, no leak, no UB": a list that parses is
  * non-empty, within MX_BL_MAX_PREFIXES, sorted, without duplicates, each
- * prefix masked to its length and not a /0, and each prints as text that
+ * prefix masked to its length, not a /0 nor an IPv6 prefix around all of
+ * IPv4 (::ffff:0:0/96), and each prints as text that
  * parses back to itself; a list that fails to parse leaves the output
  * empty; a valid name is 1..31 bytes of the safe charset.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,12 @@ static void check_list(const struct mx_bl_list *l)
 		if (!mx_prefix_equal(&m, &l->p[i]) || l->p[i].plen > 128 || l->p[i].plen == 0 ||
 		    (mx_prefix_is_v4(&l->p[i]) && l->p[i].plen == MX_V4_PLEN_BASE))
 			abort();
+		if (l->p[i].plen < MX_V4_PLEN_BASE) { /* never around all of IPv4 */
+			mx_prefix v4 = { .addr = { 0, 0, htonl(0xffff), 0 }, .plen = MX_V4_PLEN_BASE };
+
+			if (mx_prefix_contains(&l->p[i], &v4))
+				abort();
+		}
 		if (i && mx_bl_prefix_cmp(&l->p[i - 1], &l->p[i]) >= 0)
 			abort(); /* sorted, distinct */
 		mx_prefix_format(&l->p[i], text, sizeof(text));

@@ -110,13 +110,15 @@ static void bad_lines(void **state)
 		"0.0.0.0/0\n"
 		"192.0.2.0/33\n"
 		"192.0.2\n" /* haraka's partial form is not a list's */
-		"203.0.113.0/24 ; good again\n");
+		"203.0.113.0/24 ; good again\n"
+		"::/8 ; reserved, and around every IPv4 address\n"
+		"::fffe:0:0/95\n");
 	cap_start();
 	assert_int_equal(mx_bl_parse_file(path, &l), -1);
 	cap_stop();
 	assert_null(l.p);
 	assert_int_equal(l.n, 0);
-	assert_int_equal(cap.errors, 7);
+	assert_int_equal(cap.errors, 9);
 	assert_logged("mxlimit: ");
 	assert_logged(":2: bad prefix \"198.51.100.1/24\"");
 	assert_logged(":3: bad prefix \"example.com\"");
@@ -127,6 +129,23 @@ static void bad_lines(void **state)
 	assert_logged(":8: bad prefix \"192.0.2\"");
 	assert_null(strstr(cap.buf, ":1: "));
 	assert_null(strstr(cap.buf, ":9: "));
+	assert_logged(":10: an IPv6 prefix around ::ffff:0:0/96 lists every IPv4 address: refused");
+	assert_logged(":11: an IPv6 prefix around");
+}
+
+/* IPv6 prefixes beside the IPv4-mapped range are fine, and so is an
+ * IPv4-mapped address written as IPv6 (it is that IPv4 address). */
+static void ipv6_near_the_ipv4_range(void **state)
+{
+	struct mx_bl_list l;
+
+	(void)state;
+	put_str("::1\n::fffe:0:0/96\n64:ff9b::/96\n::ffff:192.0.2.0/120\n");
+	assert_int_equal(mx_bl_parse_file(path, &l), 0);
+	assert_int_equal(l.n, 4);
+	prefix_at(&l, 2, "192.0.2.0/24");
+	prefix_at(&l, 3, "64:ff9b::/96");
+	mx_bl_list_free(&l);
 }
 
 /* After 20 reported lines the rest are counted (an HTML page instead of
@@ -242,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(drop_format),
 		T(bad_lines),
+		T(ipv6_near_the_ipv4_range),
 		T(many_bad_lines_summarized),
 		T(empty_long_nul_missing),
 		T(last_line_without_newline),

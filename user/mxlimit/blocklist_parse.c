@@ -6,6 +6,7 @@
  */
 #include "blocklist.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +128,16 @@ static int parse_line(char *line, mx_prefix *p, const char **why)
 	if (p->plen == 0 || (mx_prefix_is_v4(p) && p->plen == MX_V4_PLEN_BASE)) {
 		*why = "a /0 lists every address of its family: refused";
 		return -1;
+	}
+	/* IPv4 lives at ::ffff:0:0/96 of the shared space: a short IPv6
+	 * prefix around it would list every IPv4 address too */
+	if (p->plen < MX_V4_PLEN_BASE) {
+		mx_prefix v4 = { .addr = { 0, 0, htonl(0xffff), 0 }, .plen = MX_V4_PLEN_BASE };
+
+		if (mx_prefix_contains(p, &v4)) {
+			*why = "an IPv6 prefix around ::ffff:0:0/96 lists every IPv4 address: refused";
+			return -1;
+		}
 	}
 	return 0;
 }
