@@ -29,6 +29,8 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 LIBS_BPF  := -lbpf -lelf -lz
 LIBS_TLS  := -lssl -lcrypto
+# hiredis (0.14 on Debian 12): only the programs that speak to [redis]
+LIBS_REDIS := -lhiredis
 LIBS_NL   := $(shell pkg-config --libs libnl-idiag-3.0 libnl-genl-3.0 2>/dev/null || echo -lnl-idiag-3 -lnl-genl-3 -lnl-3)
 CFLAGS_NL := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 
@@ -116,7 +118,7 @@ $(BUILD)/libmxctl.a: $(CTL_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL)
+	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS)
@@ -141,12 +143,12 @@ $(BUILD)/libmxpolicyd.a: $(filter-out $(BUILD)/obj/policyd/main.o,$(POLICYD_OBJS
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_TLS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_TLS) $(LIBS_REDIS) $(LDFLAGS)
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
-		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
+		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_REDIS) $(LDFLAGS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmx.a $(USER_HDRS)
 	@mkdir -p $(@D)
