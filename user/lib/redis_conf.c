@@ -115,3 +115,11 @@ const char *mx_redis_conf_where(const struct mx_redis_conf *c, char *buf, size_t
 		snprintf(buf, len, "%s:%u", c->host, (unsigned)c->port);
 	return buf;
 }
+
+bool mx_redis_conf_equal(const struct mx_redis_conf *a, const struct mx_redis_conf *b)
+{
+	return a->present == b->present && a->enabled == b->enabled && a->port == b->port &&
+	       a->db == b->db && a->timeout_ns == b->timeout_ns && !strcmp(a->host, b->host) &&
+	       !strcmp(a->socket, b->socket) && !strcmp(a->username, b->username) &&
+	       !strcmp(a->password, b->password) && !strcmp(a->prefix, b->prefix);
+}

@@ -42,6 +42,7 @@ int mx_redis_conf_set(struct mx_redis_conf *c, const char *file, int line, const
 		      const char *value);
 /* After the file: sets `enabled`. */
 int mx_redis_conf_finish(struct mx_redis_conf *c);
+bool mx_redis_conf_equal(const struct mx_redis_conf *a, const struct mx_redis_conf *b);
 /* "127.0.0.1:6379" or "unix:/run/redis.sock", for messages. */
 const char *mx_redis_conf_where(const struct mx_redis_conf *c, char *buf, size_t len);
 

@@ -59,9 +59,19 @@ static void on_save(struct mx_loop *l, struct mx_timer *t)
 
 void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out)
 {
+	memset(out, 0, sizeof(*out));
 	out->c = d->c;
 	out->peers = vsrv_peers(d->vs);
 	out->started_wall = d->started_wall;
+	if (d->cl) {
+		const struct mx_redis_stats *rs = cluster_redis_stats(d->cl);
+
+		out->cluster = true;
+		out->cs = *cluster_stats(d->cl);
+		if (rs)
+			out->rs = *rs;
+		snprintf(out->node, sizeof(out->node), "%s", d->node);
+	}
 }
 
 /* The verdict server's two ways into the daemon (struct vsrv_ctx). */
@@ -75,6 +85,43 @@ static struct mx_maps *vsrv_maps(void *arg)
 static void vsrv_changed(void *arg)
 {
 	dmn_sanctions_changed(arg);
+}
+
+static void vsrv_applied(void *arg, const struct mx_vreq *r)
+{
+	struct dmn *d = arg;
+
+	cluster_local(d->cl, r);
+}
+
+/* ---- [redis]: the cluster (cluster.h) ---- */
+
+static struct mx_maps *cl_maps(void *arg)
+{
+	struct dmn *d = arg;
+
+	return dmn_maps_ready(d) ? &d->maps : NULL;
+}
+
+/* Start, restart or stop sharing as d->redis now says. */
+static void cluster_follow(struct dmn *d, const struct mx_redis_conf *was)
+{
+	struct cluster_ctx cc = {
+		.loop = d->loop, .node = d->node,
+		.cursor_path = d->cursor_path[0] ? d->cursor_path : NULL,
+		.maps = cl_maps, .allowlisted = vsrv_touches_allowlist,
+		.changed = vsrv_changed, .arg = d,
+	};
+
+	if (!d->loop || (was && d->cl && mx_redis_conf_equal(was, &d->redis)))
+		return;
+	if (d->cl) {
+		mx_info("cluster: [redis] changed; reconnecting");
+		cluster_free(d->cl);
+		d->cl = NULL;
+	}
+	if (d->redis.enabled && !(d->cl = cluster_new(&cc, &d->redis)))
+		mx_err("cluster: cannot start; verdicts stay on this node");
 }
 
 void dmn_sanctions_changed(struct dmn *d)
@@ -185,6 +232,12 @@ static void settings_read(struct dmn *d)
 		return;
 	}
 	d->gc_idle_ns = pol.gc_idle_ns ? pol.gc_idle_ns : MX_DEFAULT_GC_IDLE_NS;
+	{
+		struct mx_redis_conf was = d->redis;
+
+		d->redis = pol.redis;
+		cluster_follow(d, &was);
+	}
 	mx_policy_free(&pol);
 }
 
@@ -414,12 +467,14 @@ static int setup_signals(struct dmn *d, struct mx_io *sig)
 
 static const char usage_text[] =
 	"Usage: mxlimit daemon [-c FILE] [--socket PATH] [--state FILE|--no-state] [--metrics ADDR:PORT]\n"
-	"                      [--group GROUP] [--allow-user USER]... [--syslog] [-v]\n\n"
+	"                      [--group GROUP] [--allow-user USER]... [--node NAME] [--syslog] [-v]\n\n"
 	"Run in the foreground: take verdicts (PENALIZE, BLOCK, UNBLOCK, QUERY) on a\n"
 	"Unix socket, serve Prometheus metrics, re-apply the policy on SIGHUP, remove\n"
 	"expired blocks and idle counters from the maps, and save blocks and penalties\n"
 	"to the state file that `load` restores.  The kernel enforces everything with\n"
-	"or without the daemon; SIGTERM and SIGINT leave enforcement in place.\n\n"
+	"or without the daemon; SIGTERM and SIGINT leave enforcement in place.  With\n"
+	"[redis] in the policy, blocks, penalties and unblocks from the verdict socket\n"
+	"are shared with every node of a fleet (mxlimit(8) CLUSTER).\n\n"
 	"Options:\n"
 	"  -c, --config FILE      policy file for SIGHUP (default: the one `load` applied,\n"
 	"                         else " MX_DEFAULT_POLICY ")\n"
@@ -429,6 +484,7 @@ static const char usage_text[] =
 	"      --state FILE       snapshot of blocks and penalties (default " MX_DEFAULT_STATE ")\n"
 	"      --no-state         keep no snapshot\n"
 	"      --metrics ADDR:PORT  serve GET /metrics there (127.0.0.1:9433, [::1]:9433)\n"
+	"      --node NAME        this node's name in a fleet ([redis]; default: the host name)\n"
 	"      --syslog           log to syslog (facility daemon) as well as to stderr\n"
 	"  -v, --verbose          log debug messages too\n"
 	"  -h, --help             this text\n\n"
@@ -439,7 +495,7 @@ static const char usage_text[] =
 /* 0 = run, 1 = --help shown, -1 = usage error (reported). */
 static int parse_options(int argc, char **argv, struct dmn *d)
 {
-	enum { O_SOCKET = 256, O_STATE, O_NO_STATE, O_METRICS, O_GROUP, O_ALLOW, O_SYSLOG };
+	enum { O_SOCKET = 256, O_STATE, O_NO_STATE, O_METRICS, O_GROUP, O_ALLOW, O_SYSLOG, O_NODE };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' },
 		{ "socket", required_argument, 0, O_SOCKET },
@@ -449,6 +505,7 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 		{ "group", required_argument, 0, O_GROUP },
 		{ "allow-user", required_argument, 0, O_ALLOW },
 		{ "syslog", no_argument, 0, O_SYSLOG },
+		{ "node", required_argument, 0, O_NODE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -472,6 +529,15 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 			d->metrics_addr = optarg;
 			break;
 		case O_GROUP: d->group = optarg; break;
+		case O_NODE:
+			if (!optarg[0] || strlen(optarg) >= sizeof(d->node) ||
+			    strpbrk(optarg, " \t\r\n|")) {
+				mx_err("daemon: --node wants a name of 1 to %zu characters without blanks or '|', not \"%s\"",
+				       sizeof(d->node) - 1, optarg);
+				return -1;
+			}
+			snprintf(d->node, sizeof(d->node), "%s", optarg);
+			break;
 		case O_ALLOW:
 			if (d->n_allow_uids == DMN_MAX_ALLOW_UIDS ||
 			    mx_parse_uid(optarg, &d->allow_uids[d->n_allow_uids])) {
@@ -523,6 +589,11 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	r = parse_options(argc, argv, &d);
 	if (r)
 		return r > 0 ? MX_EXIT_OK : MX_EXIT_USAGE;
+	if (!d.node[0] && (gethostname(d.node, sizeof(d.node)) || !d.node[0]))
+		snprintf(d.node, sizeof(d.node), "mxlimit");
+	d.node[sizeof(d.node) - 1] = '\0';
+	if (d.state_path)
+		snprintf(d.cursor_path, sizeof(d.cursor_path), "%s.cluster", d.state_path);
 
 	maps_follow(&d);
 	if (!d.loaded) {
@@ -541,7 +612,8 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 		struct vsrv_ctx vc = {
 			.loop = d.loop, .socket_path = d.socket_path, .group = d.group,
 			.allow_uids = d.allow_uids, .n_allow_uids = d.n_allow_uids, .c = &d.c,
-			.maps = vsrv_maps, .changed = vsrv_changed, .arg = &d,
+			.maps = vsrv_maps, .changed = vsrv_changed, .applied = vsrv_applied,
+			.arg = &d,
 		};
 
 		if (!(d.vs = vsrv_open(&vc)))
@@ -549,6 +621,7 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	}
 	if (d.metrics_addr && msrv_open(&d))
 		goto out;
+	cluster_follow(&d, NULL);
 	snapshot(&d, false);
 	d.last_gc_ns = dmn_now_ns();
 	mx_info("daemon ready: verdicts on %s%s%s, maps in %s", d.socket_path,
@@ -559,6 +632,8 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	maps_follow(&d);
 	snapshot(&d, false); /* what changed since the last tick */
 out:
+	cluster_free(d.cl);
+	d.cl = NULL;
 	msrv_close(&d);
 	vsrv_close(d.vs);
 	if (d.loop) {

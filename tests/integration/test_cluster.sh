@@ -1,0 +1,249 @@
+#!/bin/bash
+# Three mxlimit nodes and one Redis ([redis], docs/cluster.md), each in its
+# own namespace on one bridge: a verdict on one node reaches the others'
+# kernels; a node that was down catches up exactly (blocks and an
+# unblock); a trimmed stream; Redis restarted empty; Redis down (kernel
+# blocks stay, local verdicts queued and published after); an allowlisted
+# prefix on one node.  Redis is started here by hand, never as a service.
+source "$(dirname "$0")/../lib.sh"
+need_root "cluster lab"
+command -v redis-server >/dev/null || { fail "redis-server is missing (make deps)"; exit 1; }
+
+ID=$TEST_ID
+DIR=$(mktemp -d /tmp/mxcluster-XXXXXX)
+NS_LAN=mxkl-$ID NS_RDS=mxkr-$ID NS_CLI=mxkc-$ID
+RDS=198.18.2.1 CLI=198.18.2.50 ALLOW=198.18.2.60
+PREFIX="mxlt$ID:"
+PIDS=""
+declare -A NODE_PID
+
+cleanup() {
+	local p n
+	for p in $PIDS ${NODE_PID[*]:-}; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $PIDS ${NODE_PID[*]:-}; do kill -9 "$p" 2>/dev/null; done
+	for n in 1 2 3; do
+		nsenter --net=/run/netns/mxk$n-$ID "$MXLIMIT" --pin-dir "/sys/fs/bpf/mxlimit-test-$ID-n$n" \
+			unload --all >/dev/null 2>&1
+		ip netns del "mxk$n-$ID" 2>/dev/null
+		rm -rf "/sys/fs/bpf/mxlimit-test-$ID-n$n"
+		rm -f "/run/mxlimit/policy-$(echo "/sys/fs/bpf/mxlimit-test-$ID-n$n" | tr / _)"
+	done
+	ip netns del "$NS_RDS" 2>/dev/null
+	ip netns del "$NS_CLI" 2>/dev/null
+	ip netns del "$NS_LAN" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$DIR"
+}
+on_exit cleanup
+
+# ---- the lab: a bridge in NS_LAN, one veth to every other namespace ----
+port_to_lan() { # NS TAG ADDR
+	local a=k$2$ID b=l$2$ID
+	a=${a:0:15} b=${b:0:15}
+	ip netns add "$1" || return 1
+	ip -n "$1" link set lo up
+	ip link add "$a" netns "$1" type veth peer name "$b" netns "$NS_LAN" || return 1
+	ip -n "$NS_LAN" link set "$b" master br0 up
+	ip -n "$1" addr add "$3/15" dev "$a"
+	ip -n "$1" link set "$a" up
+	eval "IF_$2=$a"
+}
+setup() {
+	ip netns add "$NS_LAN" || return 1
+	ip -n "$NS_LAN" link add br0 type bridge || return 1
+	ip -n "$NS_LAN" link set br0 up
+	port_to_lan "$NS_RDS" r $RDS || return 1
+	port_to_lan "$NS_CLI" c $CLI || return 1
+	ip -n "$NS_CLI" addr add $ALLOW/15 dev "$IF_c"
+	for n in 1 2 3; do port_to_lan "mxk$n-$ID" $n 198.18.2.1$n || return 1; done
+	ip netns exec "$NS_CLI" ping -c1 -W2 198.18.2.13 >/dev/null 2>&1
+}
+setup || { fail "lab setup"; exit 1; }
+
+# ---- Redis, started by hand in its namespace ----
+RDS_PID=
+redis_start() {
+	nsenter --net=/run/netns/$NS_RDS redis-server --bind $RDS --port 6379 --save '' \
+		--appendonly no --protected-mode no --dir "$DIR" --daemonize no \
+		>>"$DIR/redis.log" 2>&1 &
+	RDS_PID=$!
+	PIDS="$PIDS $RDS_PID"
+	for _ in $(seq 50); do rcli PING 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done
+	return 1
+}
+redis_stop() { kill "$RDS_PID" 2>/dev/null; wait "$RDS_PID" 2>/dev/null; }
+rcli() { ip netns exec "$NS_RDS" redis-cli -h $RDS -p 6379 --raw "$@"; }
+
+# ---- nodes ----
+policy() { # N: node N's policy (node 3 allowlists $ALLOW)
+	cat <<P
+[main]
+ports = 25
+[concurrency]
+enabled = true
+max = 10
+$([ "$1" = 3 ] && echo "$ALLOW = 0")
+[redis]
+host = $RDS
+port = 6379
+prefix = $PREFIX
+timeout = 200ms
+P
+}
+nx() { local n=$1; shift; nsenter --net=/run/netns/mxk$n-$ID "$@"; }
+mx() { local n=$1; shift; nx "$n" "$MXLIMIT" --pin-dir "/sys/fs/bpf/mxlimit-test-$ID-n$n" "$@"; }
+node_start() { # N [daemon options]: the daemon of node N
+	local n=$1 c; shift
+	c=$(grep -c 'daemon ready' "$DIR/n$n.log" 2>/dev/null)
+	# nsenter execs mxlimit: $! is the daemon itself
+	nsenter --net=/run/netns/mxk$n-$ID "$MXLIMIT" --pin-dir "/sys/fs/bpf/mxlimit-test-$ID-n$n" \
+		daemon -c "$DIR/n$n.ini" --socket "$DIR/n$n.sock" --state "$DIR/n$n.state.gz" \
+		--metrics 127.0.0.1:9433 --node "n$n" -v "$@" >>"$DIR/n$n.log" 2>&1 &
+	NODE_PID[$n]=$!
+	for _ in $(seq 100); do
+		[ "$(grep -c 'daemon ready' "$DIR/n$n.log")" -gt "${c:-0}" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+node_stop() { kill "${NODE_PID[$1]}" 2>/dev/null; wait "${NODE_PID[$1]}" 2>/dev/null; }
+# v N LINE: one verdict-socket request to node N, its reply
+v() {
+	/usr/bin/python3 - "$DIR/n$1.sock" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n"); print(s.makefile().readline().strip())
+PY
+}
+# blocked N ADDR: node N's kernel holds a block or penalty for ADDR
+blocked() { v "$1" "QUERY $2" | grep -Eq 'block=[1-9]|penalty=[1-9]'; }
+unblocked() { v "$1" "QUERY $2" | grep -q 'block=0 penalty=0'; }
+metric_py() {
+	nx "$1" /usr/bin/python3 -c '
+import sys, urllib.request
+t = urllib.request.urlopen("http://127.0.0.1:9433/metrics", timeout=5).read().decode()
+for l in t.splitlines():
+    if l.split(" ")[0] == sys.argv[1]: print(l.split(" ")[1])' "$2"
+}
+# syn N SRC: a TCP connect from SRC (client namespace) to node N's port 25
+syn() {
+	ip netns exec "$NS_CLI" /usr/bin/python3 - "$2" "198.18.2.1$1" <<'PY'
+import socket, sys
+s = socket.socket(); s.settimeout(1.0); s.bind((sys.argv[1], 0))
+try:
+    s.connect((sys.argv[2], 25)); print("ok")
+except socket.timeout:
+    print("timeout")
+except OSError:
+    print("refused")
+PY
+}
+wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; "$@"; }
+all_blocked() { local a=$1 n; shift; for n in "$@"; do blocked "$n" "$a" || return 1; done; }
+all_connected() { local n; for n in 1 2 3; do grep -q 'redis.*connected' "$DIR/n$n.log" || return 1; done; }
+redis_down_on() { [ "$(metric_py "$1" mxlimit_redis_up)" = 0 ]; }
+in_active() { rcli ZSCORE "${PREFIX}v:active" "$1" | grep -q '^[0-9]'; }
+logged() { grep -q "$2" "$DIR/n$1.log"; }
+lifted() { unblocked 1 $CLI && unblocked 3 $CLI; }
+
+check "redis-server starts in its namespace" redis_start
+for n in 1 2 3; do
+	policy $n >"$DIR/n$n.ini"
+	nsenter --net=/run/netns/mxk$n-$ID python3 -u "$(dirname "$0")/lab_server.py" --max-seconds 300 25 >"$DIR/srv$n.out" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "nif=\$IF_$n"
+	if ! mx $n load -i "$nif" -c "$DIR/n$n.ini" --state "$DIR/n$n.state.gz" >"$DIR/load$n.out" 2>&1; then
+		fail "load on node $n: $(head -3 "$DIR/load$n.out" | tr '\n' ' ')"
+		exit 1
+	fi
+	check "node $n: daemon starts" node_start $n
+done
+check "mxlimit check accepts the [redis] section" "$MXLIMIT" check -c "$DIR/n1.ini"
+check "all three connected" wait_for 100 all_connected
+check_eq "before: the sender reaches node 2" "$(syn 2 $CLI)" ok
+
+# ---- 1. a penalty on node 1 reaches nodes 2 and 3 ----
+t0=$(date +%s%N)
+check "PENALIZE on node 1" grep -q "^OK penalized" <<<"$(v 1 "PENALIZE $CLI 600 reason=rate_rcpt_host")"
+if wait_for 100 all_blocked $CLI 2 3; then
+	ok "nodes 2 and 3 hold the penalty"
+	echo "# propagation: $(( ($(date +%s%N) - t0) / 1000000 )) ms (poll interval 200 ms)"
+else
+	fail "nodes 2 and 3 hold the penalty"
+fi
+left=$(v 2 "QUERY $CLI" | sed -n 's/.*penalty=\([0-9]*\).*/\1/p')
+check "node 2: remaining time from Redis's clock (590-600 s, got $left)" [ "${left:-0}" -ge 590 -a "${left:-0}" -le 600 ]
+check_eq "node 2's kernel refuses the sender's SYN" "$(syn 2 $CLI)" timeout
+check_eq "node 3's kernel refuses the sender's SYN" "$(syn 3 $CLI)" timeout
+check "the reason crossed too" grep -q "reason=rate_rcpt_host" <<<"$(v 3 "QUERY $CLI")"
+check "node 1 published one verdict" [ "$(metric_py 1 mxlimit_cluster_verdicts_published_total)" = 1 ]
+check "node 2 applied one" [ "$(metric_py 2 'mxlimit_cluster_verdicts_applied_total{op="sanction"}')" = 1 ]
+check "peers seen: 3" [ "$(metric_py 2 mxlimit_cluster_peers)" = 3 ]
+check "redis up on node 3" [ "$(metric_py 3 mxlimit_redis_up)" = 1 ]
+check "node name in the metrics" [ "$(metric_py 3 'mxlimit_cluster_node_info{node="n3"}')" = 1 ]
+
+# ---- 2. allowlisted on node 3 only ----
+v 1 "BLOCK $ALLOW/32 600 reason=test" >/dev/null
+check "a block of node 3's allowlisted address reaches node 2" wait_for 100 blocked 2 $ALLOW
+check "node 3 does not apply it" unblocked 3 $ALLOW
+check_eq "node 3 still admits it" "$(syn 3 $ALLOW)" ok
+check "node 3 counts it as ignored" \
+	[ "$(metric_py 3 'mxlimit_cluster_verdicts_ignored_total{reason="allowlisted"}')" = 1 ]
+
+# ---- 3. node 3 down while blocks and an unblock happen: exact catch-up ----
+v 1 "BLOCK 198.51.100.40 600" >/dev/null
+wait_for 100 blocked 3 198.51.100.40
+node_stop 3
+v 1 "BLOCK 198.51.100.1 600" >/dev/null
+v 2 "BLOCK 198.51.100.0/28 900 reason=scan" >/dev/null
+v 1 "PENALIZE 198.51.100.3 600 limit=1" >/dev/null
+v 2 "UNBLOCK 198.51.100.40" >/dev/null
+check "node 3 restarts" node_start 3
+check "node 3 caught up: the two blocks and the penalty" \
+	wait_for 100 all_blocked 198.51.100.1 3
+check "  ... the /28 from node 2" blocked 3 198.51.100.9
+check "  ... the penalty" grep -q "penalty=[1-9].*limit=1" <<<"$(v 3 'QUERY 198.51.100.3')"
+check "  ... and the unblock" unblocked 3 198.51.100.40
+check "  ... from its cursor (no snapshot)" grep -q "resuming the stream after" "$DIR/n3.log"
+
+# ---- 4. the stream trimmed while node 3 is down ----
+node_stop 3
+v 1 "BLOCK 198.51.100.20 600" >/dev/null
+rcli XTRIM "${PREFIX}v:stream" MAXLEN 0 >/dev/null
+check "node 3 restarts after the trim" node_start 3
+check "node 3 resyncs from the active set" wait_for 100 blocked 3 198.51.100.20
+check "  ... and says why" [ "$(metric_py 3 'mxlimit_cluster_resyncs_total{reason="trimmed"}')" = 1 ]
+check "  ... still holding the earlier verdicts" blocked 3 198.51.100.1
+
+# ---- 5. Redis down: the kernels keep enforcing, verdicts wait ----
+redis_stop
+check "node 1 notices Redis is down" wait_for 100 redis_down_on 1
+check_eq "node 2 still refuses the penalized sender" "$(syn 2 $CLI)" timeout
+check "a verdict on node 1 is applied there at once" grep -q "^OK blocked" <<<"$(v 1 'BLOCK 203.0.113.7 600')"
+check "  ... and waits in the outbox" [ "$(metric_py 1 mxlimit_cluster_outbox_depth)" = 1 ]
+# ---- 6. Redis back, empty: detected, repaired, the queued verdict published
+check "redis-server restarts (empty)" redis_start
+check "the queued verdict reaches node 2 after the heal" wait_for 200 blocked 2 203.0.113.7
+check "node 1 saw the reset" wait_for 100 logged 1 'Redis lost its data'
+check "the active set is rebuilt (node 2's /28 is in it again)" \
+	wait_for 100 in_active "b|198.51.100.0/28"
+check "  ... node 1's penalty too" in_active "p|$CLI"
+not_active() { ! in_active "$1"; }
+check "  ... but not the block node 2 lifted" not_active "b|198.51.100.40"
+check "and node 2 counts a reset resync" \
+	[ "$(metric_py 2 'mxlimit_cluster_resyncs_total{reason="reset"}')" -ge 1 ]
+
+# ---- 7. a fresh node (no cursor file) takes the whole active set ----
+node_stop 3
+rm -f "$DIR/n3.state.gz.cluster"
+mx 3 unblock 198.51.100.1 >/dev/null 2>&1
+check "node 3 starts fresh" node_start 3
+check "it applies the active set (a startup resync)" wait_for 100 blocked 3 198.51.100.1
+check "  ... including node 2's /28" blocked 3 198.51.100.9
+check "  ... counted" [ "$(metric_py 3 'mxlimit_cluster_resyncs_total{reason="startup"}')" -ge 1 ]
+
+# an unblock on node 2 lifts the penalty everywhere
+v 2 "UNBLOCK $CLI" >/dev/null
+check "an unblock on node 2 lifts node 1's penalty on nodes 1 and 3" wait_for 100 lifted
+check_eq "node 3 admits the sender again" "$(syn 3 $CLI)" ok
+exit $T_FAILED
