@@ -121,7 +121,7 @@ $(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS)
+	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-policyd: $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a

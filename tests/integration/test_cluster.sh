@@ -54,7 +54,7 @@ setup() {
 	ip -n "$NS_LAN" link set br0 up
 	port_to_lan "$NS_RDS" r $RDS || return 1
 	port_to_lan "$NS_CLI" c $CLI || return 1
-	ip -n "$NS_CLI" addr add $ALLOW/15 dev "$IF_c"
+	for a in $ALLOW 198.18.2.51 198.18.2.52; do ip -n "$NS_CLI" addr add $a/15 dev "$IF_c"; done
 	for n in 1 2 3; do port_to_lan "mxk$n-$ID" $n 198.18.2.1$n || return 1; done
 	ip netns exec "$NS_CLI" ping -c1 -W2 198.18.2.13 >/dev/null 2>&1
 }
@@ -83,6 +83,15 @@ ports = 25
 enabled = true
 max = 10
 $([ "$1" = 3 ] && echo "$ALLOW = 0")
+[rate_rcpt_host]
+enabled = true
+default = 10/1m
+[penalty]
+rate_rcpt_host = block 10m
+[proxy]
+listen = 198.18.2.1$1:25
+backend = 127.0.0.1:2526
+verdict_socket = $DIR/n$1.sock
 [redis]
 host = $RDS
 port = 6379
@@ -138,6 +147,21 @@ except OSError:
     print("refused")
 PY
 }
+# rcpts N SRC COUNT [TAG]: one SMTP session from SRC through node N's proxy with
+# COUNT recipients; prints their reply codes ("250 250 450")
+rcpts() {
+	ip netns exec "$NS_CLI" /usr/bin/python3 - "$2" "198.18.2.1$1" "$3" "${4:-x}" <<'PY'
+import smtplib, sys
+src, dst, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = smtplib.SMTP(timeout=10, source_address=(src, 0))
+s.connect(dst, 25); s.ehlo("client.example"); s.mail("sender@example.org")
+print(" ".join(str(s.rcpt("r%d-%s@example.com" % (i, tag))[0]) for i in range(n)))
+try:
+    s.quit()
+except Exception:
+    pass
+PY
+}
 wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; "$@"; }
 all_blocked() { local a=$1 n; shift; for n in "$@"; do blocked "$n" "$a" || return 1; done; }
 all_connected() { local n; for n in 1 2 3; do grep -q 'redis.*connected' "$DIR/n$n.log" || return 1; done; }
@@ -149,7 +173,8 @@ lifted() { unblocked 1 $CLI && unblocked 3 $CLI; }
 check "redis-server starts in its namespace" redis_start
 for n in 1 2 3; do
 	policy $n >"$DIR/n$n.ini"
-	nsenter --net=/run/netns/mxk$n-$ID python3 -u "$(dirname "$0")/lab_server.py" --max-seconds 300 25 >"$DIR/srv$n.out" 2>&1 &
+	nsenter --net=/run/netns/mxk$n-$ID timeout 300 smtp-sink -u nobody 127.0.0.1:2526 64 \
+		>"$DIR/sink$n.out" 2>&1 &
 	PIDS="$PIDS $!"
 	eval "nif=\$IF_$n"
 	if ! mx $n load -i "$nif" -c "$DIR/n$n.ini" --state "$DIR/n$n.state.gz" >"$DIR/load$n.out" 2>&1; then
@@ -157,7 +182,11 @@ for n in 1 2 3; do
 		exit 1
 	fi
 	check "node $n: daemon starts" node_start $n
+	nsenter --net=/run/netns/mxk$n-$ID "$MXPROXY" -c "$DIR/n$n.ini" >"$DIR/proxy$n.out" 2>&1 &
+	PIDS="$PIDS $!"
 done
+proxies_up() { local n; for n in 1 2 3; do [ "$(syn $n 198.18.2.52)" = ok ] || return 1; done; }
+check "the three proxies listen" wait_for 100 proxies_up
 check "mxlimit check accepts the [redis] section" "$MXLIMIT" check -c "$DIR/n1.ini"
 check "all three connected" wait_for 100 all_connected
 check_eq "before: the sender reaches node 2" "$(syn 2 $CLI)" ok
@@ -215,12 +244,30 @@ check "node 3 resyncs from the active set" wait_for 100 blocked 3 198.51.100.20
 check "  ... and says why" [ "$(metric_py 3 'mxlimit_cluster_resyncs_total{reason="trimmed"}')" = 1 ]
 check "  ... still holding the earlier verdicts" blocked 3 198.51.100.1
 
+# ---- [rate_rcpt_host] default = 10/1m counted across the fleet ----
+S=198.18.2.51
+check_eq "4 recipients through node 1" "$(rcpts 1 $S 4 a)" "250 250 250 250"
+check_eq "4 more through node 2" "$(rcpts 2 $S 4 b)" "250 250 250 250"
+check_eq "2 more through node 3" "$(rcpts 3 $S 2 c)" "250 250"
+check_eq "the 11th is refused, here on node 1" "$(rcpts 1 $S 1 d)" "450"
+check "node 1's [penalty] block reaches nodes 2 and 3" wait_for 100 all_blocked $S 2 3
+check_eq "  ... whose kernels refuse the sender's SYN" "$(syn 3 $S)" timeout
+kill -USR1 "$(pgrep -f "mxlimit-proxy -c $DIR/n3.ini")"
+check "node 3's proxy counted in Redis, no fallback" \
+	wait_for 40 grep -q "counted in redis 2, per node (redis unusable) 0" "$DIR/proxy3.out"
+check "  ... one window key for the sender" \
+	bash -c "ip netns exec $NS_RDS redis-cli -h $RDS --raw GET '${PREFIX}rc:h|$S' | grep -qx 10"
+
 # ---- 5. Redis down: the kernels keep enforcing, verdicts wait ----
 redis_stop
 check "node 1 notices Redis is down" wait_for 100 redis_down_on 1
 check_eq "node 2 still refuses the penalized sender" "$(syn 2 $CLI)" timeout
 check "a verdict on node 1 is applied there at once" grep -q "^OK blocked" <<<"$(v 1 'BLOCK 203.0.113.7 600')"
 check "  ... and waits in the outbox" [ "$(metric_py 1 mxlimit_cluster_outbox_depth)" = 1 ]
+D=198.18.2.52
+check_eq "Redis down: recipients counted per node (10 on node 1, the 11th refused)" \
+	"$(rcpts 1 $D 11 a | awk '{print $1, $10, $11}')" "250 250 450"
+check_eq "  ... node 2 counts its own 10" "$(rcpts 2 $D 2 b)" "250 250"
 # ---- 6. Redis back, empty: detected, repaired, the queued verdict published
 check "redis-server restarts (empty)" redis_start
 check "the queued verdict reaches node 2 after the heal" wait_for 200 blocked 2 203.0.113.7

@@ -279,7 +279,7 @@ static void went_down(struct mx_redis *r, bool was_up, enum mx_redis_err why,
 	r->st.errors[why]++;
 	mx_timer_del(r->loop, &r->deadline);
 	if (was_up || !r->logged_down) {
-		mx_warn("redis %s: %s%s%s; counting per node and queueing verdicts until it is back",
+		mx_warn("redis %s: %s%s%s; working without it until it is back",
 			mx_redis_conf_where(&r->conf, where, sizeof(where)), mx_redis_err_name(why),
 			detail ? ": " : "", detail ? detail : "");
 		r->logged_down = true;

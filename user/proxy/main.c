@@ -56,6 +56,10 @@ static void log_stats(const struct px_server *srv)
 		" (failed %" PRIu64 ")",
 		srv->n_sessions, srv->n_tarpitted, st->accepted, st->refused_max_clients,
 		st->backend_failed, st->timeouts, st->tarpit_full, st->tls_sessions, st->tls_failed);
+	if (srv->redis)
+		mx_info("recipients counted in redis %" PRIu64 ", per node (redis unusable) %" PRIu64
+			", redis %s", st->rcpt_shared, st->rcpt_fallback,
+			mx_redis_is_up(srv->redis) ? "up" : "down");
 	for (int v = 0; v < MX_VIOL__COUNT; v++)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
@@ -319,6 +323,12 @@ static void reload(struct px_main *m)
 	/* sessions hold their own SSL objects; new backend connections use this */
 	px_tls_client_free(srv->btls);
 	srv->btls = btls;
+	if (!mx_redis_conf_equal(&srv->pol->redis, &pol->redis)) {
+		mx_redis_free(srv->redis); /* recipients in flight fall back */
+		srv->redis = NULL;
+		if (pol->redis.enabled)
+			srv->redis = mx_redis_new(srv->loop, &pol->redis, 0, NULL);
+	}
 	drop_policy(srv->pol);
 	apply_policy(srv, pol);
 	mx_info("reloaded %s%s", m->path, tls ? " and its certificates" : "");
@@ -364,6 +374,8 @@ static int run(struct px_main *m)
 	srv->verdict = mx_vclient_new(srv->loop, pc->verdict_socket);
 	if (!srv->verdict)
 		goto out;
+	if (srv->pol->redis.enabled && !(srv->redis = mx_redis_new(srv->loop, &srv->pol->redis, 0, NULL)))
+		goto out;
 	for (size_t i = 0; i < pc->n_listen; i++)
 		if (open_listener(srv, &pc->listen[i], false) < 0)
 			goto out;
@@ -377,6 +389,7 @@ static int run(struct px_main *m)
 out:
 	if (srv->loop)
 		px_session_close_all(srv);
+	mx_redis_free(srv->redis); /* after the sessions: nothing waits on it */
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		mx_io_close(srv->loop, &srv->listeners[i].io);
 	if (m->sig.fd >= 0)
