@@ -54,7 +54,7 @@ setup() {
 	ip -n "$NS_LAN" link set br0 up
 	port_to_lan "$NS_RDS" r $RDS || return 1
 	port_to_lan "$NS_CLI" c $CLI || return 1
-	for a in $ALLOW 198.18.2.51 198.18.2.52; do ip -n "$NS_CLI" addr add $a/15 dev "$IF_c"; done
+	for a in $ALLOW 198.18.2.51 198.18.2.52 198.18.2.53; do ip -n "$NS_CLI" addr add $a/15 dev "$IF_c"; done
 	for n in 1 2 3; do port_to_lan "mxk$n-$ID" $n 198.18.2.1$n || return 1; done
 	ip netns exec "$NS_CLI" ping -c1 -W2 198.18.2.13 >/dev/null 2>&1
 }
@@ -279,6 +279,20 @@ not_active() { ! in_active "$1"; }
 check "  ... but not the block node 2 lifted" not_active "b|198.51.100.40"
 check "and node 2 counts a reset resync" \
 	[ "$(metric_py 2 'mxlimit_cluster_resyncs_total{reason="reset"}')" -ge 1 ]
+
+# ---- Redis black-holed (its packets dropped): a RCPT waits at most the
+# command timeout, then this node's counter decides; the kernels enforce
+B=198.18.2.53
+ip netns exec "$NS_RDS" nft 'add table inet mxkbh; add chain inet mxkbh in { type filter hook input priority 0; }; add rule inet mxkbh in tcp dport 6379 drop' ||
+	fail "nft in the Redis namespace"
+t0=$(date +%s%N)
+check_eq "black hole: the RCPT is answered (per-node fallback)" "$(rcpts 2 $B 1 a)" 250
+echo "# RCPT with Redis black-holed: $(( ($(date +%s%N) - t0) / 1000000 )) ms for the session (timeout 200ms)"
+check "  ... after its command timed out" grep -q "redis $RDS:6379: timeout: no reply in time" "$DIR/proxy2.out"
+check_eq "  ... node 2's kernel still refuses the blocked sender" "$(syn 2 $S)" timeout
+check "a verdict made during the black hole is applied locally" grep -q "^OK blocked" <<<"$(v 2 'BLOCK 203.0.113.9 600')"
+ip netns exec "$NS_RDS" nft delete table inet mxkbh
+check "  ... and reaches node 1 after the heal" wait_for 200 blocked 1 203.0.113.9
 
 # ---- 7. a fresh node (no cursor file) takes the whole active set ----
 node_stop 3
