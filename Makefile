@@ -76,7 +76,7 @@ ifneq ($(POLICYD_SRCS),)
 BINS += $(BUILD)/mxlimit-policyd
 endif
 
-.PHONY: all deps test test-unit asan lint bench demo soak install clean tests-build
+.PHONY: all deps test test-unit asan lint bench demo demo-cluster soak install clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BINS) $(BPF_OBJS)
@@ -186,6 +186,10 @@ $(BUILD)/bench_blocklist: tests/bench/bench_blocklist.c tests/bpf/harness.h $(BU
 
 demo:
 	scripts/demo.sh
+
+# three nodes and a Redis: a verdict crossing the fleet (docs/cluster.md)
+demo-cluster:
+	scripts/demo-cluster.sh
 
 soak: tests-build
 	BUILD=$(BUILD) MXLIMIT_SOAK=1 scripts/run-tests.sh
