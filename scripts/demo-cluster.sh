@@ -87,15 +87,17 @@ say "every node's policy (node 1's shown)"
 cat "$TMP/n1.ini"
 
 say "on each node: smtp-sink, mxlimit load, mxlimit daemon --node nN, mxlimit-proxy"
+# started with nsenter itself (it execs): $! is the program, so the
+# cleanup's kill reaches it
 for n in 1 2 3; do
-	node $n timeout 300 smtp-sink -u nobody 127.0.0.1:2526 64 >"$TMP/sink$n.out" 2>&1 &
+	nsenter --net=/run/netns/mxdc$n-$ID timeout 300 smtp-sink -u nobody 127.0.0.1:2526 64 >"$TMP/sink$n.out" 2>&1 &
 	PIDS="$PIDS $!"
 	node $n "$MX" --pin-dir "$(pin $n)" load -i "dc$n$ID" -c "$TMP/n$n.ini" \
 		--state "$TMP/n$n.state.gz" >/dev/null || exit 1
-	node $n timeout 300 "$MX" --pin-dir "$(pin $n)" daemon -c "$TMP/n$n.ini" --socket "$TMP/n$n.sock" \
+	nsenter --net=/run/netns/mxdc$n-$ID timeout 300 "$MX" --pin-dir "$(pin $n)" daemon -c "$TMP/n$n.ini" --socket "$TMP/n$n.sock" \
 		--state "$TMP/n$n.state.gz" --metrics 127.0.0.1:9433 --node "n$n" >"$TMP/d$n.log" 2>&1 &
 	PIDS="$PIDS $!"
-	node $n timeout 300 "$ROOT/$BUILD/mxlimit-proxy" -c "$TMP/n$n.ini" >"$TMP/p$n.log" 2>&1 &
+	nsenter --net=/run/netns/mxdc$n-$ID timeout 300 "$ROOT/$BUILD/mxlimit-proxy" -c "$TMP/n$n.ini" >"$TMP/p$n.log" 2>&1 &
 	PIDS="$PIDS $!"
 done
 for _ in $(seq 100); do
