@@ -124,7 +124,7 @@ $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
 	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-policyd: $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_REDIS)
 
 # Unit tests link what they test: the shared library, the SMTP engine and
 # the proxy's protocol code, the controller's policy compiler (an archive

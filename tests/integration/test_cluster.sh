@@ -1,10 +1,13 @@
 #!/bin/bash
-# Three mxlimit nodes and one Redis ([redis], docs/cluster.md), each in its
-# own namespace on one bridge: a verdict on one node reaches the others'
-# kernels; a node that was down catches up exactly (blocks and an
-# unblock); a trimmed stream; Redis restarted empty; Redis down (kernel
-# blocks stay, local verdicts queued and published after); an allowlisted
-# prefix on one node.  Redis is started here by hand, never as a service.
+# Three mxlimit nodes (daemon, proxy, policyd) and one Redis ([redis],
+# docs/cluster.md), each in its own namespace on one bridge: a verdict on
+# one node reaches the others' kernels; an allowlisted prefix on one node;
+# a node that was down catches up exactly (blocks and an unblock); a
+# trimmed stream; [rate_rcpt_host] counted across the fleet by the proxies
+# and policyd, per node when Redis is down; Redis stopped (kernel blocks
+# stay, local verdicts queued and published after), restarted empty, and
+# black-holed (RCPT bounded by the timeout); a fresh node.  Redis is
+# started here by hand, never as a service.
 source "$(dirname "$0")/../lib.sh"
 need_root "cluster lab"
 command -v redis-server >/dev/null || { fail "redis-server is missing (make deps)"; exit 1; }
@@ -92,6 +95,9 @@ rate_rcpt_host = block 10m
 listen = 198.18.2.1$1:25
 backend = 127.0.0.1:2526
 verdict_socket = $DIR/n$1.sock
+[policyd]
+listen = unix:$DIR/pd$1.sock
+verdict_socket = $DIR/n$1.sock
 [redis]
 host = $RDS
 port = 6379
@@ -162,6 +168,25 @@ except Exception:
     pass
 PY
 }
+# pol N SRC COUNT TAG: COUNT policy requests (one RCPT each, one session) to
+# node N's mxlimit-policyd; prints the actions' first words ("DUNNO 450")
+pol() {
+	/usr/bin/python3 - "$DIR/pd$1.sock" "$2" "$3" "$4" <<'PY'
+import socket, sys
+path, ip, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
+f = s.makefile("rb")
+out = []
+for i in range(n):
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=%s\n"
+           "client_name=unknown\nsender=s@example.org\nrecipient=r%d-%s@example.com\n"
+           "instance=%s.%d\n\n" % (ip, i, tag, tag, i))
+    s.sendall(req.encode())
+    line = f.readline().decode().strip(); f.readline()
+    out.append(line.split("=", 1)[1].split(" ")[0])
+print(" ".join(out))
+PY
+}
 wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; "$@"; }
 all_blocked() { local a=$1 n; shift; for n in "$@"; do blocked "$n" "$a" || return 1; done; }
 all_connected() { local n; for n in 1 2 3; do grep -q 'redis.*connected' "$DIR/n$n.log" || return 1; done; }
@@ -183,6 +208,8 @@ for n in 1 2 3; do
 	fi
 	check "node $n: daemon starts" node_start $n
 	nsenter --net=/run/netns/mxk$n-$ID "$MXPROXY" -c "$DIR/n$n.ini" >"$DIR/proxy$n.out" 2>&1 &
+	PIDS="$PIDS $!"
+	nsenter --net=/run/netns/mxk$n-$ID "$MXPOLICYD" -c "$DIR/n$n.ini" >"$DIR/policyd$n.out" 2>&1 &
 	PIDS="$PIDS $!"
 done
 proxies_up() { local n; for n in 1 2 3; do [ "$(syn $n 198.18.2.52)" = ok ] || return 1; done; }
@@ -257,6 +284,15 @@ check "node 3's proxy counted in Redis, no fallback" \
 	wait_for 40 grep -q "counted in redis 2, per node (redis unusable) 0" "$DIR/proxy3.out"
 check "  ... one window key for the sender" \
 	bash -c "ip netns exec $NS_RDS redis-cli -h $RDS --raw GET '${PREFIX}rc:h|$S' | grep -qx 10"
+
+# ---- the same counters from mxlimit-policyd (and with the proxies: one key)
+P=198.18.2.54
+pd_up() { [ -S "$DIR/pd1.sock" ] && [ -S "$DIR/pd2.sock" ]; }
+check "policyd listens on nodes 1 and 2" wait_for 100 pd_up
+check_eq "policyd: 6 recipients on node 1" "$(pol 1 $P 6 a)" "DUNNO DUNNO DUNNO DUNNO DUNNO DUNNO"
+check_eq "policyd: 4 more on node 2, the 11th refused there" "$(pol 2 $P 5 b)" "DUNNO DUNNO DUNNO DUNNO 450"
+check "  ... and node 2's [penalty] block reaches node 3" wait_for 100 blocked 3 $P
+check "policyd of node 2 counted in Redis" bash -c "kill -USR1 $(pgrep -f "mxlimit-policyd -c $DIR/n2.ini"); sleep 0.3; grep -q 'counted in redis 5, per node (redis unusable) 0' $DIR/policyd2.out"
 
 # ---- 5. Redis down: the kernels keep enforcing, verdicts wait ----
 redis_stop
