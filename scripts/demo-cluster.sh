@@ -29,7 +29,7 @@ cleanup() {
 		node $n "$MX" --pin-dir "$(pin $n)" unload --all >/dev/null 2>&1
 		ip netns del "mxdc$n-$ID" 2>/dev/null
 		rm -rf "$(pin $n)"
-		rm -f "/run/mxlimit/policy-$(pin $n | tr / _)"
+		rm -f "/run/mxlimit/policy-$(pin $n | tr / _)" "/run/mxlimit/cluster-$(pin $n | tr / _)"
 	done
 	for ns in $RDS $CLI $LAN; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$TMP"
@@ -139,6 +139,8 @@ done
 say "the sender tries again: every node's kernel drops its SYNs"
 send 1 1
 send 2 1
+say "mxlimit status on node 2 (its cluster line)"
+node 2 "$MX" --pin-dir "$(pin 2)" status | grep '^cluster:'
 say "node 2's cluster metrics"
 node 2 python3 -c '
 import urllib.request

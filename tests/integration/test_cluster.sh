@@ -30,7 +30,8 @@ cleanup() {
 			unload --all >/dev/null 2>&1
 		ip netns del "mxk$n-$ID" 2>/dev/null
 		rm -rf "/sys/fs/bpf/mxlimit-test-$ID-n$n"
-		rm -f "/run/mxlimit/policy-$(echo "/sys/fs/bpf/mxlimit-test-$ID-n$n" | tr / _)"
+		rm -f "/run/mxlimit/policy-$(echo "/sys/fs/bpf/mxlimit-test-$ID-n$n" | tr / _)" \
+			"/run/mxlimit/cluster-$(echo "/sys/fs/bpf/mxlimit-test-$ID-n$n" | tr / _)"
 	done
 	ip netns del "$NS_RDS" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null
@@ -237,6 +238,9 @@ check "node 2 applied one" [ "$(metric_py 2 'mxlimit_cluster_verdicts_applied_to
 check "peers seen: 3" [ "$(metric_py 2 mxlimit_cluster_peers)" = 3 ]
 check "redis up on node 3" [ "$(metric_py 3 mxlimit_redis_up)" = 1 ]
 check "node name in the metrics" [ "$(metric_py 3 'mxlimit_cluster_node_info{node="n3"}')" = 1 ]
+status_ok() { mx 2 status | grep -Eq "^cluster: node n2, redis $RDS:6379 up, peers 3, cursor lag"; }
+check "status shows the cluster (node, Redis up, peers)" wait_for 60 status_ok
+check "status --json too" bash -c "nsenter --net=/run/netns/mxk2-$ID '$MXLIMIT' --pin-dir /sys/fs/bpf/mxlimit-test-$ID-n2 status --json | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"cluster\"]; assert c[\"node\"] == \"n2\" and c[\"redis_up\"] and c[\"peers\"] == 3, c'"
 
 # ---- 2. allowlisted on node 3 only ----
 v 1 "BLOCK $ALLOW/32 600 reason=test" >/dev/null
@@ -297,6 +301,8 @@ check "policyd of node 2 counted in Redis" bash -c "kill -USR1 $(pgrep -f "mxlim
 # ---- 5. Redis down: the kernels keep enforcing, verdicts wait ----
 redis_stop
 check "node 1 notices Redis is down" wait_for 100 redis_down_on 1
+status_down() { mx 1 status | grep -q "^cluster: node n1, redis $RDS:6379 DOWN"; }
+check "  ... and status says so" wait_for 60 status_down
 check_eq "node 2 still refuses the penalized sender" "$(syn 2 $CLI)" timeout
 check "a verdict on node 1 is applied there at once" grep -q "^OK blocked" <<<"$(v 1 'BLOCK 203.0.113.7 600')"
 check "  ... and waits in the outbox" [ "$(metric_py 1 mxlimit_cluster_outbox_depth)" = 1 ]

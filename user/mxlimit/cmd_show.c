@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "json.h"
 #include "log.h"
 #include "blocklist.h"
@@ -153,6 +154,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		mx_bl_status(&m, &w);
 		jw_key(&w, "counters");
 		print_stats_json(&w, &total);
+		cluster_status_print(g->pin_dir, &w); /* [redis]: the daemon's report */
 		jw_end(&w);
 		mx_maps_close(&m);
 		return MX_EXIT_OK;
@@ -188,6 +190,7 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 		printf("  seed sock_diag: a connection closing during the dump stays counted "
 		       "until the next sweep\n");
 	mx_bl_status(&m, NULL);
+	cluster_status_print(g->pin_dir, NULL); /* [redis]: the daemon's report */
 	printf("counters (all interfaces):\n");
 	print_stats_text(&total);
 	mx_maps_close(&m);

@@ -453,6 +453,12 @@ static void on_tick(struct mx_loop *l, struct mx_timer *t)
 	struct dmn *d = t->arg;
 
 	housekeeping(d);
+	if (d->cl) {
+		char path[PATH_MAX];
+
+		cluster_report_path(d->pin_dir, path, sizeof(path));
+		cluster_report(d->cl, path);
+	}
 	mx_timer_set(l, t, mx_loop_now(l) + DMN_TICK_MS * 1000000ULL);
 }
 
@@ -632,6 +638,12 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	maps_follow(&d);
 	snapshot(&d, false); /* what changed since the last tick */
 out:
+	if (d.cl) {
+		char path[PATH_MAX];
+
+		cluster_report_path(d.pin_dir, path, sizeof(path));
+		unlink(path); /* status: no node here any more */
+	}
 	cluster_free(d.cl);
 	d.cl = NULL;
 	msrv_close(&d);
