@@ -121,6 +121,8 @@ static const char lua_poll[] =
 
 enum phase { PH_IDLE, PH_HELLO, PH_SNAPSHOT, PH_STREAM };
 
+const double cl_prop_bounds[CL_PROP_BUCKETS] = { 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5 };
+
 struct op {
 	char op; /* 'b' block, 'p' penalize, 'u' unblock */
 	mx_prefix prefix;
@@ -487,6 +489,17 @@ static void apply_entry(struct cluster *c, const redisReply *e, uint64_t now_ms)
 		}
 	}
 	set_cursor(c, e->element[0]->str);
+	if (strcmp(origin, c->node) != 0) {
+		uint64_t pub = id_ms(e->element[0]->str);
+		uint64_t d = now_ms > pub ? now_ms - pub : 0;
+
+		c->st.prop_count++;
+		c->st.prop_sum_ms += d;
+		mx_debug("cluster: %s %s from %s, published %" PRIu64 " ms ago", op, prefix, origin, d);
+		for (int i = 0; i < CL_PROP_BUCKETS; i++)
+			if ((double)d / 1000.0 <= cl_prop_bounds[i])
+				c->st.prop_bucket[i]++;
+	}
 	if (!strcmp(origin, c->node)) {
 		c->st.ignored_own++; /* applied here when it was made */
 		return;

@@ -63,6 +63,11 @@ struct cluster_ctx {
 
 enum cl_resync { CL_RESYNC_STARTUP, CL_RESYNC_TRIMMED, CL_RESYNC_RESET, CL_RESYNC__COUNT };
 
+/* Time from a verdict's publication (its stream id, Redis clock) to the
+ * poll that brought it here (Redis clock too): histogram bounds, seconds. */
+#define CL_PROP_BUCKETS 8
+extern const double cl_prop_bounds[CL_PROP_BUCKETS];
+
 struct cluster_stats {
 	uint64_t published, publish_failed;
 	uint64_t applied, applied_unblocks;
@@ -73,6 +78,8 @@ struct cluster_stats {
 	uint64_t outbox_depth;
 	uint64_t peers;       /* nodes seen within CL_PEER_WINDOW_MS, this one too */
 	uint64_t lag_ms;      /* stream end minus cursor, at the last poll */
+	uint64_t prop_bucket[CL_PROP_BUCKETS]; /* cumulative, as Prometheus */
+	uint64_t prop_count, prop_sum_ms;
 	bool synced;          /* caught up since the last connect */
 };
 

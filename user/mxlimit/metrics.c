@@ -313,6 +313,15 @@ static void render_cluster(const struct dmn_snapshot *st, FILE *f)
 		   "mxlimit_cluster_stream_lag_seconds %.3f\n", (double)cs->lag_ms / 1000.0);
 	gauge(f, "mxlimit_cluster_peers", "nodes seen in the last 10 s, this one included",
 	      cs->peers);
+	fputs("# HELP mxlimit_cluster_propagation_seconds from another node's publication of a verdict to its reading here (Redis clock)\n"
+	      "# TYPE mxlimit_cluster_propagation_seconds histogram\n", f);
+	for (i = 0; i < CL_PROP_BUCKETS; i++)
+		fprintf(f, "mxlimit_cluster_propagation_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			cl_prop_bounds[i], cs->prop_bucket[i]);
+	fprintf(f, "mxlimit_cluster_propagation_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		   "mxlimit_cluster_propagation_seconds_sum %.3f\n"
+		   "mxlimit_cluster_propagation_seconds_count %" PRIu64 "\n",
+		cs->prop_count, (double)cs->prop_sum_ms / 1000.0, cs->prop_count);
 }
 
 /* The whole exposition text (malloc'd). */
