@@ -23,7 +23,12 @@ declare -A NODE_PID
 cleanup() {
 	local p n
 	for p in $PIDS ${NODE_PID[*]:-}; do kill "$p" 2>/dev/null; done
-	sleep 0.2
+	# bounded: whatever has not exited after 2 s (ASan's leak check) is killed
+	for _ in $(seq 40); do
+		for p in $PIDS ${NODE_PID[*]:-}; do kill -0 "$p" 2>/dev/null && break; p=; done
+		[ -z "$p" ] && break
+		sleep 0.05
+	done
 	for p in $PIDS ${NODE_PID[*]:-}; do kill -9 "$p" 2>/dev/null; done
 	for n in 1 2 3; do
 		nsenter --net=/run/netns/mxk$n-$ID "$MXLIMIT" --pin-dir "/sys/fs/bpf/mxlimit-test-$ID-n$n" \
