@@ -220,7 +220,8 @@ for n in 1 2 3; do
 done
 proxies_up() { local n; for n in 1 2 3; do [ "$(syn $n 198.18.2.52)" = ok ] || return 1; done; }
 check "the three proxies listen" wait_for 100 proxies_up
-check "mxlimit check accepts the [redis] section" "$MXLIMIT" check -c "$DIR/n1.ini"
+check "mxlimit check accepts the [redis] section and shows it" \
+	grep -q "^redis: $RDS:6379, db 0, prefix $PREFIX, timeout 200ms" <<<"$("$MXLIMIT" check -c "$DIR/n1.ini" 2>/dev/null)"
 check "all three connected" wait_for 100 all_connected
 check_eq "before: the sender reaches node 2" "$(syn 2 $CLI)" ok
 
