@@ -256,19 +256,32 @@ static void set_cursor(struct cluster *c, const char *id)
 static void own_note(struct cluster *c, const struct op *o)
 {
 	uint64_t now = mono_ns();
+	struct op n = *o;
 	size_t i, j = 0;
 
-	/* forget what expired, and what this op replaces */
+	/* forget what expired, and what this op replaces; of two verdicts of
+	 * one kind on one prefix the longer stays (as in the kernel) */
 	for (i = 0; i < c->n_own; i++) {
 		struct op *x = &c->own[i];
 		bool same = mx_prefix_equal(&x->prefix, &o->prefix) && (o->op == 'u' || x->op == o->op);
 
+		if (same && o->op != 'u' && x->until_ns > n.until_ns)
+			n = *x;
 		if (x->until_ns > now && !same)
 			c->own[j++] = *x;
 	}
 	c->n_own = j;
 	if (o->op != 'u' && c->n_own < CL_OWN_MAX)
-		c->own[c->n_own++] = *o;
+		c->own[c->n_own++] = n;
+}
+
+/* Is this verdict still ours and in force (not lifted since)? */
+static bool own_has(const struct cluster *c, const struct op *o)
+{
+	for (size_t i = 0; i < c->n_own; i++)
+		if (c->own[i].op == o->op && mx_prefix_equal(&c->own[i].prefix, &o->prefix))
+			return c->own[i].until_ns > mono_ns();
+	return false;
 }
 
 static void outbox_push(struct cluster *c, const struct op *o)
@@ -298,10 +311,14 @@ static void publish_reply(struct mx_redis *r, const redisReply *rep, void *arg)
 		c->st.published++;
 	} else {
 		c->st.publish_failed++;
-		if (!rep) /* no answer: it may not have been stored; again later */
-			outbox_push(c, &p->o);
-		else
+		/* no answer: it may not have been stored; again later, unless
+		 * an unblock lifted it meanwhile (a retry must not revive it) */
+		if (!rep) {
+			if (p->o.op == 'u' || own_has(c, &p->o))
+				outbox_push(c, &p->o);
+		} else {
 			mx_warn("cluster: publish refused: %s", rep->str ? rep->str : "?");
+		}
 	}
 	free(p);
 }
