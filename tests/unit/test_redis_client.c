@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "evloop.h"
+#include "rate_redis.h"
 #include "redis_client.h"
 
 static char dir[] = "/tmp/mxl-redis-test-XXXXXX";
@@ -340,6 +341,80 @@ static void test_free_inflight(void **state)
 	stop_server();
 }
 
+/* ---- the fleet's recipient counters (rate_redis.c) ---- */
+
+struct rate_seen {
+	int n, want;
+	int results[16];
+};
+
+static void rate_got(void *arg, int result)
+{
+	struct rate_seen *r = arg;
+
+	if (r->n < 16)
+		r->results[r->n] = result;
+	r->n++;
+}
+
+static bool rate_answers(void *arg)
+{
+	struct rate_seen *r = arg;
+
+	return r->n >= r->want;
+}
+
+/* The same windows as the in-process store: a full counter refuses and
+ * nothing is counted then; the window is the key's expiry. */
+static void test_rate_window(void **state)
+{
+	struct mx_loop *l = mx_loop_new();
+	struct seen s = { 0 };
+	struct mx_redis_conf c = conf_for(sock);
+	struct mx_rcpt_plan pl = { .early = MX_VIOL__COUNT, .n = 2 };
+	struct rate_seen rs = { 0 };
+	struct mx_redis *r;
+	struct upctx u;
+
+	(void)state;
+	start_server(NULL);
+	r = mx_redis_new(l, &c, 0, NULL);
+	assert_true(run_until(l, is_up, r, 3000));
+	snprintf(pl.p[0].key, sizeof(pl.p[0].key), "h|192.0.2.1");
+	pl.p[0].limit = 3;
+	pl.p[0].period_ns = 60ULL * 1000000000ULL;
+	pl.p[0].viol = MX_VIOL_RATE_RCPT_HOST;
+	snprintf(pl.p[1].key, sizeof(pl.p[1].key), "s|a@example.org");
+	pl.p[1].limit = 5;
+	pl.p[1].period_ns = 10ULL * 1000000000ULL;
+	pl.p[1].viol = MX_VIOL_RATE_RCPT_SENDER;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(mx_rate_redis_check(r, "t:", &pl, rate_got, &rs), 0);
+	rs.want = 5;
+	assert_true(run_until(l, rate_answers, &rs, 3000));
+	/* in order: three pass, then the host counter is full */
+	assert_int_equal(rs.results[0], MX_VIOL__COUNT);
+	assert_int_equal(rs.results[2], MX_VIOL__COUNT);
+	assert_int_equal(rs.results[3], MX_VIOL_RATE_RCPT_HOST);
+	assert_int_equal(rs.results[4], MX_VIOL_RATE_RCPT_HOST);
+	/* refused recipients consumed nothing: the sender counter says 3 */
+	u = (struct upctx){ .r = r, .s = &s, .want_replies = 1 };
+	assert_int_equal(mx_redis_cmd(r, got, &s, "GET %s", "t:rc:s|a@example.org"), 0);
+	assert_true(run_until(l, replies_at_least, &u, 3000));
+	assert_string_equal(s.last, "3");
+	/* the window is the key's life: the sender's 10 s */
+	u.want_replies = 2;
+	assert_int_equal(mx_redis_cmd(r, got, &s, "PTTL %s", "t:rc:s|a@example.org"), 0);
+	assert_true(run_until(l, replies_at_least, &u, 3000));
+	assert_true(s.integer > 0 && s.integer <= 10000);
+	/* down: not sent, the caller decides itself */
+	stop_server();
+	assert_true(run_until(l, is_down, r, 3000));
+	assert_int_equal(mx_rate_redis_check(r, "t:", &pl, rate_got, &rs), -1);
+	mx_redis_free(r);
+	mx_loop_free(l);
+}
+
 static int after(void **state)
 {
 	(void)state;
@@ -374,6 +449,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_refused_then_lost, after),
 		cmocka_unit_test_teardown(test_auth_select, after),
 		cmocka_unit_test_teardown(test_free_inflight, after),
+		cmocka_unit_test_teardown(test_rate_window, after),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
