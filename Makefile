@@ -174,7 +174,12 @@ lint:
 bench: all $(TOOL_BINS) $(BUILD)/bench $(BUILD)/bench_blocklist
 	BUILD=$(BUILD) scripts/bench.sh
 
-$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
+# The bench's minimal reference limiter (not product code: tests/bench/ref.bpf.c).
+$(BUILD)/bpf/ref.bpf.o: tests/bench/ref.bpf.c vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(BUILD)/ref.skel.h $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
 		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS) -lm
