@@ -270,76 +270,74 @@ __noinline int mx_judge_syn_g(struct xdp_md *ctx, struct mx_pkt *p)
  * mail port without SYN passes counted as subject.  Anything else, SYNs
  * to the mail ports included, returns -1 for the full path, whose verdicts
  * and counters these agree with (the packet fuzzer checks both).
+ *
+ * Written with byte offsets rather than the kernel's header structs: those
+ * come from vmlinux.h with CO-RE relocations, which cost two instructions
+ * more per field read, and a packet's layout is not the kernel's to move.
  */
+#define MX_IP4_HLEN 20 /* without options */
+#define MX_IP6_HLEN 40
+#define MX_TCP_HLEN 20 /* without options */
+
 static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 {
-	void *data = (void *)(long)ctx->data;
+	__u8 *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	const struct mx_ports *ports;
-	struct tcphdr *th;
-	__u32 zero = 0;
-	__u16 port;
-	__u8 flags;
+	__u8 *l3 = data + ETH_HLEN, *th;
+	__u16 proto, port;
 
-	if ((void *)(eth + 1) > end)
+	if ((void *)l3 > end)
 		return -1;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
-
-		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl != 5 ||
-		    (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
+	proto = *(__u16 *)(data + 12);
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if ((void *)(l3 + MX_IP4_HLEN) > end || l3[0] != 0x45 || /* version 4, ihl 5 */
+		    (*(__u16 *)(l3 + 6) & bpf_htons(IP_MF_ | IP_OFFMASK_)))
 			return -1;
-		if (ip->protocol != IPPROTO_TCP)
+		if (l3[9] != IPPROTO_TCP)
 			return XDP_PASS;
-		th = (void *)(ip + 1);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		th = l3 + MX_IP4_HLEN;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		__u8 nh;
 
-		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+		if ((void *)(l3 + MX_IP6_HLEN) > end || (l3[0] >> 4) != 6)
 			return -1;
-		if (ip6->saddr.in6_u.u6_addr32[0] == 0 && ip6->saddr.in6_u.u6_addr32[1] == 0)
+		if (*(__u32 *)(l3 + 8) == 0 && *(__u32 *)(l3 + 12) == 0)
 			return -1; /* maybe IPv4-mapped: the full path decides */
-		nh = ip6->nexthdr;
+		nh = l3[6];
 		if (nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_FRAGMENT ||
 		    nh == NEXTHDR_AUTH || nh == NEXTHDR_DEST)
 			return -1;
 		if (nh != IPPROTO_TCP)
 			return XDP_PASS;
-		th = (void *)(ip6 + 1);
-	} else if (eth->h_proto == bpf_htons(ETH_P_8021Q) ||
-		   eth->h_proto == bpf_htons(ETH_P_8021AD)) {
+		th = l3 + MX_IP6_HLEN;
+	} else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
 		return -1;
 	} else {
 		return XDP_PASS; /* ARP and the rest */
 	}
-	if ((void *)(th + 1) > end || th->doff < 5 || (void *)th + th->doff * 4 > end)
+	if ((void *)(th + MX_TCP_HLEN) > end || (th[12] >> 4) < 5 ||
+	    (void *)(th + (th[12] >> 4) * 4) > end)
 		return -1;
-	ports = bpf_map_lookup_elem(&mx_ports, &zero);
-	port = bpf_ntohs(th->dest);
-	if (!ports || !mx_port_bit(ports->bits, port))
+	port = bpf_ntohs(*(__u16 *)(th + 2));
+	if (!mx_port_bit(mx_ports_live.bits, port))
 		return XDP_PASS;
-	flags = ((__u8 *)th)[13];
-	if (flags & MX_TCPHDR_SYN)
+	if (th[13] & MX_TCPHDR_SYN)
 		return -1; /* the SYN path, and SYN+x the full path treats */
 	MX_STAT_INC(s, subject);
 	return XDP_PASS;
 }
 
-SEC("xdp")
-int mx_xdp(struct xdp_md *ctx)
+/* Everything the fast path left: the full parser, then the SYN judge.  A
+ * function of its own so that the fast path does not pay for zeroing the
+ * parsed packet on the stack (the compiler zeroes a local where it is
+ * declared, not where it is first used). */
+static __noinline int mx_full_path(struct xdp_md *ctx, struct mx_stats *s)
 {
-	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg;
 	struct mx_pkt p = {};
 	int rc;
 
-	MX_STAT_INC(s, packets);
-	rc = mx_fast_path(ctx, s);
-	if (rc >= 0)
-		return rc;
 	rc = mx_parse_g(ctx, &p);
 	if (rc == MX_P_OTHER)
 		return XDP_PASS;
@@ -372,6 +370,19 @@ int mx_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	MX_STAT_INC(s, syn);
 	return mx_judge_syn_g(ctx, &p);
+}
+
+SEC("xdp")
+int mx_xdp(struct xdp_md *ctx)
+{
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	int rc;
+
+	MX_STAT_INC(s, packets);
+	rc = mx_fast_path(ctx, s);
+	if (rc >= 0)
+		return rc;
+	return mx_full_path(ctx, s);
 }
 
 SEC("tp_btf/inet_sock_set_state")

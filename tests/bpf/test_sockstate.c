@@ -21,6 +21,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "mx_types.h"
 #include "mxlimit.skel.h"
 
 #include <cmocka.h>

@@ -200,6 +200,29 @@ static int check_pinned(struct mxlimit *skel)
 	return 0;
 }
 
+/* The fast path's ports are global data of their own section (bpf/mx_maps.h),
+ * pinned as mx_ports so that every interface's program shares one copy.
+ * Before that was global data, mx_ports was a plain array of the same size:
+ * libbpf cannot reuse it (it lacks BPF_F_MMAPABLE), so that old pin goes;
+ * the policy the load applies writes the new one. */
+static int pin_ports(struct mxlimit *skel, const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mx_ports", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    !(info.map_flags & BPF_F_MMAPABLE) && unlink(path) == 0)
+			mx_info("replaced the ports map of an older mxlimit (%s)", path);
+		close(fd);
+	}
+	return bpf_map__set_pin_path(skel->maps.data_ports, path);
+}
+
 /* The optional programs to load: those the probe found usable. */
 static void set_optional(struct mxlimit *skel, uint32_t bits)
 {
@@ -229,6 +252,11 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
+	if (pin_ports(skel, pin_dir)) {
+		mx_err("cannot set the pin path of the ports map");
+		mxlimit__destroy(skel);
+		return NULL;
+	}
 
 	if (check_pinned(skel)) {
 		mxlimit__destroy(skel);
@@ -299,7 +327,8 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 {
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
-	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
+	m->ports = dup(bpf_map__fd(skel->maps.data_ports));
+	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
 	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
 	DUP(blocklist); DUP(bl_sets); DUP(bl_hits);
 #undef DUP
