@@ -74,32 +74,50 @@ static __always_inline int mx_gcra_over(__u64 tat, __u64 now, const struct mx_ra
 	return t - now > rp->tolerance;
 }
 
-/* Peek without spending. 1 = over the rate.  *rp_out keeps the bucket
- * found (or NULL) for mx_rate_spend, saving it a lookup. */
-static __always_inline int mx_rate_peek(const struct mx_key *k, __u64 now,
-					const struct mx_rate_params *rp, struct mx_rate **found)
+/* The soft state of k (rate bucket + pending counts), created if missing
+ * (LRU: never fails for lack of room). */
+static __always_inline struct mx_src *mx_src_get(const struct mx_key *k)
 {
-	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
+	struct mx_src *e = bpf_map_lookup_elem(&mx_src, k);
+
+	if (e)
+		return e;
+	{
+		struct mx_src fresh = {};
+
+		bpf_map_update_elem(&mx_src, k, &fresh, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&mx_src, k);
+}
+
+/* Peek without spending. 1 = over the rate.  *found keeps the entry found
+ * (or NULL) for mx_conc_reserve and mx_rate_spend, saving them a lookup. */
+static __always_inline int mx_rate_peek(const struct mx_key *k, __u64 now,
+					const struct mx_rate_params *rp, struct mx_src **found)
+{
+	struct mx_src *r = bpf_map_lookup_elem(&mx_src, k);
 
 	*found = r;
 	return r && mx_gcra_over(r->tat_ns, now, rp);
 }
 
 /* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent).  r is
- * the bucket the peek found, NULL when there was none. */
-static __always_inline int mx_rate_spend(const struct mx_key *k, struct mx_rate *r, __u64 now,
+ * k's entry when known, NULL when there was none.  A bucket's first
+ * arrival (no entry, or an entry that held only pending counts: tat 0)
+ * counts as rate_new. */
+static __always_inline int mx_rate_spend(const struct mx_key *k, struct mx_src *r, __u64 now,
 					 const struct mx_rate_params *rp, struct mx_stats *s)
 {
 	int i;
 
 	if (!r) {
-		struct mx_rate fresh = { .tat_ns = now + rp->emission };
+		struct mx_src fresh = { .tat_ns = now + rp->emission };
 
-		if (bpf_map_update_elem(&mx_rate, k, &fresh, BPF_NOEXIST) == 0) {
+		if (bpf_map_update_elem(&mx_src, k, &fresh, BPF_NOEXIST) == 0) {
 			MX_STAT_INC(s, rate_new);
 			return 0;
 		}
-		r = bpf_map_lookup_elem(&mx_rate, k); /* lost a race: use theirs */
+		r = bpf_map_lookup_elem(&mx_src, k); /* lost a race: use theirs */
 		if (!r)
 			return 0;
 	}
@@ -109,8 +127,11 @@ static __always_inline int mx_rate_spend(const struct mx_key *k, struct mx_rate 
 
 		if (t - now > rp->tolerance)
 			return 1;
-		if (__sync_val_compare_and_swap(&r->tat_ns, old, t + rp->emission) == old)
+		if (__sync_val_compare_and_swap(&r->tat_ns, old, t + rp->emission) == old) {
+			if (!old)
+				MX_STAT_INC(s, rate_new);
 			return 0;
+		}
 	}
 	MX_STAT_INC(s, contention);
 	return 0; /* fail open */
@@ -141,29 +162,13 @@ static __always_inline __u32 mx_established(const struct mx_key *k)
 	return c ? c->established : 0;
 }
 
-/* The pending counts of k, created if missing (LRU: never fails for
- * lack of room). */
-static __always_inline struct mx_pendcnt *mx_pendcnt_get(const struct mx_key *k)
-{
-	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
-
-	if (pc)
-		return pc;
-	{
-		struct mx_pendcnt fresh = {};
-
-		bpf_map_update_elem(&mx_pendcnt, k, &fresh, BPF_NOEXIST);
-	}
-	return bpf_map_lookup_elem(&mx_pendcnt, k);
-}
-
 /* mx_epoch_live(), mx_pending_live(): include/mx_types.h (shared with the
  * controller). */
 
 /* Count one pending SYN in the slot of `epoch`. 0 = counted. */
-static __always_inline int mx_pend_add(struct mx_pendcnt *c, __u32 epoch, struct mx_stats *s)
+static __always_inline int mx_pend_add(struct mx_src *c, __u32 epoch, struct mx_stats *s)
 {
-	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
+	__u64 *slot = &c->pc.pend[epoch % MX_PEND_SLOTS];
 	int i;
 
 	for (i = 0; i < MX_CAS_TRIES; i++) {
@@ -179,10 +184,10 @@ static __always_inline int mx_pend_add(struct mx_pendcnt *c, __u32 epoch, struct
 
 /* Release one pending SYN counted in `epoch`'s slot, if that slot still
  * holds that epoch (else it has expired with its slot: nothing to do). */
-static __always_inline void mx_pend_release(struct mx_pendcnt *c, __u32 epoch,
+static __always_inline void mx_pend_release(struct mx_src *c, __u32 epoch,
 					    struct mx_stats *s)
 {
-	__u64 *slot = &c->pend[epoch % MX_PEND_SLOTS];
+	__u64 *slot = &c->pc.pend[epoch % MX_PEND_SLOTS];
 	int i;
 
 	for (i = 0; i < MX_CAS_TRIES; i++) {
@@ -204,7 +209,7 @@ static __always_inline void mx_pend_release(struct mx_pendcnt *c, __u32 epoch,
 static __always_inline void mx_pend_release_key(const struct mx_key *k, __u32 epoch,
 						struct mx_stats *s)
 {
-	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
+	struct mx_src *pc = bpf_map_lookup_elem(&mx_src, k);
 
 	if (pc)
 		mx_pend_release(pc, epoch, s);
@@ -212,23 +217,27 @@ static __always_inline void mx_pend_release_key(const struct mx_key *k, __u32 ep
 
 /*
  * Reserve a pending slot in k's counts, then check established + pending
- * (ours included) against limit (0 = unlimited).  Returns 0 when admitted
- * (*pcp set when counted), 1 when over (the reservation is released), and
- * 0 with *pcp NULL when it could not count (contention: fail open).
+ * (ours included) against limit (0 = unlimited).  *ep: k's entry if the
+ * caller has it (the rate peek of the same key), else NULL; on return the
+ * entry found or created.  Returns 0 when admitted (*pcp set when
+ * counted), 1 when over (the reservation is released), and 0 with *pcp
+ * NULL when it could not count (contention: fail open).
  */
 static __always_inline int mx_conc_reserve(const struct mx_key *k, __u32 epoch, __u32 limit,
-					   struct mx_pendcnt **pcp, struct mx_stats *s)
+					   struct mx_src **ep, struct mx_src **pcp,
+					   struct mx_stats *s)
 {
-	struct mx_pendcnt *pc = mx_pendcnt_get(k);
+	struct mx_src *pc = *ep ? *ep : mx_src_get(k);
 	__u32 total;
 
+	*ep = pc;
 	*pcp = 0;
 	if (!pc || mx_pend_add(pc, epoch, s))
 		return 0;
 	*pcp = pc;
 	if (!limit)
 		return 0;
-	total = mx_established(k) + mx_pending_live(pc, epoch);
+	total = mx_established(k) + mx_pending_live(&pc->pc, epoch);
 	if (total > limit) {
 		mx_pend_release(pc, epoch, s);
 		*pcp = 0;

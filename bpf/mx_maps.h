@@ -38,6 +38,13 @@ struct {
  * writes it once.  Userspace writes it after the generation flip. */
 struct mx_ports mx_ports_live SEC(".data.ports");
 
+/* Non-zero while mx_sanctions may hold an entry: userspace raises it after
+ * every write there and clears it only when it finds the trie empty
+ * (user/mxlimit/maps.c mx_sanctions_settle), so a SYN skips the sanctions
+ * lookup when none are loaded.  Global data like the ports, pinned as
+ * mx_sanctseq. */
+__u64 mx_sanctions_seq SEC(".data.sanct");
+
 /* Merged [concurrency] + [rate_conn] rules by source prefix, both
  * generations.  Written by userspace only, so a flood cannot fill it. */
 struct {
@@ -127,17 +134,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conns SEC(".maps");
 
-/* Pending-SYN counts by counted source (and wide network).  Written by
- * XDP, released by the tracepoint.  LRU: under a flood of fresh sources an
- * evicted entry only forgets SYNs still in flight (bounded overshoot,
- * README "Accounting"), and the flood never blocks new entries. */
+/* Soft per-source state (struct mx_src: GCRA bucket + pending-SYN counts)
+ * by counted source, wide network, or rate key.  Written by XDP, pending
+ * released by the tracepoint.  LRU: under a flood of fresh sources an
+ * evicted entry only refills a budget and forgets SYNs still in flight
+ * (bounded overshoot, README "Accounting"), and the flood never blocks
+ * new entries. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__type(key, struct mx_key);
-	__type(value, struct mx_pendcnt);
+	__type(value, struct mx_src);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mx_pendcnt SEC(".maps");
+} mx_src SEC(".maps");
 
 /* Admitted SYNs awaiting their handshake, by 4-tuple.  Written by XDP,
  * deleted by the tracepoint.  LRU: an evicted record only lets its slot
@@ -149,16 +158,6 @@ struct {
 	__type(value, struct mx_pending);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_pending SEC(".maps");
-
-/* GCRA state by rate-limited source.  Written by XDP.  LRU: losing an
- * entry only refills that source's budget. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct mx_key);
-	__type(value, struct mx_rate);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mx_rate SEC(".maps");
 
 /* The current reconciliation sweep (mx_types.h).  Userspace. */
 struct {

@@ -137,8 +137,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	struct mx_limits_now l = {};
 	struct mx_pending rec = {};
 	struct mx_rate_params wrate;
-	struct mx_pendcnt *pc = 0, *wpc = 0;
-	struct mx_rate *rb = 0, *wrb = 0;
+	struct mx_src *pc = 0, *wpc = 0;
+	struct mx_src *rb = 0, *wrb = 0, *own = 0;
 	struct mx_sanction *sn;
 	struct mx_rule *rule;
 	struct mx_key rkey;
@@ -176,7 +176,7 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	wide_conc = rule->wide_plen && rule->wide_conc_limit;
 	wide_rate = rule->wide_plen && rule->wide_rate_limit;
 
-	sn = mx_sanction_lookup(p->saddr);
+	sn = *(volatile __u64 *)&mx_sanctions_seq ? mx_sanction_lookup(p->saddr) : 0;
 	if (sn) {
 		if (sn->block_until_ns > now) {
 			MX_STAT_INC(s, refused_block);
@@ -205,9 +205,17 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate, &wrb))
 		return mx_refused(ctx, p, s, l.penalized, 1);
 
-	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &pc, s))
+	/* where the rate and concurrency keys coincide, one entry holds both
+	 * (struct mx_src): the peek's lookup serves the reservation, and the
+	 * entry the reservation made serves the spend */
+	if (rule->rate_plen == rule->conc_plen)
+		own = rb;
+	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &own, &pc, s))
 		return mx_refused(ctx, p, s, l.penalized, 0);
-	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wpc, s)) {
+	if (rule->rate_plen == rule->conc_plen)
+		rb = own;
+	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wrb, &wpc,
+					 s)) {
 		if (pc)
 			mx_pend_release(pc, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 0);

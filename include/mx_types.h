@@ -232,10 +232,20 @@ struct mx_conc {
 };
 
 /* Admitted SYNs of one source (or wide network) not yet established, in
- * time slots of (epoch << 32 | count).  Soft state in an LRU map: losing
- * an entry under a flood only forgets SYNs that are still in flight. */
+ * time slots of (epoch << 32 | count). */
 struct mx_pendcnt {
 	__u64 pend[MX_PEND_SLOTS];
+};
+
+/* The soft state of one counted source or prefix (or wide network): its
+ * SYN-rate bucket and its pending SYNs in one entry, so that a SYN whose
+ * rate and concurrency keys coincide (every `default` source, every wide
+ * network) finds both with one lookup and a new source costs one insert.
+ * In an LRU map: losing an entry under a flood refills that budget and
+ * forgets SYNs still in flight (bounded; README "Accounting"). */
+struct mx_src {
+	__u64 tat_ns;          /* GCRA theoretical arrival time; 0: no arrival yet */
+	struct mx_pendcnt pc;  /* pending SYNs */
 };
 
 /* The pending-slot rule, one copy for the XDP program and the controller:
@@ -264,11 +274,6 @@ static inline __attribute__((always_inline)) __u32 mx_pending_live(const struct 
 	}
 	return sum;
 }
-
-/* GCRA state of one rate-limited source. */
-struct mx_rate {
-	__u64 tat_ns; /* theoretical arrival time */
-};
 
 /* The port bitmap of mx_config.ports (host-order ports), for userspace;
  * the BPF side has its own copy with the index bounded for the verifier

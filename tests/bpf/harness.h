@@ -174,9 +174,8 @@ static inline int h_reset(void **state)
 {
 	(void)state;
 	h_clear_map(H.m.conc, sizeof(struct mx_key));
-	h_clear_map(H.m.rate, sizeof(struct mx_key));
+	h_clear_map(H.m.src, sizeof(struct mx_key));
 	h_clear_map(H.m.pending, sizeof(struct mx_flow_key));
-	h_clear_map(H.m.pendcnt, sizeof(struct mx_key));
 	h_clear_map(H.m.conns, sizeof(uint64_t));
 	{
 		struct mx_sweep z = {};
@@ -328,6 +327,7 @@ static inline void h_sanction(const char *prefix, uint64_t block_until, uint64_t
 	v.penalty_until_ns = pen_until;
 	v.penalty_limit = pen_limit;
 	bpf_map_update_elem(H.m.sanctions, &k, &v, BPF_ANY);
+	mx_sanctions_raise(&H.m); /* as sanction.c does after each write */
 }
 
 #endif

@@ -291,7 +291,7 @@ static void pending_released_at_established(void **state)
 {
 	struct mx_flow_key fk = {};
 	struct mx_pending rec = {};
-	struct mx_pendcnt pc = {};
+	struct mx_src pc = {};
 	struct mx_conc c = {};
 	mx_prefix p;
 	uint64_t now = mx_mono_now(&H.m);
@@ -309,8 +309,8 @@ static void pending_released_at_established(void **state)
 	rec.key.addr[2] = htonl(0xffff);
 	rec.key.addr[3] = htonl(0x7f000000);
 	rec.epoch = epoch;
-	pc.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
-	assert_int_equal(bpf_map_update_elem(H.m.pendcnt, &rec.key, &pc, BPF_ANY), 0);
+	pc.pc.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
+	assert_int_equal(bpf_map_update_elem(H.m.src, &rec.key, &pc, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(H.m.pending, &fk, &rec, BPF_ANY), 0);
 
 	lfd = listen_on(0, 25);
@@ -322,8 +322,8 @@ static void pending_released_at_established(void **state)
 		usleep(2000);
 	}
 	assert_int_equal(c.established, 1);
-	bpf_map_lookup_elem(H.m.pendcnt, &rec.key, &pc);
-	assert_int_equal((uint32_t)pc.pend[epoch % MX_PEND_SLOTS], 0);
+	bpf_map_lookup_elem(H.m.src, &rec.key, &pc);
+	assert_int_equal((uint32_t)pc.pc.pend[epoch % MX_PEND_SLOTS], 0);
 	assert_int_not_equal(bpf_map_lookup_elem(H.m.pending, &fk, &rec), 0);
 	assert_int_equal(h_stats().pending_lost, 0);
 	close(cfd);

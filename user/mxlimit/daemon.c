@@ -270,7 +270,7 @@ static bool conc_idle(const struct mx_conc *c, uint64_t now, uint64_t idle)
  * Remove concurrency counters with no connection counted and no open or
  * close for gc_idle.  The socket-state program creates them again at the
  * next handshake.  Pending SYNs are not in these entries (they live in
- * the LRU map mx_pendcnt, see bpf/mx_limits.h), so removing one never
+ * the LRU map mx_src, see bpf/mx_limits.h), so removing one never
  * forgets a SYN in flight.
  *
  * The race: a hash map has no compare-and-delete, so a handshake on

@@ -200,12 +200,13 @@ static int check_pinned(struct mxlimit *skel)
 	return 0;
 }
 
-/* The fast path's ports are global data of their own section (bpf/mx_maps.h),
- * pinned as mx_ports so that every interface's program shares one copy.
+/* The fast path's ports and the sanctions word are global data, each of its
+ * own section (bpf/mx_maps.h), pinned as mx_ports and mx_sanctseq so that
+ * every interface's program shares one copy.
  * Before that was global data, mx_ports was a plain array of the same size:
  * libbpf cannot reuse it (it lacks BPF_F_MMAPABLE), so that old pin goes;
  * the policy the load applies writes the new one. */
-static int pin_ports(struct mxlimit *skel, const char *pin_dir)
+static int pin_global_data(struct mxlimit *skel, const char *pin_dir)
 {
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info);
@@ -220,7 +221,10 @@ static int pin_ports(struct mxlimit *skel, const char *pin_dir)
 			mx_info("replaced the ports map of an older mxlimit (%s)", path);
 		close(fd);
 	}
-	return bpf_map__set_pin_path(skel->maps.data_ports, path);
+	if (bpf_map__set_pin_path(skel->maps.data_ports, path))
+		return -1;
+	snprintf(path, sizeof(path), "%s/mx_sanctseq", pin_dir);
+	return bpf_map__set_pin_path(skel->maps.data_sanct, path);
 }
 
 /* The optional programs to load: those the probe found usable. */
@@ -247,13 +251,12 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	}
 	size_map(skel->maps.mx_conc, pin_dir, sz ? sz->sources : 0);
 	size_map(skel->maps.mx_conns, pin_dir, sz ? sz->connections : 0);
-	size_map(skel->maps.mx_rate, pin_dir, sz ? sz->rate_sources : 0);
+	size_map(skel->maps.mx_src, pin_dir, sz ? sz->rate_sources : 0);
 	size_map(skel->maps.mx_pending, pin_dir, sz ? sz->pending : 0);
-	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
-	if (pin_ports(skel, pin_dir)) {
-		mx_err("cannot set the pin path of the ports map");
+	if (pin_global_data(skel, pin_dir)) {
+		mx_err("cannot set the pin paths of the global data maps");
 		mxlimit__destroy(skel);
 		return NULL;
 	}
@@ -328,8 +331,9 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
 	m->ports = dup(bpf_map__fd(skel->maps.data_ports));
+	m->sanctseq = dup(bpf_map__fd(skel->maps.data_sanct));
 	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
-	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(pending); DUP(src); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
 	DUP(blocklist); DUP(bl_sets); DUP(bl_hits);
 #undef DUP
 	return 0;

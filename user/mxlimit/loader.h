@@ -30,7 +30,7 @@ struct mxlimit; /* the skeleton */
  * "mx_" NAME (bpf/mx_maps.h). */
 #define MX_MAPS(X)                                                                   \
 	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
-	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits)
+	X(src) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits) X(sanctseq)
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
@@ -170,6 +170,13 @@ uint64_t mx_mono_now(const struct mx_maps *m);
 uint32_t mx_self_netns(void);
 
 /* Live pending SYNs counted at k (the datapath's slot rule). */
+/* The sanctions word (bpf/mx_maps.h mx_sanctions_seq): raise it after a
+ * write to mx_sanctions; settle clears it if the trie is empty (and raises
+ * it if an entry is there and the word is 0).  A write followed by a raise
+ * cannot be lost by a concurrent settle: the settle clears only if the word
+ * did not move while it found the trie empty. */
+void mx_sanctions_raise(const struct mx_maps *m);
+void mx_sanctions_settle(const struct mx_maps *m);
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns);
 
