@@ -227,6 +227,24 @@ static int pin_global_data(struct mxlimit *skel, const char *pin_dir)
 	return bpf_map__set_pin_path(skel->maps.data_sanct, path);
 }
 
+/* Pins of maps an older mxlimit had and this one does not (their state
+ * moved: mx_rate and mx_pendcnt into mx_src).  Removed at load, once the
+ * new programs are in, and by unload --all; an old program still attached
+ * elsewhere keeps its map alive until it is replaced. */
+static const char *const obsolete_maps[] = { "mx_rate", "mx_pendcnt" };
+
+static void unpin_obsolete(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(obsolete_maps) / sizeof(obsolete_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, obsolete_maps[i]);
+		if (unlink(path) == 0)
+			mx_info("removed %s (a map of an older mxlimit)", path);
+	}
+}
+
 /* The optional programs to load: those the probe found usable. */
 static void set_optional(struct mxlimit *skel, uint32_t bits)
 {
@@ -289,6 +307,7 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	}
 	if (progs & MX_PROGS_SOCK)
 		mx_features_warn(mx_features_get(), mx_skel_features(skel));
+	unpin_obsolete(pin_dir);
 	return skel;
 }
 
@@ -708,6 +727,7 @@ int mx_unload_all(const char *pin_dir)
 			rc = -1;
 		}
 	}
+	unpin_obsolete(pin_dir);
 	if (rmdir(pin_dir) && errno != ENOENT)
 		mx_warn("%s not removed: %s", pin_dir, strerror(errno));
 	return rc;
