@@ -134,12 +134,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conns SEC(".maps");
 
-/* Soft per-source state (struct mx_src: GCRA bucket + pending-SYN counts)
- * by counted source, wide network, or rate key.  Written by XDP, pending
- * released by the tracepoint.  LRU: under a flood of fresh sources an
- * evicted entry only refills a budget and forgets SYNs still in flight
- * (bounded overshoot, README "Accounting"), and the flood never blocks
- * new entries. */
+/* Exact per-source state (struct mx_src: GCRA bucket + pending-SYN counts)
+ * by counted source, wide network, or rate key, of sources that completed
+ * a handshake: created by the tracepoint then (seeded from the sketch),
+ * used by XDP from then on.  Spoofed SYNs never create one.  LRU: an
+ * evicted entry refills a budget and forgets SYNs still in flight
+ * (bounded, README "Accounting"); the source falls back to the sketch. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
@@ -147,6 +147,23 @@ struct {
 	__type(value, struct mx_src);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_src SEC(".maps");
+
+/* The sketch (include/mx_types.h): the rate and pending state of sources
+ * that have not completed a handshake, MX_SKETCH_ROWS rows of
+ * mx_sketch_w cells.  Preallocated and fixed: a flood of fresh sources
+ * allocates nothing and evicts nobody; it can only make the limits of the
+ * sources it collides with stricter.  Written by XDP, pending released by
+ * the tracepoint.  The loader sizes it (2 x max_rate_sources). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_SKETCH_ROWS * 262144);
+	__type(key, __u32);
+	__type(value, struct mx_cell);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_sketch SEC(".maps");
+
+/* Cells per row (max_entries / MX_SKETCH_ROWS), set by the loader. */
+const volatile __u32 mx_sketch_w = 262144;
 
 /* Admitted SYNs awaiting their handshake, by 4-tuple.  Written by XDP,
  * deleted by the tracepoint.  LRU: an evicted record only lets its slot

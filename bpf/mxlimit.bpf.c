@@ -137,8 +137,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	struct mx_limits_now l = {};
 	struct mx_pending rec = {};
 	struct mx_rate_params wrate;
-	struct mx_src *pc = 0, *wpc = 0;
-	struct mx_src *rb = 0, *wrb = 0, *own = 0;
+	struct mx_st own = {}, wide = {}, rst = {}, *rate = &own;
+	int pc = 0, wpc = 0;
 	struct mx_sanction *sn;
 	struct mx_rule *rule;
 	struct mx_key rkey;
@@ -200,35 +200,38 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
 	if (wide_conc || wide_rate) /* else it stays zero, as the record wants */
 		mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
-	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate, &rb))
+	/* Each key's state found once: its exact entry if it completed a
+	 * handshake, its sketch cells (mx_limits.h).  Where the rate and
+	 * concurrency keys coincide (every default source) one serves both. */
+	if (mx_st_find(&rec.key, &own))
+		return XDP_PASS; /* no sketch: fail open */
+	if (rule->rate_plen != rule->conc_plen && l.rate_limit) {
+		if (mx_st_find(&rkey, &rst))
+			return XDP_PASS;
+		rate = &rst;
+	}
+	if ((wide_conc || wide_rate) && mx_st_find(&rec.wide_key, &wide))
+		return XDP_PASS;
+	if (l.rate_limit && mx_rate_peek(rate, now, &l.rate))
 		return mx_refused(ctx, p, s, l.penalized, 1);
-	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate, &wrb))
+	if (wide_rate && mx_rate_peek(&wide, now, &wrate))
 		return mx_refused(ctx, p, s, l.penalized, 1);
 
-	/* where the rate and concurrency keys coincide, one entry holds both
-	 * (struct mx_src): the peek's lookup serves the reservation, and the
-	 * entry the reservation made serves the spend */
-	if (rule->rate_plen == rule->conc_plen)
-		own = rb;
-	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &own, &pc, s))
+	if (mx_st_reserve(&rec.key, &own, epoch, l.conc_limit, &pc, s))
 		return mx_refused(ctx, p, s, l.penalized, 0);
-	if (rule->rate_plen == rule->conc_plen)
-		rb = own;
-	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wrb, &wpc,
-					 s)) {
-		if (pc)
-			mx_pend_release(pc, epoch, s);
+	if (wide_conc && mx_st_reserve(&rec.wide_key, &wide, epoch, rule->wide_conc_limit, &wpc, s)) {
+		mx_st_release(&own, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 0);
 	}
 
-	if ((l.rate_limit && mx_rate_spend(&rkey, rb, now, &l.rate, s)) ||
-	    (wide_rate && mx_rate_spend(&rec.wide_key, wrb, now, &wrate, s))) {
+	if ((l.rate_limit && mx_rate_spend(rate, now, &l.rate, s)) ||
+	    (wide_rate && mx_rate_spend(&wide, now, &wrate, s))) {
 		/* lost a race since the peek; a wide refusal here may have
 		 * spent the source's own budget (race only) */
 		if (pc)
-			mx_pend_release(pc, epoch, s);
+			mx_st_release(&own, epoch, s);
 		if (wpc)
-			mx_pend_release(wpc, epoch, s);
+			mx_st_release(&wide, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 1);
 	}
 
@@ -236,10 +239,11 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 		rec.epoch = epoch;
 		rec.rule = rule->conc_rule;
 		rec.flags = wpc ? MX_FLOW_WIDE : 0;
+		rec.rate_plen = l.rate_limit ? rule->rate_plen : 0;
 		if (bpf_map_update_elem(&mx_pending, &fk, &rec, BPF_ANY)) {
-			mx_pend_release(pc, epoch, s);
+			mx_st_release(&own, epoch, s);
 			if (wpc)
-				mx_pend_release(wpc, epoch, s);
+				mx_st_release(&wide, epoch, s);
 		}
 	}
 	MX_STAT_INC(s, admitted);

@@ -28,7 +28,7 @@
 	X(rst_fail, "resets that could not be built (dropped instead)")             \
 	X(conc_map_full, "new sources not counted: concurrency map full (passed)")  \
 	X(conn_map_full, "connections not counted: connection map full")           \
-	X(rate_new, "rate buckets created (new or evicted sources)")                \
+	X(rate_new, "SYNs rated in the sketch (sources before their first handshake)")                \
 	X(conn_open, "inbound mail connections established (counted)")             \
 	X(conn_close, "counted connections closed")                                 \
 	X(conn_seeded, "existing connections counted at load")                      \

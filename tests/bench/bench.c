@@ -862,11 +862,12 @@ static const char *map_kind(const struct bpf_map_info *i)
 
 static void memory(void)
 {
-	int fds[11 + MAX_EXTRA], n = 0, i;
+	int fds[12 + MAX_EXTRA], n = 0, i;
 	uint64_t total = 0;
 
 	fds[n++] = H.m.conc;
 	fds[n++] = H.m.src;
+	fds[n++] = H.m.sketch;
 	fds[n++] = H.m.pending;
 	for (i = 0; i < n_extra; i++)
 		fds[n++] = EXTRA[i].fd;

@@ -59,10 +59,18 @@ static int top_cmp(const void *a, const void *b)
 uint64_t mx_rate_used(const struct mx_maps *m, const struct mx_key *k, uint64_t now)
 {
 	struct mx_policy_key pk = { .prefixlen = 32 + 128 };
+	struct mx_cell c0, c1;
 	struct mx_src rs;
 	struct mx_rule r;
 
-	if (bpf_map_lookup_elem(m->src, k, &rs) || rs.tat_ns <= now)
+	/* the exact bucket after the source's first handshake, else the
+	 * sketch's estimate */
+	if (bpf_map_lookup_elem(m->src, k, &rs)) {
+		if (mx_sketch_cells(m, k, &c0, &c1))
+			return 0;
+		rs.tat_ns = mx_sketch_tat(&c0, &c1);
+	}
+	if (rs.tat_ns <= now)
 		return 0;
 	mx_config_read(m, &(struct mx_config){ 0 }, &pk.gen);
 	memcpy(pk.addr, k->addr, sizeof(pk.addr));

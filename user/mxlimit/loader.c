@@ -270,6 +270,8 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	size_map(skel->maps.mx_conc, pin_dir, sz ? sz->sources : 0);
 	size_map(skel->maps.mx_conns, pin_dir, sz ? sz->connections : 0);
 	size_map(skel->maps.mx_src, pin_dir, sz ? sz->rate_sources : 0);
+	size_map(skel->maps.mx_sketch, pin_dir, sz ? MX_SKETCH_ROWS * sz->rate_sources : 0);
+	skel->rodata->mx_sketch_w = bpf_map__max_entries(skel->maps.mx_sketch) / MX_SKETCH_ROWS;
 	size_map(skel->maps.mx_pending, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
@@ -352,7 +354,7 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 	m->ports = dup(bpf_map__fd(skel->maps.data_ports));
 	m->sanctseq = dup(bpf_map__fd(skel->maps.data_sanct));
 	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
-	DUP(pending); DUP(src); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(pending); DUP(src); DUP(sketch); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
 	DUP(blocklist); DUP(bl_sets); DUP(bl_hits);
 #undef DUP
 	return 0;

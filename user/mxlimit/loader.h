@@ -30,7 +30,8 @@ struct mxlimit; /* the skeleton */
  * "mx_" NAME (bpf/mx_maps.h). */
 #define MX_MAPS(X)                                                                   \
 	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
-	X(src) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits) X(sanctseq)
+	X(src) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits) X(sanctseq) \
+	X(sketch)
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
@@ -176,6 +177,9 @@ uint32_t mx_self_netns(void);
  * cannot be lost by a concurrent settle: the settle clears only if the word
  * did not move while it found the trie empty. */
 void mx_sanctions_raise(const struct mx_maps *m);
+/* k's cells in the sketch (mx_types.h); 0 when read. */
+int mx_sketch_cells(const struct mx_maps *m, const struct mx_key *k, struct mx_cell *c0,
+		    struct mx_cell *c1);
 void mx_sanctions_settle(const struct mx_maps *m);
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns);

@@ -269,14 +269,36 @@ void mx_sanctions_settle(const struct mx_maps *m)
 	munmap(w, len);
 }
 
+/* k's two sketch cells, as the datapath finds them (mx_types.h). */
+int mx_sketch_cells(const struct mx_maps *m, const struct mx_key *k, struct mx_cell *c0,
+		    struct mx_cell *c1)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), w, i0, i1;
+
+	if (bpf_obj_get_info_by_fd(m->sketch, &info, &len))
+		return -1;
+	w = info.max_entries / MX_SKETCH_ROWS;
+	if (!w)
+		return -1;
+	i0 = mx_key_hash(k, 0) % w;
+	i1 = w + mx_key_hash(k, 1) % w;
+	if (bpf_map_lookup_elem(m->sketch, &i0, c0) || bpf_map_lookup_elem(m->sketch, &i1, c1))
+		return -1;
+	return 0;
+}
+
+/* k's SYNs in flight: the sketch's estimate (pending SYNs are counted
+ * there for every source; never below the truth, above it only where k's
+ * cells are shared in every row). */
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns)
 {
-	struct mx_src e;
+	struct mx_cell c0, c1;
 
-	if (!slot_ns || bpf_map_lookup_elem(m->src, k, &e))
+	if (!slot_ns || mx_sketch_cells(m, k, &c0, &c1))
 		return 0;
-	return mx_pending_live(&e.pc, (uint32_t)(now / slot_ns));
+	return mx_sketch_pending(&c0, &c1, (uint32_t)(now / slot_ns));
 }
 
 uint64_t mx_map_count(int fd, uint64_t max)
