@@ -220,7 +220,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	if (mx_st_reserve(&rec.key, &own, epoch, l.conc_limit, &pc, s))
 		return mx_refused(ctx, p, s, l.penalized, 0);
 	if (wide_conc && mx_st_reserve(&rec.wide_key, &wide, epoch, rule->wide_conc_limit, &wpc, s)) {
-		mx_st_release(&own, epoch, s);
+		if (pc)
+			mx_st_release(&own, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 0);
 	}
 
