@@ -30,6 +30,8 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 LIBS_BPF  := -lbpf -lelf -lz
 LIBS_TLS  := -lssl -lcrypto
+# hiredis (0.14 on Debian 12): only the programs that speak to [redis]
+LIBS_REDIS := -lhiredis
 LIBS_NL   := $(shell pkg-config --libs libnl-idiag-3.0 libnl-genl-3.0 2>/dev/null || echo -lnl-idiag-3 -lnl-genl-3 -lnl-3)
 CFLAGS_NL := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 
@@ -75,7 +77,7 @@ ifneq ($(POLICYD_SRCS),)
 BINS += $(BUILD)/mxlimit-policyd
 endif
 
-.PHONY: all deps test test-unit asan lint bench demo demo-gateway soak install clean tests-build
+.PHONY: all deps test test-unit asan lint bench demo demo-gateway demo-cluster soak install clean tests-build
 .DELETE_ON_ERROR:
 
 all: $(BINS) $(BPF_OBJS)
@@ -117,13 +119,13 @@ $(BUILD)/libmxctl.a: $(CTL_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/mxlimit: $(MXLIMIT_OBJS) $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL)
+	$(CC) $(LDFLAGS) -o $@ $(MXLIMIT_OBJS) $(BUILD)/libmx.a $(LIBS_BPF) $(LIBS_NL) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-proxy: $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS)
+	$(CC) $(LDFLAGS) -o $@ $(PROXY_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_TLS) $(LIBS_REDIS)
 
 $(BUILD)/mxlimit-policyd: $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
-	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a
+	$(CC) $(LDFLAGS) -o $@ $(POLICYD_OBJS) $(BUILD)/libmxsmtp.a $(BUILD)/libmx.a $(LIBS_REDIS)
 
 # Unit tests link what they test: the shared library, the SMTP engine and
 # the proxy's protocol code, the controller's policy compiler (an archive
@@ -142,12 +144,12 @@ $(BUILD)/libmxpolicyd.a: $(filter-out $(BUILD)/obj/policyd/main.o,$(POLICYD_OBJS
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIBS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_TLS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(UNIT_INCS) -o $@ $< $(UNIT_LIBS) -lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_TLS) $(LIBS_REDIS) $(LDFLAGS)
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS) $(wildcard tests/bpf/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
-		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
+		-lcmocka $(LIBS_BPF) $(LIBS_NL) $(LIBS_REDIS) $(LDFLAGS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmx.a $(USER_HDRS)
 	@mkdir -p $(@D)
@@ -170,19 +172,33 @@ asan:
 lint:
 	BUILD=$(BUILD) scripts/run-tests.sh lint
 
-bench: all $(TOOL_BINS) $(BUILD)/bench
+bench: all $(TOOL_BINS) $(BUILD)/bench $(BUILD)/bench_blocklist
 	BUILD=$(BUILD) scripts/bench.sh
 
-$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
+# The bench's minimal reference limiter (not product code: tests/bench/ref.bpf.c).
+$(BUILD)/bpf/ref.bpf.o: tests/bench/ref.bpf.c vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench: tests/bench/bench.c $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(BUILD)/ref.skel.h $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
 		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS) -lm
+
+$(BUILD)/bench_blocklist: tests/bench/bench_blocklist.c tests/bpf/harness.h $(BUILD)/libmxctl.a $(BUILD)/libmx.a $(SKELS) $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/bpf -Iuser/mxlimit -o $@ $< $(BUILD)/libmxctl.a $(BUILD)/libmx.a \
+		$(LIBS_BPF) $(LIBS_NL) $(LDFLAGS)
 
 demo:
 	scripts/demo.sh
 
 demo-gateway:
 	scripts/demo-gateway.sh
+
+# three nodes and a Redis: a verdict crossing the fleet (docs/cluster.md)
+demo-cluster:
+	scripts/demo-cluster.sh
 
 soak: tests-build
 	BUILD=$(BUILD) MXLIMIT_SOAK=1 scripts/run-tests.sh

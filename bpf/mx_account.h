@@ -170,6 +170,19 @@ static __always_inline void mx_conn_open_flow(const struct mx_config *cfg,
 	mx_conc_inc(&conn.key, conn.rule, now, s);
 	if (conn.flags & MX_FLOW_WIDE)
 		mx_conc_inc(&conn.wide_key, conn.rule, now, s);
+	/* A completed handshake: from now on the source's rate and pending
+	 * SYNs are counted exactly, in entries made here (mx_limits.h). */
+	mx_src_make(&conn.key);
+	if (have_pend && pend.wide_key.plen)
+		mx_src_make(&pend.wide_key);
+	else if (conn.flags & MX_FLOW_WIDE)
+		mx_src_make(&conn.wide_key);
+	if (have_pend && pend.rate_plen && pend.rate_plen != pend.key.plen) {
+		struct mx_key rk;
+
+		mx_make_key(&rk, fk->saddr, pend.rate_plen);
+		mx_src_make(&rk);
+	}
 	if (seeding)
 		MX_STAT_INC(s, conn_seeded);
 	else

@@ -31,10 +31,6 @@
 #define MX_GW_DEAD 3 /* the sweep owns it: about to be deleted */
 #define MX_GW_INIT 4 /* being revived by a new handshake on its 4-tuple */
 
-/* mx_pending.flags in a gateway record: no pending slot was reserved
- * (contention: failed open), so none is given back. */
-#define MX_FLOW_NOSLOT (1u << 1)
-
 /* Refresh a flow's last_ns at most this often (a write per packet would
  * bounce its cache line between CPUs). */
 #define MX_GW_REFRESH_NS 1000000000ULL
@@ -142,12 +138,26 @@ static __always_inline int mx_gw_counters(struct mx_gw_flow *f, __u64 now, struc
 	return 0;
 }
 
-static __always_inline void mx_gw_count_up(const struct mx_gw_flow *f, __u64 now,
+/* Count the flow up; a proven handshake also makes the source's exact
+ * entries (rate and pending from now on exact, seeded from the sketch:
+ * mx_limits.h), as the tracepoint does in local mode. */
+static __always_inline void mx_gw_count_up(const struct mx_gw_flow *f,
+					   const struct mx_gw_pending *gp,
+					   const struct mx_flow_key *fk, __u64 now,
 					   struct mx_stats *s)
 {
 	mx_conc_inc(&f->key, f->rule, now, s);
 	if (f->flags & MX_FLOW_WIDE)
 		mx_conc_inc(&f->wide_key, f->rule, now, s);
+	mx_src_make(&f->key);
+	if (gp->adm.wide_key.plen)
+		mx_src_make(&gp->adm.wide_key);
+	if (gp->adm.rate_plen && gp->adm.rate_plen != gp->adm.key.plen) {
+		struct mx_key rk;
+
+		mx_make_key(&rk, fk->saddr, gp->adm.rate_plen);
+		mx_src_make(&rk);
+	}
 	MX_STAT_INC(s, gw_established);
 }
 
@@ -179,7 +189,7 @@ static __always_inline void mx_gw_establish(const struct mx_config *cfg,
 		}
 		mx_gw_flow_fill(old, gp, cfg, fk, now);
 		old->flags = f.flags;
-		mx_gw_count_up(old, now, s);
+		mx_gw_count_up(old, gp, fk, now, s);
 		old->state = MX_GW_EST;
 		goto release;
 	}
@@ -192,7 +202,7 @@ static __always_inline void mx_gw_establish(const struct mx_config *cfg,
 			MX_STAT_INC(s, gw_flows_full);
 		goto release; /* counted by a racing ACK, or no room: passes uncounted */
 	}
-	mx_gw_count_up(&f, now, s);
+	mx_gw_count_up(&f, gp, fk, now, s);
 release:
 	mx_gw_pending_drop(fk, gp, s);
 }

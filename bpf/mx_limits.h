@@ -6,7 +6,8 @@
  *
  * Concurrency = established (exact, moved only by the tracepoint on a
  * successful insert/delete of a connection record) + pending (SYNs XDP
- * admitted whose handshake has not completed).  Pending SYNs are counted in
+ * admitted whose handshake has not completed, counted in the sketch: an
+ * estimate never below the truth).  Pending SYNs are counted in
  * MX_PEND_SLOTS time slots of pending_timeout / MX_PEND_SLOTS each; a slot
  * whose epoch is MX_PEND_SLOTS or more behind the current one no longer
  * counts, so an admitted SYN that never completes stops counting 3/4 to 4/4
@@ -74,39 +75,90 @@ static __always_inline int mx_gcra_over(__u64 tat, __u64 now, const struct mx_ra
 	return t - now > rp->tolerance;
 }
 
-/* Peek without spending. 1 = over the rate.  *rp_out keeps the bucket
- * found (or NULL) for mx_rate_spend, saving it a lookup. */
-static __always_inline int mx_rate_peek(const struct mx_key *k, __u64 now,
-					const struct mx_rate_params *rp, struct mx_rate **found)
-{
-	struct mx_rate *r = bpf_map_lookup_elem(&mx_rate, k);
+/* ---- where a key's soft state lives ----
+ * Pending SYNs are state before a handshake by definition: they are
+ * counted in the sketch (include/mx_types.h), a fixed array, for every
+ * source.  The SYN rate of a key (counted source, rate key, wide network)
+ * is in the sketch until the key completes a handshake, then in its exact
+ * entry in mx_src, made by the tracepoint.  A SYN finds both once. */
+struct mx_st {
+	struct mx_src *ex;     /* exact entry (rate), or NULL */
+	struct mx_cell *c0;    /* sketch cells, one per row */
+	struct mx_cell *c1;
+};
 
-	*found = r;
-	return r && mx_gcra_over(r->tat_ns, now, rp);
+static __always_inline void mx_cells(const struct mx_key *k, struct mx_cell **c0,
+				     struct mx_cell **c1)
+{
+	__u32 w = mx_sketch_w, i0, i1;
+
+	*c0 = 0;
+	*c1 = 0;
+	if (!w)
+		return;
+	i0 = mx_key_hash(k, 0) % w;
+	i1 = w + mx_key_hash(k, 1) % w;
+	*c0 = bpf_map_lookup_elem(&mx_sketch, &i0);
+	*c1 = bpf_map_lookup_elem(&mx_sketch, &i1);
 }
 
-/* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent).  r is
- * the bucket the peek found, NULL when there was none. */
-static __always_inline int mx_rate_spend(const struct mx_key *k, struct mx_rate *r, __u64 now,
-					 const struct mx_rate_params *rp, struct mx_stats *s)
+/* 0 when found; -1 when the sketch is missing (the caller fails open). */
+static __always_inline int mx_st_find(const struct mx_key *k, struct mx_st *st)
+{
+	st->ex = bpf_map_lookup_elem(&mx_src, k);
+	mx_cells(k, &st->c0, &st->c1);
+	return st->c0 && st->c1 ? 0 : -1;
+}
+
+/* Peek without spending. 1 = over the rate.  The exact bucket, else the
+ * sketch's estimate (never below the key's own time). */
+static __always_inline int mx_rate_peek(const struct mx_st *st, __u64 now,
+					const struct mx_rate_params *rp)
+{
+	__u64 tat = st->ex ? st->ex->tat_ns : mx_sketch_tat(st->c0, st->c1);
+
+	return mx_gcra_over(tat, now, rp);
+}
+
+/* Raise a cell's GCRA time to at least t (conservative update: a cell
+ * only ever holds the largest time any of its keys needs). */
+static __always_inline void mx_cell_raise(struct mx_cell *c, __u64 t, struct mx_stats *s)
 {
 	int i;
 
-	if (!r) {
-		struct mx_rate fresh = { .tat_ns = now + rp->emission };
+	for (i = 0; i < MX_CAS_TRIES; i++) {
+		__u64 old = c->s.tat_ns;
 
-		if (bpf_map_update_elem(&mx_rate, k, &fresh, BPF_NOEXIST) == 0) {
-			MX_STAT_INC(s, rate_new);
-			return 0;
-		}
-		r = bpf_map_lookup_elem(&mx_rate, k); /* lost a race: use theirs */
-		if (!r)
-			return 0;
+		if (old >= t || __sync_val_compare_and_swap(&c->s.tat_ns, old, t) == old)
+			return;
+	}
+	MX_STAT_INC(s, contention);
+}
+
+/* Spend one arrival. 0 = spent, 1 = over the rate (nothing spent).  An
+ * arrival counted in the sketch counts as rate_new (a source without an
+ * exact bucket). */
+static __always_inline int mx_rate_spend(const struct mx_st *st, __u64 now,
+					 const struct mx_rate_params *rp, struct mx_stats *s)
+{
+	struct mx_src *r = st->ex;
+	__u64 t;
+	int i;
+
+	if (!r) {
+		t = mx_sketch_tat(st->c0, st->c1);
+		t = t > now ? t : now;
+		if (t - now > rp->tolerance)
+			return 1;
+		mx_cell_raise(st->c0, t + rp->emission, s);
+		mx_cell_raise(st->c1, t + rp->emission, s);
+		MX_STAT_INC(s, rate_new);
+		return 0;
 	}
 	for (i = 0; i < MX_CAS_TRIES; i++) {
 		__u64 old = r->tat_ns;
-		__u64 t = old > now ? old : now;
 
+		t = old > now ? old : now;
 		if (t - now > rp->tolerance)
 			return 1;
 		if (__sync_val_compare_and_swap(&r->tat_ns, old, t + rp->emission) == old)
@@ -139,22 +191,6 @@ static __always_inline __u32 mx_established(const struct mx_key *k)
 	struct mx_conc *c = bpf_map_lookup_elem(&mx_conc, k);
 
 	return c ? c->established : 0;
-}
-
-/* The pending counts of k, created if missing (LRU: never fails for
- * lack of room). */
-static __always_inline struct mx_pendcnt *mx_pendcnt_get(const struct mx_key *k)
-{
-	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
-
-	if (pc)
-		return pc;
-	{
-		struct mx_pendcnt fresh = {};
-
-		bpf_map_update_elem(&mx_pendcnt, k, &fresh, BPF_NOEXIST);
-	}
-	return bpf_map_lookup_elem(&mx_pendcnt, k);
 }
 
 /* mx_epoch_live(), mx_pending_live(): include/mx_types.h (shared with the
@@ -200,41 +236,73 @@ static __always_inline void mx_pend_release(struct mx_pendcnt *c, __u32 epoch,
 	MX_STAT_INC(s, contention);
 }
 
-/* Release by key (the tracepoint: the entry may have been evicted). */
+/* Release one pending SYN from every row of the sketch. */
+static __always_inline void mx_st_release(const struct mx_st *st, __u32 epoch,
+					  struct mx_stats *s)
+{
+	mx_pend_release(&st->c0->s.pc, epoch, s);
+	mx_pend_release(&st->c1->s.pc, epoch, s);
+}
+
+/* Release by key (the tracepoint). */
 static __always_inline void mx_pend_release_key(const struct mx_key *k, __u32 epoch,
 						struct mx_stats *s)
 {
-	struct mx_pendcnt *pc = bpf_map_lookup_elem(&mx_pendcnt, k);
+	struct mx_cell *c0, *c1;
 
-	if (pc)
-		mx_pend_release(pc, epoch, s);
+	mx_cells(k, &c0, &c1);
+	if (c0)
+		mx_pend_release(&c0->s.pc, epoch, s);
+	if (c1)
+		mx_pend_release(&c1->s.pc, epoch, s);
 }
 
 /*
- * Reserve a pending slot in k's counts, then check established + pending
- * (ours included) against limit (0 = unlimited).  Returns 0 when admitted
- * (*pcp set when counted), 1 when over (the reservation is released), and
- * 0 with *pcp NULL when it could not count (contention: fail open).
+ * Reserve a pending slot for k in every row of the sketch, then check
+ * established + the sketch's estimate (ours included, never below the
+ * truth) against limit (0 = unlimited).  Returns 0 when admitted (*counted
+ * set when counted; not counted: contention, fail open), 1 when over (the
+ * reservation is released).  Concurrent SYNs on other CPUs see each
+ * other's reservations: a burst cannot overshoot.
  */
-static __always_inline int mx_conc_reserve(const struct mx_key *k, __u32 epoch, __u32 limit,
-					   struct mx_pendcnt **pcp, struct mx_stats *s)
+static __always_inline int mx_st_reserve(const struct mx_key *k, const struct mx_st *st,
+					 __u32 epoch, __u32 limit, int *counted,
+					 struct mx_stats *s)
 {
-	struct mx_pendcnt *pc = mx_pendcnt_get(k);
 	__u32 total;
 
-	*pcp = 0;
-	if (!pc || mx_pend_add(pc, epoch, s))
+	*counted = 0;
+	if (mx_pend_add(&st->c0->s.pc, epoch, s))
 		return 0;
-	*pcp = pc;
+	if (mx_pend_add(&st->c1->s.pc, epoch, s)) {
+		mx_pend_release(&st->c0->s.pc, epoch, s);
+		return 0;
+	}
+	*counted = 1;
 	if (!limit)
 		return 0;
-	total = mx_established(k) + mx_pending_live(pc, epoch);
+	total = mx_established(k) + mx_sketch_pending(st->c0, st->c1, epoch);
 	if (total > limit) {
-		mx_pend_release(pc, epoch, s);
-		*pcp = 0;
+		mx_st_release(st, epoch, s);
+		*counted = 0;
 		return 1;
 	}
 	return 0;
+}
+
+/* At a handshake: the exact entry of k, made if missing, its GCRA time
+ * taken from the sketch so that the source's rate carries on. */
+static __always_inline void mx_src_make(const struct mx_key *k)
+{
+	struct mx_src fresh = {};
+	struct mx_cell *c0, *c1;
+
+	if (bpf_map_lookup_elem(&mx_src, k))
+		return;
+	mx_cells(k, &c0, &c1);
+	if (c0 && c1)
+		fresh.tat_ns = mx_sketch_tat(c0, c1);
+	bpf_map_update_elem(&mx_src, k, &fresh, BPF_NOEXIST);
 }
 
 /* established - 1.  Exact without a loop: a decrement follows only the

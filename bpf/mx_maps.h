@@ -29,14 +29,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_config SEC(".maps");
 
-/* The live ports bitmap for the fast path (mx_types.h).  Userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mx_ports);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mx_ports SEC(".maps");
+/* The live ports bitmap for the fast path (mx_types.h), as global data:
+ * the program reads it with a plain load from an address fixed at load
+ * time, no helper call and no bounds check (a map lookup costs the
+ * non-mail path ~1-2 ns over the parse; docs/BENCHMARKS.md).  Its own
+ * section makes it a map of its own, which the loader pins as mx_ports
+ * (loader.c), so every interface's program shares one copy and a reload
+ * writes it once.  Userspace writes it after the generation flip. */
+struct mx_ports mx_ports_live SEC(".data.ports");
+
+/* Non-zero while mx_sanctions may hold an entry: userspace raises it after
+ * every write there and clears it only when it finds the trie empty
+ * (user/mxlimit/maps.c mx_sanctions_settle), so a SYN skips the sanctions
+ * lookup when none are loaded.  Global data like the ports, pinned as
+ * mx_sanctseq. */
+__u64 mx_sanctions_seq SEC(".data.sanct");
 
 /* Merged [concurrency] + [rate_conn] rules by source prefix, both
  * generations.  Written by userspace only, so a flood cannot fill it. */
@@ -59,6 +66,48 @@ struct {
 	__type(value, struct mx_sanction);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_sanctions SEC(".maps");
+
+/* Blocklists: slot 0 holds the merged LPM trie of every loaded set
+ * (struct mx_bl_entry), empty when none is loaded.  Userspace builds a
+ * whole new trie and swaps the slot: an atomic replace (mx_types.h).  The
+ * inner definition is only the template new tries must match (type, key,
+ * value, flags; an LPM inner map's size may differ). */
+struct mx_bl_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	/* sizes, not types: clang emits only a forward declaration of a
+	 * struct an inner map alone names, and libbpf cannot size that */
+	__uint(key_size, sizeof(struct mx_bl_key));
+	__uint(value_size, sizeof(struct mx_bl_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct mx_bl_trie);
+} mx_blocklist SEC(".maps");
+
+/* The sets by id: name, size, load time, source.  Userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_BL_MAX_SETS);
+	__type(key, __u32);
+	__type(value, struct mx_bl_set);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_bl_sets SEC(".maps");
+
+/* SYNs refused per set id (a source listed by two sets counts in both).
+ * XDP; userspace zeroes an id when a new set takes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MX_BL_MAX_SETS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_bl_hits SEC(".maps");
 
 /* Established-connection counters by counted source (and wide network).
  * Preallocated HASH: never evicted, so a count is never silently lost;
@@ -85,17 +134,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_conns SEC(".maps");
 
-/* Pending-SYN counts by counted source (and wide network).  Written by
- * XDP, released by the tracepoint.  LRU: under a flood of fresh sources an
- * evicted entry only forgets SYNs still in flight (bounded overshoot,
- * README "Accounting"), and the flood never blocks new entries. */
+/* Exact per-source state (struct mx_src: GCRA bucket + pending-SYN counts)
+ * by counted source, wide network, or rate key, of sources that completed
+ * a handshake: created by the tracepoint then (seeded from the sketch),
+ * used by XDP from then on.  Spoofed SYNs never create one.  LRU: an
+ * evicted entry refills a budget and forgets SYNs still in flight
+ * (bounded, README "Accounting"); the source falls back to the sketch. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__type(key, struct mx_key);
-	__type(value, struct mx_pendcnt);
+	__type(value, struct mx_src);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mx_pendcnt SEC(".maps");
+} mx_src SEC(".maps");
+
+/* The sketch (include/mx_types.h): the rate and pending state of sources
+ * that have not completed a handshake, MX_SKETCH_ROWS rows of
+ * mx_sketch_w cells.  Preallocated and fixed: a flood of fresh sources
+ * allocates nothing and evicts nobody; it can only make the limits of the
+ * sources it collides with stricter.  Written by XDP, pending released by
+ * the tracepoint.  The loader sizes it (2 x max_rate_sources). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MX_SKETCH_ROWS * 262144);
+	__type(key, __u32);
+	__type(value, struct mx_cell);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mx_sketch SEC(".maps");
+
+/* Cells per row (max_entries / MX_SKETCH_ROWS), set by the loader. */
+const volatile __u32 mx_sketch_w = 262144;
 
 /* Admitted SYNs awaiting their handshake, by 4-tuple.  Written by XDP,
  * deleted by the tracepoint.  LRU: an evicted record only lets its slot
@@ -107,16 +175,6 @@ struct {
 	__type(value, struct mx_pending);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_pending SEC(".maps");
-
-/* GCRA state by rate-limited source.  Written by XDP.  LRU: losing an
- * entry only refills that source's budget. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct mx_key);
-	__type(value, struct mx_rate);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mx_rate SEC(".maps");
 
 /* The current reconciliation sweep (mx_types.h).  Userspace. */
 struct {
@@ -185,6 +243,16 @@ struct {
 	__type(value, struct mx_gw_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mx_gw_flows SEC(".maps");
+
+/* Room to build a handshake record off the stack (the SYN path's call
+ * chain is near the verifier's 512-byte stack bound).  Per CPU, not
+ * pinned: scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mx_gw_pending);
+} mx_gw_scratch SEC(".maps");
 
 /* The in-kernel sweep's timer (struct mx_gw_gc). */
 struct {

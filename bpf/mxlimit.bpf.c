@@ -29,6 +29,7 @@
 #include "mx_account.h"
 #include "mx_reply.h"
 #include "mx_gateway.h"
+#include "mx_blocklist.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -69,20 +70,24 @@ __noinline int mx_refuse_g(struct xdp_md *ctx, const struct mx_pkt *p, int have_
 	return XDP_TX;
 }
 
-/* Gateway: record an admitted SYN's handshake (verified once, on its own). */
-__noinline int mx_gw_admit_g(const struct mx_pkt *p, const struct mx_flow_key *fk,
-			     const struct mx_pending *rec, __u64 now)
+/* Gateway: record an admitted SYN's handshake, built in per-CPU scratch
+ * (the SYN path's stack is near the verifier's bound). */
+static __always_inline int mx_gw_admit(const struct mx_pkt *p, const struct mx_flow_key *fk,
+				       const struct mx_pending *rec, __u64 now)
 {
-	struct mx_gw_pending gp = {};
+	struct mx_gw_pending *gp;
+	__u32 zero = 0;
 
-	if (!p || !fk || !rec)
+	gp = bpf_map_lookup_elem(&mx_gw_scratch, &zero);
+	if (!gp)
 		return -1;
-	gp.adm = *rec;
-	gp.client_isn = p->seq;
-	gp.syn_len = p->seg_len;
-	gp.stage = MX_GW_SYN;
-	gp.syn_ns = now;
-	return bpf_map_update_elem(&mx_gw_pending, fk, &gp, BPF_ANY) ? -1 : 0;
+	gp->adm = *rec;
+	gp->client_isn = p->seq;
+	gp->server_isn = 0;
+	gp->syn_len = p->seg_len;
+	gp->stage = MX_GW_SYN;
+	gp->syn_ns = now;
+	return bpf_map_update_elem(&mx_gw_pending, fk, gp, BPF_ANY) ? -1 : 0;
 }
 
 /* Gateway: a non-SYN packet of a subject flow (mx_gateway.h). */
@@ -170,8 +175,8 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	struct mx_limits_now l = {};
 	struct mx_pending rec = {};
 	struct mx_rate_params wrate;
-	struct mx_pendcnt *pc = 0, *wpc = 0;
-	struct mx_rate *rb = 0, *wrb = 0;
+	struct mx_st own = {}, wide = {}, rst = {}, *rate = &own;
+	int pc = 0, wpc = 0;
 	struct mx_sanction *sn;
 	struct mx_rule *rule;
 	struct mx_key rkey;
@@ -216,7 +221,7 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 	wide_conc = rule->wide_plen && rule->wide_conc_limit;
 	wide_rate = rule->wide_plen && rule->wide_rate_limit;
 
-	sn = mx_sanction_lookup(p->saddr);
+	sn = *(volatile __u64 *)&mx_sanctions_seq ? mx_sanction_lookup(p->saddr) : 0;
 	if (sn) {
 		if (sn->block_until_ns > now) {
 			MX_STAT_INC(s, refused_block);
@@ -229,32 +234,50 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 			return mx_refuse_g(ctx, p, 1);
 		}
 	}
+	/* Blocklists are third-party lists: an allowlisted source (an explicit
+	 * 0 of the policy) is exempt, as from verdicts; a block is not. */
+	if (!(rule->flags & MX_RULE_ALLOW) && mx_blocklisted(p->saddr)) {
+		MX_STAT_INC(s, refused_blocklist);
+		return mx_refuse_g(ctx, p, 1);
+	}
 
 	mx_make_key(&rkey, p->saddr, rule->rate_plen);
 	mx_make_key(&rec.key, p->saddr, rule->conc_plen);
 	if (wide_conc || wide_rate) /* else it stays zero, as the record wants */
 		mx_make_key(&rec.wide_key, p->saddr, rule->wide_plen);
-	if (l.rate_limit && mx_rate_peek(&rkey, now, &l.rate, &rb))
+	/* Each key's state found once: its exact entry if it completed a
+	 * handshake, its sketch cells (mx_limits.h).  Where the rate and
+	 * concurrency keys coincide (every default source) one serves both. */
+	if (mx_st_find(&rec.key, &own))
+		return XDP_PASS; /* no sketch: fail open */
+	if (rule->rate_plen != rule->conc_plen && l.rate_limit) {
+		if (mx_st_find(&rkey, &rst))
+			return XDP_PASS;
+		rate = &rst;
+	}
+	if ((wide_conc || wide_rate) && mx_st_find(&rec.wide_key, &wide))
+		return XDP_PASS;
+	if (l.rate_limit && mx_rate_peek(rate, now, &l.rate))
 		return mx_refused(ctx, p, s, l.penalized, 1);
-	if (wide_rate && mx_rate_peek(&rec.wide_key, now, &wrate, &wrb))
+	if (wide_rate && mx_rate_peek(&wide, now, &wrate))
 		return mx_refused(ctx, p, s, l.penalized, 1);
 
-	if (mx_conc_reserve(&rec.key, epoch, l.conc_limit, &pc, s))
+	if (mx_st_reserve(&rec.key, &own, epoch, l.conc_limit, &pc, s))
 		return mx_refused(ctx, p, s, l.penalized, 0);
-	if (wide_conc && mx_conc_reserve(&rec.wide_key, epoch, rule->wide_conc_limit, &wpc, s)) {
+	if (wide_conc && mx_st_reserve(&rec.wide_key, &wide, epoch, rule->wide_conc_limit, &wpc, s)) {
 		if (pc)
-			mx_pend_release(pc, epoch, s);
+			mx_st_release(&own, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 0);
 	}
 
-	if ((l.rate_limit && mx_rate_spend(&rkey, rb, now, &l.rate, s)) ||
-	    (wide_rate && mx_rate_spend(&rec.wide_key, wrb, now, &wrate, s))) {
+	if ((l.rate_limit && mx_rate_spend(rate, now, &l.rate, s)) ||
+	    (wide_rate && mx_rate_spend(&wide, now, &wrate, s))) {
 		/* lost a race since the peek; a wide refusal here may have
 		 * spent the source's own budget (race only) */
 		if (pc)
-			mx_pend_release(pc, epoch, s);
+			mx_st_release(&own, epoch, s);
 		if (wpc)
-			mx_pend_release(wpc, epoch, s);
+			mx_st_release(&wide, epoch, s);
 		return mx_refused(ctx, p, s, l.penalized, 1);
 	}
 
@@ -264,20 +287,22 @@ static __always_inline int mx_judge_syn(struct xdp_md *ctx, const struct mx_ctl 
 		rec.epoch = epoch;
 		rec.rule = rule->conc_rule;
 		rec.flags = (wpc ? MX_FLOW_WIDE : 0) | (pc ? 0 : MX_FLOW_NOSLOT);
-		if (mx_gw_admit_g(p, &fk, &rec, now)) {
+		rec.rate_plen = l.rate_limit ? rule->rate_plen : 0;
+		if (mx_gw_admit(p, &fk, &rec, now)) {
 			if (pc)
-				mx_pend_release(pc, epoch, s);
+				mx_st_release(&own, epoch, s);
 			if (wpc)
-				mx_pend_release(wpc, epoch, s);
+				mx_st_release(&wide, epoch, s);
 		}
 	} else if (pc) {
 		rec.epoch = epoch;
 		rec.rule = rule->conc_rule;
 		rec.flags = wpc ? MX_FLOW_WIDE : 0;
+		rec.rate_plen = l.rate_limit ? rule->rate_plen : 0;
 		if (bpf_map_update_elem(&mx_pending, &fk, &rec, BPF_ANY)) {
-			mx_pend_release(pc, epoch, s);
+			mx_st_release(&own, epoch, s);
 			if (wpc)
-				mx_pend_release(wpc, epoch, s);
+				mx_st_release(&wide, epoch, s);
 		}
 	}
 	MX_STAT_INC(s, admitted);
@@ -316,79 +341,77 @@ __noinline int mx_judge_syn_g(struct xdp_md *ctx, struct mx_pkt *p)
  * mail port without SYN passes counted as subject.  Anything else, SYNs
  * to the mail ports included, returns -1 for the full path, whose verdicts
  * and counters these agree with (the packet fuzzer checks both).
+ *
+ * Written with byte offsets rather than the kernel's header structs: those
+ * come from vmlinux.h with CO-RE relocations, which cost two instructions
+ * more per field read, and a packet's layout is not the kernel's to move.
  */
+#define MX_IP4_HLEN 20 /* without options */
+#define MX_IP6_HLEN 40
+#define MX_TCP_HLEN 20 /* without options */
+
 static __always_inline int mx_fast_path(struct xdp_md *ctx, struct mx_stats *s)
 {
-	void *data = (void *)(long)ctx->data;
+	__u8 *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	const struct mx_ports *ports;
-	struct tcphdr *th;
-	__u32 zero = 0;
-	__u16 port;
-	__u8 flags;
+	__u8 *l3 = data + ETH_HLEN, *th;
+	__u16 proto, port;
 
-	if ((void *)(eth + 1) > end)
+	if ((void *)l3 > end)
 		return -1;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
-
-		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl != 5 ||
-		    (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
+	proto = *(__u16 *)(data + 12);
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if ((void *)(l3 + MX_IP4_HLEN) > end || l3[0] != 0x45 || /* version 4, ihl 5 */
+		    (*(__u16 *)(l3 + 6) & bpf_htons(IP_MF_ | IP_OFFMASK_)))
 			return -1;
-		if (ip->protocol != IPPROTO_TCP)
+		if (l3[9] != IPPROTO_TCP)
 			return XDP_PASS;
-		th = (void *)(ip + 1);
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		th = l3 + MX_IP4_HLEN;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		__u8 nh;
 
-		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+		if ((void *)(l3 + MX_IP6_HLEN) > end || (l3[0] >> 4) != 6)
 			return -1;
-		if (ip6->saddr.in6_u.u6_addr32[0] == 0 && ip6->saddr.in6_u.u6_addr32[1] == 0)
+		if (*(__u32 *)(l3 + 8) == 0 && *(__u32 *)(l3 + 12) == 0)
 			return -1; /* maybe IPv4-mapped: the full path decides */
-		nh = ip6->nexthdr;
+		nh = l3[6];
 		if (nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_FRAGMENT ||
 		    nh == NEXTHDR_AUTH || nh == NEXTHDR_DEST)
 			return -1;
 		if (nh != IPPROTO_TCP)
 			return XDP_PASS;
-		th = (void *)(ip6 + 1);
-	} else if (eth->h_proto == bpf_htons(ETH_P_8021Q) ||
-		   eth->h_proto == bpf_htons(ETH_P_8021AD)) {
+		th = l3 + MX_IP6_HLEN;
+	} else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
 		return -1;
 	} else {
 		return XDP_PASS; /* ARP and the rest */
 	}
-	if ((void *)(th + 1) > end || th->doff < 5 || (void *)th + th->doff * 4 > end)
+	if ((void *)(th + MX_TCP_HLEN) > end || (th[12] >> 4) < 5 ||
+	    (void *)(th + (th[12] >> 4) * 4) > end)
 		return -1;
-	ports = bpf_map_lookup_elem(&mx_ports, &zero);
 	/* a server-facing interface sees the mail servers' replies */
-	port = bpf_ntohs(mx_role == MX_ROLE_SERVER ? th->source : th->dest);
-	if (!ports || !mx_port_bit(ports->bits, port))
+	port = bpf_ntohs(*(__u16 *)(th + (mx_role == MX_ROLE_SERVER ? 0 : 2)));
+	if (!mx_port_bit(mx_ports_live.bits, port))
 		return XDP_PASS;
 	if (mx_role != MX_ROLE_LOCAL)
 		return -1; /* gateway: every packet of a mail flow is tracked */
-	flags = ((__u8 *)th)[13];
-	if (flags & MX_TCPHDR_SYN)
+	if (th[13] & MX_TCPHDR_SYN)
 		return -1; /* the SYN path, and SYN+x the full path treats */
 	MX_STAT_INC(s, subject);
 	return XDP_PASS;
 }
 
-SEC("xdp")
-int mx_xdp(struct xdp_md *ctx)
+/* Everything the fast path left: the full parser, then the SYN judge.  A
+ * function of its own so that the fast path does not pay for zeroing the
+ * parsed packet on the stack (the compiler zeroes a local where it is
+ * declared, not where it is first used). */
+static __noinline int mx_full_path(struct xdp_md *ctx, struct mx_stats *s)
 {
-	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
 	const struct mx_ctl *ctl = 0;
 	const struct mx_config *cfg;
 	struct mx_pkt p = {};
 	int rc;
 
-	MX_STAT_INC(s, packets);
-	rc = mx_fast_path(ctx, s);
-	if (rc >= 0)
-		return rc;
 	rc = mx_parse_g(ctx, &p);
 	if (rc == MX_P_OTHER)
 		return XDP_PASS;
@@ -439,6 +462,19 @@ int mx_xdp(struct xdp_md *ctx)
 	}
 	MX_STAT_INC(s, syn);
 	return mx_judge_syn_g(ctx, &p);
+}
+
+SEC("xdp")
+int mx_xdp(struct xdp_md *ctx)
+{
+	struct mx_stats *s = mx_stats_row(mx_stats_row_id);
+	int rc;
+
+	MX_STAT_INC(s, packets);
+	rc = mx_fast_path(ctx, s);
+	if (rc >= 0)
+		return rc;
+	return mx_full_path(ctx, s);
 }
 
 SEC("tp_btf/inet_sock_set_state")

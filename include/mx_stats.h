@@ -16,6 +16,7 @@
 	X(syn_retransmit, "retransmitted SYNs of an admitted flow (not counted again)") \
 	X(admitted, "SYNs admitted")                                                \
 	X(refused_block, "SYNs refused: source blocked")                            \
+	X(refused_blocklist, "SYNs refused: source in a loaded blocklist")          \
 	X(refused_penalty, "SYNs refused: source penalized")                        \
 	X(refused_rate, "SYNs refused: over the connection rate")                   \
 	X(refused_conc, "SYNs refused: over the concurrency limit")                 \
@@ -27,7 +28,7 @@
 	X(rst_fail, "resets that could not be built (dropped instead)")             \
 	X(conc_map_full, "new sources not counted: concurrency map full (passed)")  \
 	X(conn_map_full, "connections not counted: connection map full")           \
-	X(rate_new, "rate buckets created (new or evicted sources)")                \
+	X(rate_new, "SYNs rated in the sketch (sources before their first handshake)")                \
 	X(conn_open, "inbound mail connections established (counted)")             \
 	X(conn_close, "counted connections closed")                                 \
 	X(conn_seeded, "existing connections counted at load")                      \

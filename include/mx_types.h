@@ -195,6 +195,41 @@ struct mx_sanction {
 	char penalty_reason[MX_REASON_LEN];
 };
 
+/*
+ * Blocklists (`mxlimit blocklist`): named sets of prefixes, merged by
+ * userspace into one LPM trie whose value says which sets list the prefix.
+ * A set's id is its bit.  The trie sits in slot 0 of mx_blocklist (an
+ * array of maps): a reload of a set builds a complete new trie and swaps
+ * it in with one update, so the datapath sees the old sets or the new,
+ * never a half-built one; no set loaded leaves the slot empty.
+ */
+#define MX_BL_MAX_SETS 64            /* set ids are the bits of a __u64 */
+#define MX_BL_MAX_PREFIXES 1048576u  /* distinct prefixes over all sets (kernel memory ~150 B each) */
+#define MX_BL_NAME_LEN 32            /* a set's name, NUL included */
+#define MX_BL_SOURCE_LEN 200         /* the file it was loaded from, NUL included (display) */
+
+/* The trie's key: like a sanction's. */
+struct mx_bl_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+/* The trie's value. */
+struct mx_bl_entry {
+	__u64 sets; /* effective: the sets listing this prefix or one enclosing it (datapath) */
+	__u64 own;  /* the sets listing exactly this prefix (userspace rebuilds from it) */
+};
+
+/* A set, by id (mx_bl_sets).  Display and bookkeeping; the datapath
+ * never reads it. */
+struct mx_bl_set {
+	char name[MX_BL_NAME_LEN];   /* "" = free id */
+	__u32 prefixes;              /* distinct prefixes it lists */
+	__u32 _pad;
+	__u64 loaded_at;             /* Unix seconds */
+	char source[MX_BL_SOURCE_LEN];
+};
+
 /* Established connections of one counted source (or wide network).
  * Created only when a handshake completes, so spoofed SYNs never fill the
  * preallocated map that holds these. */
@@ -205,11 +240,63 @@ struct mx_conc {
 };
 
 /* Admitted SYNs of one source (or wide network) not yet established, in
- * time slots of (epoch << 32 | count).  Soft state in an LRU map: losing
- * an entry under a flood only forgets SYNs that are still in flight. */
+ * time slots of (epoch << 32 | count). */
 struct mx_pendcnt {
 	__u64 pend[MX_PEND_SLOTS];
 };
+
+/* Soft state: a SYN-rate bucket and pending-SYN counts.  A sketch cell
+ * (struct mx_cell) holds both for the keys that hash to it; an exact entry
+ * in mx_src (a key that completed a handshake) holds its rate (tat_ns; its
+ * pending SYNs stay in the sketch, pc unused there). */
+struct mx_src {
+	__u64 tat_ns;          /* GCRA theoretical arrival time; 0: no arrival yet */
+	struct mx_pendcnt pc;  /* pending SYNs */
+};
+
+/*
+ * The sketch: soft state of sources that have not completed a handshake
+ * (bpf/mx_maps.h mx_sketch), MX_SKETCH_ROWS rows of W cells, a cell one
+ * struct mx_src padded to a cache line.  A key's cell in row r is
+ * mx_key_hash(key, r) % W, in the array at r * W + that.  Cells are shared
+ * by the keys that hash to them, and a count or a GCRA time in a cell is
+ * at least the one of each key there, so an estimate (the minimum over the
+ * rows) is never below the truth: a collision only makes a limit stricter
+ * (docs/BENCHMARKS.md gives the bound).
+ */
+#define MX_SKETCH_ROWS 2
+
+struct mx_cell {
+	struct mx_src s;
+	__u64 _pad[3]; /* one cell, one cache line */
+};
+
+/* One hash for BPF and userspace (murmur3's finalizer over the key's
+ * words; row r seeds it differently). */
+static inline __attribute__((always_inline)) __u32 mx_key_hash(const struct mx_key *k, __u32 row)
+{
+	__u32 h = 0x9747b28cu + row * 0x9e3779b9u, w;
+	int i;
+
+#ifdef __bpf__
+#pragma unroll
+#endif
+	for (i = 0; i < 5; i++) {
+		w = i < 4 ? k->addr[i] : k->plen;
+		w *= 0xcc9e2d51u;
+		w = (w << 15) | (w >> 17);
+		w *= 0x1b873593u;
+		h ^= w;
+		h = (h << 13) | (h >> 19);
+		h = h * 5 + 0xe6546b64u;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
 
 /* The pending-slot rule, one copy for the XDP program and the controller:
  * a slot counts while its epoch is less than MX_PEND_SLOTS behind the
@@ -238,10 +325,24 @@ static inline __attribute__((always_inline)) __u32 mx_pending_live(const struct 
 	return sum;
 }
 
-/* GCRA state of one rate-limited source. */
-struct mx_rate {
-	__u64 tat_ns; /* theoretical arrival time */
-};
+/* The sketch's estimates for a key from its cells (one per row): the
+ * minimum, never below the key's own count or GCRA time. */
+static inline __attribute__((always_inline)) __u32 mx_sketch_pending(const struct mx_cell *c0,
+								    const struct mx_cell *c1,
+								    __u32 epoch)
+{
+	__u32 a = mx_pending_live(&c0->s.pc, epoch), b = mx_pending_live(&c1->s.pc, epoch);
+
+	return a < b ? a : b;
+}
+
+static inline __attribute__((always_inline)) __u64 mx_sketch_tat(const struct mx_cell *c0,
+								 const struct mx_cell *c1)
+{
+	__u64 a = c0->s.tat_ns, b = c1->s.tat_ns;
+
+	return a < b ? a : b;
+}
 
 /* The port bitmap of mx_config.ports (host-order ports), for userspace;
  * the BPF side has its own copy with the index bounded for the verifier
@@ -279,6 +380,8 @@ struct mx_flow_key {
 
 /* mx_pending.flags / mx_conn.flags */
 #define MX_FLOW_WIDE (1u << 0) /* also counted at wide_key */
+#define MX_FLOW_NOSLOT (1u << 1) /* gateway: no pending slot was reserved
+				  * (contention: failed open), none to give back */
 
 /* An admitted SYN waiting for its handshake. */
 struct mx_pending {
@@ -287,7 +390,8 @@ struct mx_pending {
 	__u32 epoch;            /* pending time slot it was counted in */
 	__u32 rule;
 	__u32 flags;
-	__u32 _pad;
+	__u32 rate_plen;        /* the rate key's length: its exact entry is made
+				 * at the handshake too (0: no rate limit) */
 };
 
 /* A counted (established) connection, keyed by its socket cookie: at the

@@ -3,8 +3,8 @@
 #   1. $BUILD/bench, the datapath micro-benchmark (BPF_PROG_TEST_RUN; see
 #      tests/bench/bench.c and docs/BENCHMARKS.md).  Arguments go to it.
 #   2. scripts/bench-proxy.sh, bench-tls.sh, bench-policyd.sh, bench-flood.sh and
-#      bench-gateway.sh
-#      when present and executable (skipped with a note otherwise).
+#      bench-blocklist.sh and bench-gateway.sh when present and executable (skipped
+#      with a note otherwise).
 # Timing is never a failure; a benchmark that cannot run, or whose path
 # checks fail (the datapath bench verifies by its stats that each row ran
 # the path it names), makes the exit status 1 after the others have run.
@@ -27,7 +27,7 @@ elif ! timeout --kill-after=10 "$BENCH_TIMEOUT" "$BUILD/bench" "$@"; then
 	rc=1
 fi
 
-for name in bench-proxy bench-tls bench-policyd bench-flood bench-gateway; do
+for name in bench-proxy bench-tls bench-policyd bench-flood bench-blocklist bench-gateway; do
 	script=scripts/$name.sh
 	echo
 	if [ ! -e "$script" ]; then

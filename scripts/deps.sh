@@ -23,6 +23,7 @@ set -eu
 #   libnl-idiag-3-dev    sock_diag seeding where iter/tcp is refused
 #   libcmocka-dev        unit and BPF tests
 #   libssl-dev           OpenSSL: TLS in mxlimit-proxy (libssl3 at run time)
+#   libhiredis-dev       the Redis client of the daemon, proxy and policyd ([redis])
 #  labs (tests/integration, make demo, make bench)
 #   iproute2             ip (netns, veth, xdp), tc (bench-flood), ss
 #   util-linux           nsenter, unshare, setpriv, mountpoint, taskset, chrt
@@ -52,6 +53,7 @@ set -eu
 #   fail2ban             test_fail2ban runs fail2ban-server in the foreground
 #   stunnel4             bench-tls: a TLS relay as the 'direct' TLS baseline
 #   strace linux-perf    bench-tls row 4: syscalls per relayed message
+#   redis-server         the cluster tests start their own redis-server by hand
 #  packaging (make deb, test_deb)
 #   debhelper dpkg-dev fakeroot lintian
 #  tests and tools
@@ -66,7 +68,7 @@ zlib1g-dev linux-libc-dev libnl-3-dev libnl-genl-3-dev libnl-idiag-3-dev libcmoc
 iproute2 util-linux mount procps iputils-ping kmod nftables iptables ethtool gzip bc
 coreutils findutils grep sed mawk bash
 postfix swaks perl libio-socket-inet6-perl libnet-ssleay-perl libio-socket-ssl-perl
-libssl-dev openssl postfwd policyd-rate-limit fail2ban stunnel4 strace linux-perf
+libssl-dev libhiredis-dev openssl postfwd policyd-rate-limit fail2ban stunnel4 strace linux-perf redis-server
 debhelper dpkg-dev fakeroot lintian
 python3 valgrind cppcheck clang-tidy bash-completion tmux"
 
@@ -86,7 +88,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Postfix is installed for its smtp-sink / smtp-source test tools only: no
 # configuration, so no mail daemon is set up or started.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-# Packages that ship a service (postfwd, policyd-rate-limit) must not start
+# Packages that ship a service (postfwd, policyd-rate-limit, redis-server) must not start
 # it: the tests and benchmarks run their own instances.  invoke-rc.d asks
 # /usr/sbin/policy-rc.d; one that exits 101 forbids starting anything.  A
 # policy-rc.d already there (a container's) is left as it is.
@@ -102,7 +104,7 @@ apt-get install -y -qq --no-install-recommends \
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing >/dev/null
 # ...and never enabled at boot either: the benchmark peers run only when the
 # bench starts them (their postinst enables them).
-for svc in postfwd policyd-rate-limit fail2ban stunnel4; do
+for svc in postfwd policyd-rate-limit fail2ban stunnel4 redis-server; do
 	case " $missing " in *" $svc "*) ;; *) continue ;; esac
 	# deb-systemd-helper acts only when it believes dpkg called it
 	if [ -e "/lib/systemd/system/$svc.service" ] && command -v deb-systemd-helper >/dev/null; then

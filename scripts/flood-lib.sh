@@ -103,6 +103,10 @@ fl_setup() {
 	ip -n "$FL_GEN" addr add fd00:18:1::1/64 dev "$FL_IFL" nodad
 	ip -n "$FL_LEG" addr add 198.18.1.2/24 dev "$FL_IFC"
 	ip -n "$FL_LEG" addr add fd00:18:1::2/64 dev "$FL_IFC" nodad
+	# the late client's own source (FL_LEGIT_LATE): never seen before it
+	# appears in the middle of a flood
+	ip -n "$FL_LEG" addr add 198.18.1.3/24 dev "$FL_IFC"
+	ip -n "$FL_LEG" addr add fd00:18:1::3/64 dev "$FL_IFC" nodad
 	for ns in "$FL_SRV" "$FL_GEN" "$FL_LEG"; do ip -n "$ns" link set lo up; done
 	ip -n "$FL_SRV" link set "$FL_IFS" up
 	ip -n "$FL_GEN" link set "$FL_IFG" up
@@ -285,17 +289,29 @@ fl_kv() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k {v = $2} END {print v}'
 #   label sent_pps absorbed_pps rx_ns_per_pkt legit_ok/attempts median_ms p99_ms
 #   rx_busy% flood_seconds ring_full_retries tcp_segments_in
 fl_measure() {
-	local label=$1 fam=$2 dst napi r0 r1 tx0 tx1 in0 in1 lpid spid="" out
+	local label=$1 fam=$2 dst napi r0 r1 tx0 tx1 in0 in1 lpid spid="" out src late=0 lsecs
 	shift 2
-	if [ "$fam" = 6 ]; then dst=fd00:18::1; else dst=198.18.0.1; fi
+	if [ "$fam" = 6 ]; then dst=fd00:18::1 src=fd00:18:1::3; else dst=198.18.0.1 src=198.18.1.3; fi
 	napi=$(fl_napi_pids) || { echo "flood-lab: no NAPI thread for $FL_IFS" >&2; return 1; }
 	fl_path_threads
 	out=$FL_DIR/$label
 	# the client stands for a remote host: SCHED_FIFO (below the NAPI
 	# threads) so that its own wait for a CPU on this 2-vCPU box, shared
 	# with the generator, stays out of the connect latency
-	nsenter --net=/run/netns/"$FL_LEG" chrt -f "$FL_LEGIT_PRIO" timeout $((FL_SECONDS + 30)) "$FL_LEGIT" -d "$dst" -o "$out.lat" \
-		-t $((FL_SECONDS + 2)) -i "$FL_LEGIT_INTERVAL_MS" >"$out.legit" 2>&1 &
+	# FL_LEGIT_LATE=1: the client is a source mxlimit has never seen, and
+	# its first SYN comes in the middle of the flood (1 s before the flood,
+	# then half of it), when the flood has had time to fill every table;
+	# it runs from there to a second after the flood
+	if [ "${FL_LEGIT_LATE:-0}" = 1 ]; then
+		late=$((1 + FL_SECONDS / 2))
+		lsecs=$((FL_SECONDS + 2 - late))
+		nsenter --net=/run/netns/"$FL_LEG" chrt -f "$FL_LEGIT_PRIO" timeout $((FL_SECONDS + 30)) sh -c \
+			'sleep "$1"; shift; exec "$@"' sh "$late" "$FL_LEGIT" -d "$dst" -s "$src" -o "$out.lat" \
+			-t "$lsecs" -i "$FL_LEGIT_INTERVAL_MS" >"$out.legit" 2>&1 &
+	else
+		nsenter --net=/run/netns/"$FL_LEG" chrt -f "$FL_LEGIT_PRIO" timeout $((FL_SECONDS + 30)) "$FL_LEGIT" -d "$dst" -o "$out.lat" \
+			-t $((FL_SECONDS + 2)) -i "$FL_LEGIT_INTERVAL_MS" >"$out.legit" 2>&1 &
+	fi
 	lpid=$!
 	FL_PIDS="$FL_PIDS $lpid"
 	# Keep the receiver's vCPU out of halt: in this VM (haltpoll, no guest

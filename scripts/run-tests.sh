@@ -137,6 +137,8 @@ PY
 		need nftables nft has nft
 		need iputils-ping ping has ping
 		need gzip zcat has zcat
+		# test_cluster starts its own Redis
+		need redis-server redis-server has redis-server
 		# test_daemon runs the verdict client as another user by this path
 		need python3 /usr/bin/python3 test -x /usr/bin/python3
 	fi
@@ -146,6 +148,7 @@ PY
 		need clang clang has clang
 		need bpftool bpftool has bpftool
 		need pkg-config pkg-config has pkg-config
+		need libhiredis-dev "hiredis headers" test -r /usr/include/hiredis/async.h
 	fi
 	for g in "${groups[@]}"; do
 		case $g in
@@ -154,6 +157,7 @@ PY
 		lint) need cppcheck cppcheck has cppcheck
 		      need clang-tidy clang-tidy has clang-tidy ;;
 		valgrind) need valgrind valgrind has valgrind ;;
+		unit) need redis-server "redis-server (test_redis_client)" has redis-server ;;
 		esac
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0

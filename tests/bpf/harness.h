@@ -147,6 +147,40 @@ static inline void h_clear_map(int fd, size_t key_size)
 	}
 }
 
+/* Every cell of the sketch back to zero (an array: nothing to delete). */
+static inline void h_zero_sketch(void)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), n, i, *keys;
+	struct mx_cell *zero;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	if (bpf_obj_get_info_by_fd(H.m.sketch, &info, &len))
+		return;
+	n = info.max_entries;
+	keys = calloc(n, sizeof(*keys));
+	zero = calloc(n, sizeof(*zero));
+	if (keys && zero) {
+		for (i = 0; i < n; i++)
+			keys[i] = i;
+		bpf_map_update_batch(H.m.sketch, keys, zero, &n, &bo);
+	}
+	free(keys);
+	free(zero);
+}
+
+/* Index of k's cell in row `row` of the sketch, as the datapath finds it. */
+static inline uint32_t h_sketch_index(const struct mx_key *k, uint32_t row)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), w;
+
+	if (bpf_obj_get_info_by_fd(H.m.sketch, &info, &len))
+		abort();
+	w = info.max_entries / MX_SKETCH_ROWS;
+	return row * w + mx_key_hash(k, row) % w;
+}
+
 static inline void h_zero_stats(void)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -174,9 +208,9 @@ static inline int h_reset(void **state)
 {
 	(void)state;
 	h_clear_map(H.m.conc, sizeof(struct mx_key));
-	h_clear_map(H.m.rate, sizeof(struct mx_key));
+	h_clear_map(H.m.src, sizeof(struct mx_key));
+	h_zero_sketch();
 	h_clear_map(H.m.pending, sizeof(struct mx_flow_key));
-	h_clear_map(H.m.pendcnt, sizeof(struct mx_key));
 	h_clear_map(H.m.conns, sizeof(uint64_t));
 	{
 		struct mx_sweep z = {};
@@ -194,7 +228,10 @@ static inline int h_reset(void **state)
 static inline int h_setup(unsigned progs)
 {
 	static int seq;
-	struct mx_map_sizes sz = { 4096, 4096, 4096, 4096, 1024, 256 };
+	/* rate_sources also sizes the sketch: 65536 cells a row keep the
+	 * few thousand sources a test makes clear of collisions (the tests of
+	 * the sketch make their own) */
+	struct mx_map_sizes sz = { 4096, 4096, 65536, 4096, 1024, 256 };
 
 	if (getuid() != 0) {
 		fprintf(stderr, "harness: needs root\n");
@@ -328,6 +365,7 @@ static inline void h_sanction(const char *prefix, uint64_t block_until, uint64_t
 	v.penalty_until_ns = pen_until;
 	v.penalty_limit = pen_limit;
 	bpf_map_update_elem(H.m.sanctions, &k, &v, BPF_ANY);
+	mx_sanctions_raise(&H.m); /* as sanction.c does after each write */
 }
 
 #endif

@@ -847,8 +847,9 @@ static void wide_rate_caps_fresh_v6_64s(void **state)
 }
 
 /* Spoofed SYNs never complete a handshake, so they never create an entry
- * in the preallocated counter map: a flood of fresh sources cannot fill
- * it and turn the limiter off for real clients. */
+ * in the preallocated counter map nor in the per-source state: a flood of
+ * fresh sources cannot fill them and turn the limiter off for real
+ * clients, nor evict a real client's state. */
 static void spoofed_syns_never_fill_counter_map(void **state)
 {
 	struct pkt_spec s = syn4("198.18.0.1", 1000);
@@ -865,7 +866,11 @@ static void spoofed_syns_never_fill_counter_map(void **state)
 	assert_int_equal(h_stats().admitted, 5000);
 	assert_int_equal(h_map_entries(H.m.conc, sizeof(struct mx_key)), 0);
 	assert_int_equal(h_stats().conc_map_full, 0);
-	assert_true(h_map_entries(H.m.pendcnt, sizeof(struct mx_key)) > 0);
+	/* nor any per-source entry: before a handshake a source lives in
+	 * the sketch (fixed, preallocated), where its SYNs are counted */
+	assert_int_equal(h_map_entries(H.m.src, sizeof(struct mx_key)), 0);
+	assert_true(h_count("198.18.100.1", 128) >= 1);
+	assert_true(h_count("198.18.119.250", 128) >= 1);
 }
 
 /* The verifier's work stays far from its 1M-instruction budget, so the

@@ -162,6 +162,52 @@ static void ipv6_nesting(void **state)
 	assert_int_equal(h_stats().refused_block, 1);
 }
 
+static uint64_t sanctions_word(void)
+{
+	uint64_t w = 0;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(H.m.sanctseq, &zero, &w), 0);
+	return w;
+}
+
+/* The SYN path looks sanctions up only while the sanctions word says some
+ * may be loaded: every write raises it, and it comes down only when the
+ * last entry is gone (unblock, expiry), never while one is left. */
+static void sanctions_word_follows_the_trie(void **state)
+{
+	struct mx_sanction_key k = { .prefixlen = 128 };
+	struct mx_sanction v = { .block_until_ns = MX_FOREVER };
+	mx_prefix p;
+
+	(void)state;
+	mx_sanctions_settle(&H.m); /* h_reset emptied the trie */
+	assert_int_equal(sanctions_word(), 0);
+	add("198.18.57.0/24", MX_KIND_BLOCK, 600, 0, "a");
+	add("198.18.58.1", MX_KIND_BLOCK, 10, 0, "b");
+	assert_true(sanctions_word() != 0);
+	assert_int_equal(syn("198.18.57.1", 1000), XDP_DROP);
+	h_prefix(&p, "198.18.57.0/24");
+	assert_int_equal(mx_sanction_remove(&H.m, &p, MX_KIND_BLOCK), 0);
+	assert_true(sanctions_word() != 0); /* 198.18.58.1 is still there */
+	assert_int_equal(syn("198.18.58.1", 1000), XDP_DROP);
+	h_set_clock(11 * NS);
+	assert_int_equal(mx_sanction_expire(&H.m, mx_mono_now(&H.m)), 1);
+	assert_int_equal(sanctions_word(), 0); /* the trie is empty */
+	assert_int_equal(syn("198.18.57.1", 1001), XDP_PASS);
+
+	/* the skip is real: an entry written behind the protocol's back is
+	 * not looked at until the word is raised (what settle repairs) */
+	h_prefix(&p, "198.18.59.1");
+	memcpy(k.addr, p.addr, sizeof(k.addr));
+	v.plen = 128;
+	assert_int_equal(bpf_map_update_elem(H.m.sanctions, &k, &v, BPF_ANY), 0);
+	assert_int_equal(syn("198.18.59.1", 1000), XDP_PASS);
+	mx_sanctions_settle(&H.m);
+	assert_true(sanctions_word() != 0);
+	assert_int_equal(syn("198.18.59.1", 1001), XDP_DROP);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset)
 
 int main(void)
@@ -173,6 +219,7 @@ int main(void)
 		T(later_expiry_wins),
 		T(expire_removes_and_recomputes),
 		T(ipv6_nesting),
+		T(sanctions_word_follows_the_trie),
 	};
 
 	return cmocka_run_group_tests(tests, h_group_setup_xdp, h_group_teardown);

@@ -21,6 +21,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "mx_types.h"
 #include "mxlimit.skel.h"
 
 #include <cmocka.h>
@@ -285,12 +286,15 @@ static void other_netns_not_counted(void **state)
 }
 
 /* XDP's pending record for this 4-tuple is handed over at ESTABLISHED:
- * the pending slot is released, the connection counted in its key. */
+ * the pending slot is released (in every row of the sketch), the
+ * connection counted in its key, and the key gets its exact entry. */
 static void pending_released_at_established(void **state)
 {
 	struct mx_flow_key fk = {};
 	struct mx_pending rec = {};
-	struct mx_pendcnt pc = {};
+	struct mx_cell cell = {};
+	struct mx_src ex;
+	uint32_t idx[MX_SKETCH_ROWS];
 	struct mx_conc c = {};
 	mx_prefix p;
 	uint64_t now = mx_mono_now(&H.m);
@@ -308,8 +312,12 @@ static void pending_released_at_established(void **state)
 	rec.key.addr[2] = htonl(0xffff);
 	rec.key.addr[3] = htonl(0x7f000000);
 	rec.epoch = epoch;
-	pc.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
-	assert_int_equal(bpf_map_update_elem(H.m.pendcnt, &rec.key, &pc, BPF_ANY), 0);
+	cell.s.pc.pend[epoch % MX_PEND_SLOTS] = ((uint64_t)epoch << 32) | 1;
+	for (uint32_t r = 0; r < MX_SKETCH_ROWS; r++) {
+		idx[r] = h_sketch_index(&rec.key, r);
+		assert_int_equal(bpf_map_update_elem(H.m.sketch, &idx[r], &cell, BPF_ANY), 0);
+	}
+	assert_int_not_equal(bpf_map_lookup_elem(H.m.src, &rec.key, &ex), 0);
 	assert_int_equal(bpf_map_update_elem(H.m.pending, &fk, &rec, BPF_ANY), 0);
 
 	lfd = listen_on(0, 25);
@@ -321,8 +329,11 @@ static void pending_released_at_established(void **state)
 		usleep(2000);
 	}
 	assert_int_equal(c.established, 1);
-	bpf_map_lookup_elem(H.m.pendcnt, &rec.key, &pc);
-	assert_int_equal((uint32_t)pc.pend[epoch % MX_PEND_SLOTS], 0);
+	for (uint32_t r = 0; r < MX_SKETCH_ROWS; r++) {
+		assert_int_equal(bpf_map_lookup_elem(H.m.sketch, &idx[r], &cell), 0);
+		assert_int_equal((uint32_t)cell.s.pc.pend[epoch % MX_PEND_SLOTS], 0);
+	}
+	assert_int_equal(bpf_map_lookup_elem(H.m.src, &rec.key, &ex), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(H.m.pending, &fk, &rec), 0);
 	assert_int_equal(h_stats().pending_lost, 0);
 	close(cfd);

@@ -1,9 +1,9 @@
 #!/bin/bash
 # libFuzzer targets for the parsers that read untrusted bytes: the policy
 # file (fuzz_policy), SMTP commands/replies/DATA (fuzz_smtp), PROXY
-# protocol headers (fuzz_proxy_proto) and verdict requests (fuzz_verdict),
-# and fuzz_smtp_diff: the command parser against a model of Postfix's
-# smtpd tokenizer (tests/fuzz/smtp_diff.h).
+# protocol headers (fuzz_proxy_proto), verdict requests (fuzz_verdict),
+# blocklist files (fuzz_blocklist), and fuzz_smtp_diff: the command parser
+# against a model of Postfix's smtpd tokenizer (tests/fuzz/smtp_diff.h).
 #
 # Each target is built with clang -fsanitize=fuzzer,address,undefined from
 # tests/fuzz/fuzz_NAME.c plus the parsers' sources ($SRCS) into $BUILD/fuzz/, its
@@ -27,9 +27,11 @@ FLAGS=(-g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser/li
 # protocol code (no sockets, no BPF in any of them).
 SRCS=(user/lib/*.c user/smtp/*.c user/mxlimit/policy_compile.c user/mxlimit/policy_print.c
 	user/mxlimit/json.c user/proxy/proxy_proto.c user/policyd/pd_request.c user/policyd/pd_session.c
-	user/policyd/pd_decide.c)
+	user/policyd/pd_decide.c user/mxlimit/blocklist_parse.c)
+# ...but not the Redis client and its counter glue: network I/O (hiredis)
+SRCS=($(printf '%s\n' "${SRCS[@]}" | grep -v -e '/redis_client\.c$' -e '/rate_redis\.c$'))
 SAN=-fsanitize=address,undefined
-targets=(${FUZZ_TARGETS:-policy smtp smtp_diff proxy_proto verdict policyd})
+targets=(${FUZZ_TARGETS:-policy smtp smtp_diff proxy_proto verdict policyd blocklist})
 
 if ! command -v "$FUZZ_CC" >/dev/null ||
 	! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' |

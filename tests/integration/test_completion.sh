@@ -231,6 +231,9 @@ J
 "--json blocks")
 	echo '{"sanctions":[{"prefix":"198.51.100.0/24","kind":"block","expires_in":"never","reason":"manual"},{"prefix":"203.0.113.7","kind":"block","expires_in":"9m59s","expires_in_s":599,"reason":"spam"},{"prefix":"203.0.113.7","kind":"penalty","expires_in":"9m59s","expires_in_s":599,"reason":"recipients","limit":"bad tier"},{"prefix":"2001:db8::/32","kind":"penalty","expires_in":"1m","expires_in_s":60,"reason":"errors","limit":"1"}]}'
 	;;
+"--json blocklist list")
+	echo '{"loaded":true,"blocklists":[{"name":"drop","prefixes":1234,"loaded_at":1764936000,"refused":7,"source":"/var/cache/mxlimit/blocklist-drop.txt"},{"name":"edrop","prefixes":99,"loaded_at":1764936000,"refused":0,"source":"/tmp/e.txt"}]}'
+	;;
 *) exit 2 ;;
 esac
 EOF
@@ -304,6 +307,15 @@ case_eq "nothing once the prefix is given" "" "" mxlimit unblock 203.0.113.7 ''
 case_eq "nothing for block" "" "" mxlimit block ''
 case_eq "unblock: nothing when mxlimit fails" "" FAKE_RC=1 mxlimit unblock ''
 case_eq "query: nothing when mxlimit fails" "" FAKE_RC=1 mxlimit query ''
+
+# blocklist: its commands, the loaded sets, the list file, --dir
+case_eq "blocklist: its commands" "load list remove" "" mxlimit blocklist ''
+case_eq "blocklist remove: the loaded sets" "drop edrop" "" mxlimit blocklist remove ''
+case_eq "blocklist load e: the loaded set it starts (to replace it)" "edrop" "" mxlimit blocklist load e
+case_eq "blocklist load NAME: the list file" "$tmp/txt/readme.txt" "" mxlimit blocklist load drop "$tmp/txt/"
+case_eq "blocklist list: nothing more" "" "" mxlimit blocklist list ''
+case_eq "blocklist --dir: directories" "$tmp/pins/a" "" mxlimit blocklist --dir "$tmp/pins/"
+case_eq "load --blocklist-dir: directories" "$tmp/pins/a" "" mxlimit load --blocklist-dir "$tmp/pins/"
 
 # every mode at once, and a hung mxlimit (once: it costs 2 s)
 for m in "${modes[@]}"; do

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Eviction: a spoofed-source flood that fills the LRU maps (rate buckets,
-# pending SYNs) and the source counters many times over does not evict
+# Eviction: a spoofed-source flood that churns the LRU map of pending SYNs
+# many times over and crowds the sketch (the fixed state of sources before
+# their first handshake) does not evict
 # blocks, penalties or policy, does not unblock anyone, and does not let a
 # blocked prefix through, then real TCP shows every sanction and limit
 # still in force.
@@ -82,7 +83,8 @@ flood() { # prints how many frames were sent
 	nsenter --net=/run/netns/$LAB_CLI timeout 60 "$SYNFLOOD" -i "$LAB_IF_CLI" --dst-mac "$mac" \
 		-t 20 "$@" | sed -n 's/.*sent=\([0-9]*\).*/\1/p'
 }
-rate_new0=$(counter rate_new)
+rate_new0=$(counter rate_new) rrate0=$(counter refused_rate) rconc0=$(counter refused_conc)
+adm0=$(counter admitted) rtx0=$(counter syn_retransmit)
 blk0=$(counter refused_block) pen0=$(counter refused_penalty)
 sent_fill=0 sent_blk=0 sent_pen=0
 for round in 1 2; do
@@ -101,8 +103,17 @@ done
 syn_all() { [ "$(counter syn)" -ge $((sent_fill + sent_blk + sent_pen)) ]; }
 wait_for 50 syn_all
 rate_new=$(( $(counter rate_new) - rate_new0 ))
-echo "# flood: $sent_fill fresh sources, $sent_blk SYNs from blocked, $sent_pen from penalized; $rate_new rate buckets created; conc_map_full $(counter conc_map_full)"
-check "the flood churned the rate map (buckets created $rate_new > 8 x $MAPN)" [ "$rate_new" -gt $((8 * MAPN)) ]
+rrate=$(( $(counter refused_rate) - rrate0 ))
+rconc=$(( $(counter refused_conc) - rconc0 ))
+rtx=$(( $(counter syn_retransmit) - rtx0 )) # a fresh source's 4-tuple again, its record live
+adm=$(( $(counter admitted) - adm0 ))
+echo "# flood: $sent_fill fresh sources, $sent_blk SYNs from blocked, $sent_pen from penalized; $rate_new rated in the sketch, $rrate refused by rate, $rconc by concurrency, $rtx retransmits, $adm admitted; conc_map_full $(counter conc_map_full)"
+# Fresh sources allocate nothing per source (their rate and pending SYNs
+# live in the fixed sketch): what a flood can churn is the pending-record
+# LRU map, one record per admitted SYN.
+check "every fresh-source SYN was judged in the sketch (rated $rate_new + refused $rrate + $rconc + retransmits $rtx >= $sent_fill)" \
+	[ $((rate_new + rrate + rconc + rtx)) -ge "$sent_fill" ]
+check "the flood churned the pending-record map ($adm admitted > 4 x $MAPN)" [ "$adm" -gt $((4 * MAPN)) ]
 check_eq "every SYN from a blocked prefix refused during the flood" \
 	"$(( $(counter refused_block) - blk0 ))" "$sent_blk"
 check_eq "every SYN from the penalized source refused during the flood" \

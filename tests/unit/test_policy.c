@@ -333,7 +333,7 @@ static void test_haraka_default(void **state)
 	assert_int_equal(mx_policy_load(HARAKA_FILE, &pol), 0);
 	cap_stop();
 	assert_int_equal(cap.errors, 0);
-	assert_logged(HARAKA_FILE ":7: warning: [redis] is accepted but not implemented");
+	assert_logged(HARAKA_FILE ":7: warning: [redis] has no host and no socket");
 	assert_logged(HARAKA_FILE ":120: warning: [outbound] is ignored");
 	assert_logged(HARAKA_FILE ":128: warning: [rate_outbound] is ignored");
 	assert_logged("warning: " HARAKA_FILE ": no limit section is enabled");
@@ -789,7 +789,13 @@ static void test_redis_outbound_recipients(void **state)
 		"[outbound]\nenabled = true\nexample.com = 10\nbare_key\n"
 		"[rate_outbound]\ngmail.com = 10/1m\n"
 		"[recipients]\nenabled = true\nmax = 20\nmax_relaying = 100\n");
-	assert_logged("mxlimit: t.ini:1: warning: [redis] is accepted but not implemented");
+	assert_int_equal(cap.warnings, 3); /* [redis] with a host: none for it */
+	assert_true(pol.redis.enabled);
+	assert_string_equal(pol.redis.host, "127.0.0.1");
+	assert_int_equal(pol.redis.port, 6379);
+	assert_int_equal(pol.redis.db, 4);
+	assert_string_equal(pol.redis.prefix, "mxl:");
+	assert_int_equal(pol.redis.timeout_ns, 100 * 1000000ULL);
 	assert_logged("mxlimit: t.ini:6: warning: [outbound] is ignored: mxlimit limits inbound connections\n");
 	assert_logged("mxlimit: t.ini:10: warning: [rate_outbound] is ignored");
 	assert_logged("mxlimit: t.ini:15: warning: max_relaying is not used");
@@ -798,8 +804,29 @@ static void test_redis_outbound_recipients(void **state)
 	mx_policy_free(&pol);
 
 	assert_int_equal(load("[redis]\nserver = x\n[recipients]\nmax_relaying = lots\n"), -1);
-	assert_logged("mxlimit: t.ini:2: unknown key \"server\" in [redis]\n");
+	assert_logged("mxlimit: t.ini:2: unknown key \"server\" in [redis]");
 	assert_logged("mxlimit: t.ini:4: bad limit \"lots\" for \"max_relaying\" in [recipients]");
+
+	/* a socket turns sharing on too; names are refused (they would
+	 * block the event loop on DNS); every bad value is an error */
+	load_ok("[redis]\nsocket = /run/redis/redis.sock\npassword = pw\nprefix = fleet1:\n"
+		"timeout = 2s\n");
+	assert_true(pol.redis.enabled);
+	assert_string_equal(pol.redis.socket, "/run/redis/redis.sock");
+	assert_string_equal(pol.redis.prefix, "fleet1:");
+	assert_int_equal(pol.redis.timeout_ns, 2000 * 1000000ULL);
+	mx_policy_free(&pol);
+	load_ok("[redis]\nhost = ::1\ntimeout = 250\n");
+	assert_int_equal(pol.redis.timeout_ns, 250 * 1000000ULL);
+	mx_policy_free(&pol);
+	assert_int_equal(load("[redis]\nhost = redis.example\nport = 70000\nsocket = rel\n"
+			      "timeout = 0\nurl = redis://x\nprefix = a b\n"), -1);
+	assert_logged("t.ini:2: [redis] host = \"redis.example\": an IPv4 or IPv6 address");
+	assert_logged("t.ini:3: [redis] port = \"70000\": a port is 1-65535");
+	assert_logged("t.ini:4: [redis] socket = \"rel\": an absolute path");
+	assert_logged("t.ini:5: [redis] timeout = \"0\"");
+	assert_logged("t.ini:6: [redis] url = \"redis://x\": not supported");
+	assert_logged("t.ini:7: [redis] prefix = \"a b\"");
 }
 
 static void test_proxy_section(void **state)

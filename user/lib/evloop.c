@@ -120,6 +120,15 @@ void mx_io_close(struct mx_loop *l, struct mx_io *io)
 	io->fd = -1;
 }
 
+void mx_io_del(struct mx_loop *l, struct mx_io *io)
+{
+	if (io->fd < 0)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->fd = -1;
+	io->events = 0;
+}
+
 /* Timer heap, 1-based slots kept in t->idx so removal is O(log n). */
 static void heap_put(struct mx_loop *l, size_t i, struct mx_timer *t)
 {

@@ -53,6 +53,8 @@ int mx_io_add(struct mx_loop *l, struct mx_io *io, int fd, uint32_t events, mx_i
 int mx_io_set(struct mx_loop *l, struct mx_io *io, uint32_t events);
 /* Deregister and close the descriptor. */
 void mx_io_close(struct mx_loop *l, struct mx_io *io);
+/* Deregister only: the descriptor belongs to someone else (hiredis). */
+void mx_io_del(struct mx_loop *l, struct mx_io *io);
 
 /*
  * Signals as events (signalfd): block sigs[0..n) and call fn when one is

@@ -34,7 +34,7 @@ enum sect_kind {
 	SK_PENALTY,
 	SK_PROXY,   /* handed to proxy_conf.c */
 	SK_POLICYD, /* handed to policyd_conf.c */
-	SK_REDIS,   /* accepted, not implemented */
+	SK_REDIS,   /* redis_conf.c */
 	SK_IGNORED, /* outbound: not ours, any key accepted */
 };
 
@@ -625,21 +625,6 @@ static int penalty_key(struct loader *L, const char *key, const char *value, int
 	return 0;
 }
 
-/* ---- [redis] ---- */
-
-static int redis_key(struct loader *L, const char *key, int line)
-{
-	static const char *const known[] = { "host", "port", "db", "database", "password",
-					     "username", "socket", "url" };
-	size_t i;
-
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (strcmp(key, known[i]) == 0)
-			return 0;
-	}
-	return err(L, line, "unknown key \"%s\" in [redis]", key);
-}
-
 /* ---- dispatch ---- */
 
 static long find_section(const char *name, bool nocase)
@@ -684,7 +669,7 @@ static int on_section(struct loader *L, const char *name, int line)
 		L->pol->policyd.present = true;
 		break;
 	case SK_REDIS:
-		warn(L, line, "[redis] is accepted but not implemented: each node keeps its own counters");
+		L->pol->redis.present = true;
 		break;
 	case SK_IGNORED:
 		warn(L, line, "[%s] is ignored: mxlimit limits inbound connections", name);
@@ -723,7 +708,10 @@ static int on_key(struct loader *L, const char *key, const char *value, int line
 		L->failed = true;
 		return -1;
 	case SK_REDIS:
-		return redis_key(L, key, line);
+		if (mx_redis_conf_set(&L->pol->redis, L->file, line, key, value) == 0)
+			return 0;
+		L->failed = true;
+		return -1;
 	case SK_IGNORED:
 		break;
 	}
@@ -936,6 +924,10 @@ static void finish(struct loader *L)
 	if (mx_policyd_conf_finish(&L->pol->policyd, L->file,
 				   L->header_line[find_section("policyd", false)]) < 0)
 		L->failed = true;
+	mx_redis_conf_finish(&L->pol->redis);
+	if (L->pol->redis.present && !L->pol->redis.enabled)
+		warn(L, L->header_line[find_section("redis", false)],
+		     "[redis] has no host and no socket: each node keeps its own counters and verdicts");
 }
 
 static void set_defaults(struct mx_policy *pol)
@@ -959,6 +951,7 @@ static void set_defaults(struct mx_policy *pol)
 	pol->max_rules = MX_DEFAULT_MAX_RULES;
 	mx_proxy_conf_init(&pol->proxy);
 	mx_policyd_conf_init(&pol->policyd);
+	mx_redis_conf_init(&pol->redis);
 }
 
 int mx_policy_load_buf(const char *name, const char *buf, size_t len, struct mx_policy *out)

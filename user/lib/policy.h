@@ -26,6 +26,7 @@
 #include "mx_types.h"
 #include "policyd_conf.h"
 #include "proxy_conf.h"
+#include "redis_conf.h"
 
 #define MX_NS_PER_SEC 1000000000ULL
 
@@ -188,6 +189,7 @@ struct mx_policy {
 	struct mx_penalty penalty[MX_VIOL__COUNT];
 	struct mx_proxy_conf proxy;     /* [proxy], see proxy_conf.h */
 	struct mx_policyd_conf policyd; /* [policyd], see policyd_conf.h */
+	struct mx_redis_conf redis;     /* [redis], see redis_conf.h */
 };
 
 int mx_policy_load(const char *path, struct mx_policy *out);

@@ -48,6 +48,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g);
 int cmd_block(int argc, char **argv, const struct mx_global *g);
 int cmd_unblock(int argc, char **argv, const struct mx_global *g);
 int cmd_blocks(int argc, char **argv, const struct mx_global *g);
+int cmd_blocklist(int argc, char **argv, const struct mx_global *g);
 int cmd_daemon(int argc, char **argv, const struct mx_global *g);
 int cmd_doctor(int argc, char **argv, const struct mx_global *g);
 

@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "blocklist.h"
 #include "cli.h"
 #include "log.h"
 #include "policy_apply.h"
@@ -44,12 +45,13 @@ static int parse_mode(const char *s, enum mx_xdp_mode *mode)
 
 static const char load_help[] =
 	"Usage: mxlimit load -i IFACE [-i IFACE...] [-c FILE] [--mode auto|native|generic]\n"
-	"                    [--force] [--state FILE]\n"
+	"                    [--force] [--state FILE] [--blocklist-dir DIR]\n"
 	"       mxlimit load --gateway -i IFACE [-i IFACE...] --servers-on IFACE\n"
 	"                    [--servers-on IFACE...] [-c FILE] [options as above]\n\n"
 	"Load mxlimit's programs, pin its maps and links under the pin dir, apply the\n"
 	"policy, attach the XDP program to each interface and the socket-state program,\n"
-	"count the connections that already exist, restore saved blocks; then exit.\n"
+	"count the connections that already exist, restore saved blocks and the saved\n"
+	"blocklists the kernel does not hold; then exit.\n"
 	"Enforcement stays in the kernel.  Loading onto an interface that already has\n"
 	"mxlimit replaces the programs and keeps every counter.\n"
 	"Optional mechanisms the kernel refuses fall back with one warning each\n"
@@ -62,6 +64,8 @@ static const char load_help[] =
 	"      --mode MODE        XDP mode: auto (default), native (driver) or generic\n"
 	"      --force            replace another program's XDP attachment\n"
 	"      --state FILE       blocks to restore (default " MX_DEFAULT_STATE ")\n"
+	"      --blocklist-dir DIR  saved blocklists (default " MX_DEFAULT_BLOCKLIST_DIR ",\n"
+	"                         or $MXLIMIT_BLOCKLIST_DIR)\n"
 	"      --gateway          gateway mode: mxlimit runs on a router or firewall in\n"
 	"                         front of the mail servers ([main] servers) and counts\n"
 	"                         the flows whose handshake it sees complete; -i names\n"
@@ -125,17 +129,19 @@ static uint32_t gw_core_load(const char *pin_dir, const struct mx_map_sizes *sz,
 	return 0;
 }
 
-/* What load did, and the saved blocks restored: both modes. */
+/* The saved blocks and blocklists restored, and what load did: both
+ * modes. */
 static int load_report(const struct mx_global *g, const char *path, const struct mx_compiled *c,
-		       const char *state, const char **ifaces, int n_if, const char **srv_ifaces,
-		       int n_srv)
+		       const char *state, const char *bl_dir, const char **ifaces, int n_if,
+		       const char **srv_ifaces, int n_srv)
 {
 	struct mx_maps m;
-	int i, restored;
+	int i, restored, bl_restored;
 
 	if (mx_maps_open(g->pin_dir, &m))
 		return MX_EXIT_FAIL;
 	restored = mx_state_restore(&m, state);
+	bl_restored = mx_bl_restore(&m, g->pin_dir, bl_dir);
 	for (i = 0; i < n_if + n_srv; i++) {
 		const char *name = i < n_if ? ifaces[i] : srv_ifaces[i - n_if];
 		uint32_t r;
@@ -157,6 +163,11 @@ static int load_report(const struct mx_global *g, const char *path, const struct
 	}
 	if (restored > 0)
 		mx_info("restored %d blocks and penalties from %s", restored, state);
+	if (bl_restored > 0)
+		mx_info("installed %d saved blocklists from %s", bl_restored, bl_dir);
+	else if (bl_restored < 0)
+		mx_warn("the blocklists saved in %s were not installed (see above; "
+			"`mxlimit blocklist load` them again)", bl_dir);
 	mx_info("policy %s applied: %zu prefixes", path, c->n_rules);
 	mx_maps_close(&m);
 	return MX_EXIT_OK;
@@ -208,8 +219,9 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		{ "mode", required_argument, 0, 'm' },      { "force", no_argument, 0, 'f' },
 		{ "state", required_argument, 0, 's' },     { "help", no_argument, 0, 'h' },
 		{ "gateway", no_argument, 0, 'G' },         { "servers-on", required_argument, 0, 'S' },
-		{ 0, 0, 0, 0 },
+		{ "blocklist-dir", required_argument, 0, 'b' }, { 0, 0, 0, 0 },
 	};
+	const char *bl_dir = NULL;
 	const char *ifaces[MAX_IFACES_ARG], *cfg = NULL, *state = MX_DEFAULT_STATE;
 	const char *srv_ifaces[MAX_IFACES_ARG];
 	int n_srv = 0, gateway = 0, j;
@@ -245,6 +257,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 			if (add_iface(srv_ifaces, &n_srv, optarg))
 				return MX_EXIT_USAGE;
 			break;
+		case 'b': bl_dir = optarg; break;
 		case 'h': fputs(load_help, stdout); return MX_EXIT_OK;
 		default: fputs(load_help, stderr); return MX_EXIT_USAGE;
 		}
@@ -301,7 +314,8 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		rc = load_gateway(g, &sz, &c, ifaces, n_if, srv_ifaces, n_srv, &ao);
 		if (!rc) {
 			mx_policy_remember(g->pin_dir, path);
-			rc = load_report(g, path, &c, state, ifaces, n_if, srv_ifaces, n_srv);
+			rc = load_report(g, path, &c, state, mx_bl_dir(bl_dir), ifaces, n_if,
+					 srv_ifaces, n_srv);
 		}
 		goto out;
 	}
@@ -335,7 +349,7 @@ int cmd_load(int argc, char **argv, const struct mx_global *g)
 		feats &= ~MX_FEAT_SWEEP;
 	if (mx_features_record(&m, feats))
 		mx_warn("cannot record the features in use: %s", strerror(errno));
-	rc = load_report(g, path, &c, state, ifaces, n_if, NULL, 0);
+	rc = load_report(g, path, &c, state, mx_bl_dir(bl_dir), ifaces, n_if, NULL, 0);
 out:
 	mx_maps_close(&m);
 	if (core)

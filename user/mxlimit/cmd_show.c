@@ -9,8 +9,10 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
+#include "cluster.h"
 #include "json.h"
 #include "log.h"
+#include "blocklist.h"
 #include "sanction.h"
 
 static const char *const stat_names[] = {
@@ -181,8 +183,10 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 			jw_kbool(&w, "asymmetric_suspected", gw_asymmetric(&total));
 			jw_end(&w);
 		}
+		mx_bl_status(&m, &w);
 		jw_key(&w, "counters");
 		print_stats_json(&w, &total);
+		cluster_status_print(g->pin_dir, &w); /* [redis]: the daemon's report */
 		jw_end(&w);
 		mx_maps_close(&m);
 		return MX_EXIT_OK;
@@ -239,6 +243,8 @@ int cmd_status(int argc, char **argv, const struct mx_global *g)
 	if (!gw && !strcmp(mx_feature_seed(feats), "sock_diag"))
 		printf("  seed sock_diag: a connection closing during the dump stays counted "
 		       "until the next sweep\n");
+	mx_bl_status(&m, NULL);
+	cluster_status_print(g->pin_dir, NULL); /* [redis]: the daemon's report */
 	printf("counters (all interfaces):\n");
 	print_stats_text(&total);
 	mx_maps_close(&m);
@@ -249,7 +255,8 @@ static const char query_help[] =
 	"Usage: mxlimit query ADDR [--json]\n\n"
 	"Which policy entry applies to ADDR (the matched lookup: a prefix or\n"
 	"`default`), its concurrency and rate limits, the counter it is counted in\n"
-	"(active, pending, rate used), and any block or penalty that applies.\n";
+	"(active, pending, rate used), any block or penalty that applies, and the\n"
+	"blocklists that list it.\n";
 
 static void lookup_text(const struct mx_key *k, bool shared, char *buf, size_t len)
 {
@@ -350,6 +357,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 				jw_ku64(&w, "limit", sn.penalty_limit);
 		}
 		jw_end(&w);
+		mx_bl_query(&m, g->pin_dir, &addr, r.flags & MX_RULE_ALLOW, &w);
 		jw_end(&w);
 	} else {
 		printf("%s%s\n", argv[1], r.flags & MX_RULE_ALLOW ? " (allowlisted)" : "");
@@ -372,6 +380,7 @@ int cmd_query(int argc, char **argv, const struct mx_global *g)
 			else
 				printf("limit %u\n", sn.penalty_limit);
 		}
+		mx_bl_query(&m, g->pin_dir, &addr, r.flags & MX_RULE_ALLOW, NULL);
 	}
 	mx_maps_close(&m);
 	return MX_EXIT_OK;

@@ -59,10 +59,18 @@ static int top_cmp(const void *a, const void *b)
 uint64_t mx_rate_used(const struct mx_maps *m, const struct mx_key *k, uint64_t now)
 {
 	struct mx_policy_key pk = { .prefixlen = 32 + 128 };
-	struct mx_rate rs;
+	struct mx_cell c0, c1;
+	struct mx_src rs;
 	struct mx_rule r;
 
-	if (bpf_map_lookup_elem(m->rate, k, &rs) || rs.tat_ns <= now)
+	/* the exact bucket after the source's first handshake, else the
+	 * sketch's estimate */
+	if (bpf_map_lookup_elem(m->src, k, &rs)) {
+		if (mx_sketch_cells(m, k, &c0, &c1))
+			return 0;
+		rs.tat_ns = mx_sketch_tat(&c0, &c1);
+	}
+	if (rs.tat_ns <= now)
 		return 0;
 	mx_config_read(m, &(struct mx_config){ 0 }, &pk.gen);
 	memcpy(pk.addr, k->addr, sizeof(pk.addr));
@@ -99,7 +107,7 @@ static size_t top_collect(const struct mx_maps *m, struct top_row **rows)
 	}
 	/* sources with SYNs in flight but no established connection yet */
 	prev = NULL;
-	while (bpf_map_get_next_key(m->pendcnt, prev, &next) == 0) {
+	while (bpf_map_get_next_key(m->src, prev, &next) == 0) {
 		struct top_row *row;
 		struct mx_conc c;
 		uint32_t pend;
@@ -196,6 +204,7 @@ static const struct {
 	size_t off;
 } refusals[] = {
 	{ "block", offsetof(struct mx_stats, refused_block) },
+	{ "blocklist", offsetof(struct mx_stats, refused_blocklist) },
 	{ "penalty", offsetof(struct mx_stats, refused_penalty) },
 	{ "rate", offsetof(struct mx_stats, refused_rate) },
 	{ "concurrency", offsetof(struct mx_stats, refused_conc) },

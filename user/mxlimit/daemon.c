@@ -59,9 +59,19 @@ static void on_save(struct mx_loop *l, struct mx_timer *t)
 
 void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out)
 {
+	memset(out, 0, sizeof(*out));
 	out->c = d->c;
 	out->peers = vsrv_peers(d->vs);
 	out->started_wall = d->started_wall;
+	if (d->cl) {
+		const struct mx_redis_stats *rs = cluster_redis_stats(d->cl);
+
+		out->cluster = true;
+		out->cs = *cluster_stats(d->cl);
+		if (rs)
+			out->rs = *rs;
+		snprintf(out->node, sizeof(out->node), "%s", d->node);
+	}
 }
 
 /* The verdict server's two ways into the daemon (struct vsrv_ctx). */
@@ -75,6 +85,43 @@ static struct mx_maps *vsrv_maps(void *arg)
 static void vsrv_changed(void *arg)
 {
 	dmn_sanctions_changed(arg);
+}
+
+static void vsrv_applied(void *arg, const struct mx_vreq *r)
+{
+	struct dmn *d = arg;
+
+	cluster_local(d->cl, r);
+}
+
+/* ---- [redis]: the cluster (cluster.h) ---- */
+
+static struct mx_maps *cl_maps(void *arg)
+{
+	struct dmn *d = arg;
+
+	return dmn_maps_ready(d) ? &d->maps : NULL;
+}
+
+/* Start, restart or stop sharing as d->redis now says. */
+static void cluster_follow(struct dmn *d, const struct mx_redis_conf *was)
+{
+	struct cluster_ctx cc = {
+		.loop = d->loop, .node = d->node,
+		.cursor_path = d->cursor_path[0] ? d->cursor_path : NULL,
+		.maps = cl_maps, .allowlisted = vsrv_touches_allowlist,
+		.changed = vsrv_changed, .arg = d,
+	};
+
+	if (!d->loop || (was && d->cl && mx_redis_conf_equal(was, &d->redis)))
+		return;
+	if (d->cl) {
+		mx_info("cluster: [redis] changed; reconnecting");
+		cluster_free(d->cl);
+		d->cl = NULL;
+	}
+	if (d->redis.enabled && !(d->cl = cluster_new(&cc, &d->redis)))
+		mx_err("cluster: cannot start; verdicts stay on this node");
 }
 
 void dmn_sanctions_changed(struct dmn *d)
@@ -188,6 +235,12 @@ static void settings_read(struct dmn *d)
 		return;
 	}
 	d->gc_idle_ns = pol.gc_idle_ns ? pol.gc_idle_ns : MX_DEFAULT_GC_IDLE_NS;
+	{
+		struct mx_redis_conf was = d->redis;
+
+		d->redis = pol.redis;
+		cluster_follow(d, &was);
+	}
 	mx_policy_free(&pol);
 }
 
@@ -220,7 +273,7 @@ static bool conc_idle(const struct mx_conc *c, uint64_t now, uint64_t idle)
  * Remove concurrency counters with no connection counted and no open or
  * close for gc_idle.  The socket-state program creates them again at the
  * next handshake.  Pending SYNs are not in these entries (they live in
- * the LRU map mx_pendcnt, see bpf/mx_limits.h), so removing one never
+ * the LRU map mx_src, see bpf/mx_limits.h), so removing one never
  * forgets a SYN in flight.
  *
  * The race: a hash map has no compare-and-delete, so a handshake on
@@ -427,6 +480,12 @@ static void on_tick(struct mx_loop *l, struct mx_timer *t)
 	struct dmn *d = t->arg;
 
 	housekeeping(d);
+	if (d->cl) {
+		char path[PATH_MAX];
+
+		cluster_report_path(d->pin_dir, path, sizeof(path));
+		cluster_report(d->cl, path);
+	}
 	mx_timer_set(l, t, mx_loop_now(l) + DMN_TICK_MS * 1000000ULL);
 }
 
@@ -441,12 +500,14 @@ static int setup_signals(struct dmn *d, struct mx_io *sig)
 
 static const char usage_text[] =
 	"Usage: mxlimit daemon [-c FILE] [--socket PATH] [--state FILE|--no-state] [--metrics ADDR:PORT]\n"
-	"                      [--group GROUP] [--allow-user USER]... [--syslog] [-v]\n\n"
+	"                      [--group GROUP] [--allow-user USER]... [--node NAME] [--syslog] [-v]\n\n"
 	"Run in the foreground: take verdicts (PENALIZE, BLOCK, UNBLOCK, QUERY) on a\n"
 	"Unix socket, serve Prometheus metrics, re-apply the policy on SIGHUP, remove\n"
 	"expired blocks and idle counters from the maps, and save blocks and penalties\n"
 	"to the state file that `load` restores.  The kernel enforces everything with\n"
-	"or without the daemon; SIGTERM and SIGINT leave enforcement in place.\n\n"
+	"or without the daemon; SIGTERM and SIGINT leave enforcement in place.  With\n"
+	"[redis] in the policy, blocks, penalties and unblocks from the verdict socket\n"
+	"are shared with every node of a fleet (mxlimit(8) CLUSTER).\n\n"
 	"Options:\n"
 	"  -c, --config FILE      policy file for SIGHUP (default: the one `load` applied,\n"
 	"                         else " MX_DEFAULT_POLICY ")\n"
@@ -456,6 +517,7 @@ static const char usage_text[] =
 	"      --state FILE       snapshot of blocks and penalties (default " MX_DEFAULT_STATE ")\n"
 	"      --no-state         keep no snapshot\n"
 	"      --metrics ADDR:PORT  serve GET /metrics there (127.0.0.1:9433, [::1]:9433)\n"
+	"      --node NAME        this node's name in a fleet ([redis]; default: the host name)\n"
 	"      --syslog           log to syslog (facility daemon) as well as to stderr\n"
 	"  -v, --verbose          log debug messages too\n"
 	"  -h, --help             this text\n\n"
@@ -466,7 +528,7 @@ static const char usage_text[] =
 /* 0 = run, 1 = --help shown, -1 = usage error (reported). */
 static int parse_options(int argc, char **argv, struct dmn *d)
 {
-	enum { O_SOCKET = 256, O_STATE, O_NO_STATE, O_METRICS, O_GROUP, O_ALLOW, O_SYSLOG };
+	enum { O_SOCKET = 256, O_STATE, O_NO_STATE, O_METRICS, O_GROUP, O_ALLOW, O_SYSLOG, O_NODE };
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' },
 		{ "socket", required_argument, 0, O_SOCKET },
@@ -476,6 +538,7 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 		{ "group", required_argument, 0, O_GROUP },
 		{ "allow-user", required_argument, 0, O_ALLOW },
 		{ "syslog", no_argument, 0, O_SYSLOG },
+		{ "node", required_argument, 0, O_NODE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -499,6 +562,15 @@ static int parse_options(int argc, char **argv, struct dmn *d)
 			d->metrics_addr = optarg;
 			break;
 		case O_GROUP: d->group = optarg; break;
+		case O_NODE:
+			if (!optarg[0] || strlen(optarg) >= sizeof(d->node) ||
+			    strpbrk(optarg, " \t\r\n|")) {
+				mx_err("daemon: --node wants a name of 1 to %zu characters without blanks or '|', not \"%s\"",
+				       sizeof(d->node) - 1, optarg);
+				return -1;
+			}
+			snprintf(d->node, sizeof(d->node), "%s", optarg);
+			break;
 		case O_ALLOW:
 			if (d->n_allow_uids == DMN_MAX_ALLOW_UIDS ||
 			    mx_parse_uid(optarg, &d->allow_uids[d->n_allow_uids])) {
@@ -550,6 +622,11 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	r = parse_options(argc, argv, &d);
 	if (r)
 		return r > 0 ? MX_EXIT_OK : MX_EXIT_USAGE;
+	if (!d.node[0] && (gethostname(d.node, sizeof(d.node)) || !d.node[0]))
+		snprintf(d.node, sizeof(d.node), "mxlimit");
+	d.node[sizeof(d.node) - 1] = '\0';
+	if (d.state_path)
+		snprintf(d.cursor_path, sizeof(d.cursor_path), "%s.cluster", d.state_path);
 
 	maps_follow(&d);
 	if (!d.loaded) {
@@ -568,7 +645,8 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 		struct vsrv_ctx vc = {
 			.loop = d.loop, .socket_path = d.socket_path, .group = d.group,
 			.allow_uids = d.allow_uids, .n_allow_uids = d.n_allow_uids, .c = &d.c,
-			.maps = vsrv_maps, .changed = vsrv_changed, .arg = &d,
+			.maps = vsrv_maps, .changed = vsrv_changed, .applied = vsrv_applied,
+			.arg = &d,
 		};
 
 		if (!(d.vs = vsrv_open(&vc)))
@@ -576,6 +654,7 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	}
 	if (d.metrics_addr && msrv_open(&d))
 		goto out;
+	cluster_follow(&d, NULL);
 	snapshot(&d, false);
 	d.last_gc_ns = dmn_now_ns();
 	mx_info("daemon ready: verdicts on %s%s%s, maps in %s", d.socket_path,
@@ -586,6 +665,14 @@ int cmd_daemon(int argc, char **argv, const struct mx_global *g)
 	maps_follow(&d);
 	snapshot(&d, false); /* what changed since the last tick */
 out:
+	if (d.cl) {
+		char path[PATH_MAX];
+
+		cluster_report_path(d.pin_dir, path, sizeof(path));
+		unlink(path); /* status: no node here any more */
+	}
+	cluster_free(d.cl);
+	d.cl = NULL;
 	msrv_close(&d);
 	vsrv_close(d.vs);
 	if (d.loop) {

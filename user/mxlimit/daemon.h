@@ -20,6 +20,9 @@
 #include "evloop.h"
 #include "loader.h"
 #include "policy.h"
+#include "cluster.h"
+#include "redis_client.h"
+#include "redis_conf.h"
 
 /* Housekeeping tick: map follow-up, sanction expiry, sweep and GC, snapshot
  * check (peers time out on their own timers). */
@@ -85,6 +88,12 @@ struct dmn {
 	uint64_t swept;            /* connections counted down by sweeps */
 	uint64_t state_sum;        /* checksum of the sanctions last saved or seen */
 	bool state_sum_valid;
+
+	/* [redis]: verdicts across the fleet (cluster.h); NULL when off */
+	struct cluster *cl;
+	struct mx_redis_conf redis;
+	char node[64];             /* --node, else the host name */
+	char cursor_path[PATH_MAX]; /* STATE.cluster, "" without a state file */
 };
 
 /* A verdict changed the sanctions: the state file is written right after
@@ -99,6 +108,10 @@ struct dmn_snapshot {
 	struct dmn_counters c;
 	size_t peers;          /* verdict socket connections open */
 	uint64_t started_wall; /* Unix seconds */
+	bool cluster;          /* [redis] on: the three below are set */
+	struct cluster_stats cs;
+	struct mx_redis_stats rs;
+	char node[64];
 };
 void dmn_snapshot_take(struct dmn *d, struct dmn_snapshot *out);
 /* Are the maps usable (re-checked at most every DMN_MAPS_RECHECK_NS)? */
@@ -118,12 +131,16 @@ struct vsrv_ctx {
 	struct mx_maps *(*maps)(void *arg);
 	/* a verdict changed the sanctions */
 	void (*changed)(void *arg);
+	/* a BLOCK, PENALIZE or UNBLOCK was applied here (for the cluster) */
+	void (*applied)(void *arg, const struct mx_vreq *r);
 	void *arg;
 };
 /* NULL on failure (logged). */
 struct vsrv *vsrv_open(const struct vsrv_ctx *ctx);
 void vsrv_close(struct vsrv *s);
 size_t vsrv_peers(const struct vsrv *s);
+/* Would a sanction on p touch an allowlisted source (live policy)? */
+bool vsrv_touches_allowlist(const struct mx_maps *m, const mx_prefix *p);
 
 /* ---- metrics.c ---- */
 bool mx_metrics_addr_valid(const char *s); /* "ADDR:PORT", "[V6]:PORT" */

@@ -60,6 +60,8 @@ static uint32_t disabled_bits(void)
 			bits |= MX_FEAT_GW_TIMER;
 		else if (strcmp(tok, "gw_sweep") == 0)
 			bits |= MX_FEAT_GW_TIMER | MX_FEAT_GW_DAEMON;
+		else if (strcmp(tok, "batch") == 0)
+			; /* blocklist.c: no batch map operations */
 		else if (!warned)
 			mx_warn("MXLIMIT_DISABLE: unknown mechanism '%s' (known: seed_iter, "
 				"seed_diag, seed, sweep, gw_timer, gw_sweep)", tok);

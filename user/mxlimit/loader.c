@@ -139,6 +139,112 @@ static void size_map(struct bpf_map *map, const char *pin_dir, uint32_t want)
 	close(fd);
 }
 
+/*
+ * A map pinned by another mxlimit version may have another layout (a
+ * counter added to struct mx_stats changes its value size), and libbpf
+ * then refuses the whole load with a bare EINVAL.  Counter-only maps are
+ * re-created (their counts restart; the programs this load attaches use
+ * the new one); for any other map, say what to do.
+ */
+static bool counters_only(const char *name)
+{
+	return !strcmp(name, "mx_stats") || !strcmp(name, "mx_bl_hits");
+}
+
+/* Does the map pinned for `map` have another layout?  *info gets it. */
+static bool pinned_differs(struct bpf_map *map, struct bpf_map_info *info)
+{
+	const char *path = bpf_map__pin_path(map);
+	uint32_t len = sizeof(*info);
+	bool differs;
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	if (!path || (fd = bpf_obj_get(path)) < 0)
+		return false;
+	differs = bpf_obj_get_info_by_fd(fd, info, &len) == 0 &&
+		  (info->type != (uint32_t)bpf_map__type(map) ||
+		   info->key_size != bpf_map__key_size(map) ||
+		   info->value_size != bpf_map__value_size(map) ||
+		   info->map_flags != bpf_map__map_flags(map));
+	close(fd);
+	return differs;
+}
+
+/* Nothing is touched unless every other map fits. */
+static int check_pinned(struct mxlimit *skel)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	int rc = 0;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		if (counters_only(bpf_map__name(map)) || !pinned_differs(map, &info))
+			continue;
+		mx_err("%s was pinned by another mxlimit version with another layout; "
+		       "`mxlimit unload --all` removes the old pins (counters, blocks and "
+		       "penalties are lost; saved blocks and blocklists are restored by the "
+		       "next load)", bpf_map__pin_path(map));
+		rc = -1;
+	}
+	if (rc)
+		return rc;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (!counters_only(bpf_map__name(map)) || !pinned_differs(map, &info))
+			continue;
+		mx_warn("%s was pinned by another mxlimit version (value size %u, now %u): "
+			"re-created, its counters restart", bpf_map__pin_path(map), info.value_size,
+			bpf_map__value_size(map));
+		unlink(bpf_map__pin_path(map));
+	}
+	return 0;
+}
+
+/* The fast path's ports and the sanctions word are global data, each of its
+ * own section (bpf/mx_maps.h), pinned as mx_ports and mx_sanctseq so that
+ * every interface's program shares one copy.
+ * Before that was global data, mx_ports was a plain array of the same size:
+ * libbpf cannot reuse it (it lacks BPF_F_MMAPABLE), so that old pin goes;
+ * the policy the load applies writes the new one. */
+static int pin_global_data(struct mxlimit *skel, const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mx_ports", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    !(info.map_flags & BPF_F_MMAPABLE) && unlink(path) == 0)
+			mx_info("replaced the ports map of an older mxlimit (%s)", path);
+		close(fd);
+	}
+	if (bpf_map__set_pin_path(skel->maps.data_ports, path))
+		return -1;
+	snprintf(path, sizeof(path), "%s/mx_sanctseq", pin_dir);
+	return bpf_map__set_pin_path(skel->maps.data_sanct, path);
+}
+
+/* Pins of maps an older mxlimit had and this one does not (their state
+ * moved: mx_rate and mx_pendcnt into mx_src).  Removed at load, once the
+ * new programs are in, and by unload --all; an old program still attached
+ * elsewhere keeps its map alive until it is replaced. */
+static const char *const obsolete_maps[] = { "mx_rate", "mx_pendcnt" };
+
+static void unpin_obsolete(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(obsolete_maps) / sizeof(obsolete_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, obsolete_maps[i]);
+		if (unlink(path) == 0)
+			mx_info("removed %s (a map of an older mxlimit)", path);
+	}
+}
+
 /* The optional programs to load: those the probe found usable. */
 static void set_optional(struct mxlimit *skel, uint32_t bits)
 {
@@ -163,13 +269,24 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	}
 	size_map(skel->maps.mx_conc, pin_dir, sz ? sz->sources : 0);
 	size_map(skel->maps.mx_conns, pin_dir, sz ? sz->connections : 0);
-	size_map(skel->maps.mx_rate, pin_dir, sz ? sz->rate_sources : 0);
+	size_map(skel->maps.mx_src, pin_dir, sz ? sz->rate_sources : 0);
+	size_map(skel->maps.mx_sketch, pin_dir, sz ? MX_SKETCH_ROWS * sz->rate_sources : 0);
+	skel->rodata->mx_sketch_w = bpf_map__max_entries(skel->maps.mx_sketch) / MX_SKETCH_ROWS;
 	size_map(skel->maps.mx_pending, pin_dir, sz ? sz->pending : 0);
-	size_map(skel->maps.mx_pendcnt, pin_dir, sz ? sz->pending : 0);
 	size_map(skel->maps.mx_sanctions, pin_dir, sz ? sz->sanctions : 0);
 	size_map(skel->maps.mx_policy, pin_dir, sz ? sz->rules : 0);
 	size_map(skel->maps.mx_gw_flows, pin_dir, sz ? sz->connections : 0);
 	size_map(skel->maps.mx_gw_pending, pin_dir, sz ? sz->pending : 0);
+	if (pin_global_data(skel, pin_dir)) {
+		mx_err("cannot set the pin paths of the global data maps");
+		mxlimit__destroy(skel);
+		return NULL;
+	}
+
+	if (check_pinned(skel)) {
+		mxlimit__destroy(skel);
+		return NULL;
+	}
 
 	bpf_program__set_autoload(skel->progs.mx_xdp, !!(progs & MX_PROGS_XDP));
 	bpf_program__set_autoload(skel->progs.mx_gw_gc_arm, !!(progs & MX_PROGS_GW_ARM));
@@ -199,6 +316,7 @@ static struct mxlimit *skel_load(const char *pin_dir, const struct mx_map_sizes 
 	}
 	if (progs & MX_PROGS_SOCK)
 		mx_features_warn(mx_features_get(), mx_skel_features(skel));
+	unpin_obsolete(pin_dir);
 	return skel;
 }
 
@@ -240,8 +358,11 @@ int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m)
 {
 	mx_maps_init(m);
 #define DUP(name) m->name = dup(bpf_map__fd(skel->maps.mx_##name))
-	DUP(ctl); DUP(config); DUP(ports); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
-	DUP(pending); DUP(pendcnt); DUP(rate); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	m->ports = dup(bpf_map__fd(skel->maps.data_ports));
+	m->sanctseq = dup(bpf_map__fd(skel->maps.data_sanct));
+	DUP(ctl); DUP(config); DUP(policy); DUP(sanctions); DUP(conc); DUP(conns);
+	DUP(pending); DUP(src); DUP(sketch); DUP(sweep); DUP(stats); DUP(netns); DUP(ifaces);
+	DUP(blocklist); DUP(bl_sets); DUP(bl_hits);
 	DUP(gw_servers); DUP(gw_pending); DUP(gw_flows); DUP(gw_gc);
 #undef DUP
 	return 0;
@@ -661,13 +782,15 @@ int mx_unload_all(const char *pin_dir)
 		closedir(d);
 		rmdir(path);
 	}
-	for (i = 0; i < MX_N_MAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+	for (i = 0; i <= MX_N_MAPS; i++) {
+		/* and the blocklist trie in mx_blocklist's slot (blocklist.h) */
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, i < MX_N_MAPS ? maps[i] : "mx_bl_trie");
 		if (unlink(path) && errno != ENOENT) {
 			mx_err("cannot remove %s: %s", path, strerror(errno));
 			rc = -1;
 		}
 	}
+	unpin_obsolete(pin_dir);
 	if (rmdir(pin_dir) && errno != ENOENT)
 		mx_warn("%s not removed: %s", pin_dir, strerror(errno));
 	return rc;

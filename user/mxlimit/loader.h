@@ -30,8 +30,8 @@ struct mxlimit; /* the skeleton */
  * "mx_" NAME (bpf/mx_maps.h). */
 #define MX_MAPS(X)                                                                   \
 	X(ctl) X(config) X(ports) X(policy) X(sanctions) X(conc) X(conns) X(pending) \
-	X(pendcnt) X(rate) X(sweep) X(stats) X(netns) X(ifaces) X(gw_servers)       \
-	X(gw_pending) X(gw_flows) X(gw_gc)
+	X(src) X(sweep) X(stats) X(netns) X(ifaces) X(blocklist) X(bl_sets) X(bl_hits) X(sanctseq) \
+	X(sketch) X(gw_servers) X(gw_pending) X(gw_flows) X(gw_gc)
 
 /* Fds of every pinned map; -1 where not open. */
 struct mx_maps {
@@ -196,6 +196,16 @@ uint32_t mx_self_netns(void);
 uint64_t mx_gw_flows_active(const struct mx_maps *m);
 
 /* Live pending SYNs counted at k (the datapath's slot rule). */
+/* The sanctions word (bpf/mx_maps.h mx_sanctions_seq): raise it after a
+ * write to mx_sanctions; settle clears it if the trie is empty (and raises
+ * it if an entry is there and the word is 0).  A write followed by a raise
+ * cannot be lost by a concurrent settle: the settle clears only if the word
+ * did not move while it found the trie empty. */
+void mx_sanctions_raise(const struct mx_maps *m);
+/* k's cells in the sketch (mx_types.h); 0 when read. */
+int mx_sketch_cells(const struct mx_maps *m, const struct mx_key *k, struct mx_cell *c0,
+		    struct mx_cell *c1);
+void mx_sanctions_settle(const struct mx_maps *m);
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns);
 

@@ -29,6 +29,7 @@ static const struct {
 	{ "block", cmd_block, "block a prefix (expiring in the kernel)" },
 	{ "unblock", cmd_unblock, "lift a block or penalty" },
 	{ "blocks", cmd_blocks, "list blocks and penalties" },
+	{ "blocklist", cmd_blocklist, "load, list, remove named prefix sets (e.g. Spamhaus DROP)" },
 	{ "daemon", cmd_daemon, "verdict socket, metrics, housekeeping, state" },
 	{ "doctor", cmd_doctor, "check the kernel, each program as load loads it" },
 };

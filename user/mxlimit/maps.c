@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,14 +252,83 @@ int mx_stats_read(const struct mx_maps *m, int row, struct mx_stats *out)
 	return 0;
 }
 
+/* The word, mapped (the map is BPF_F_MMAPABLE global data): the atomics
+ * the protocol needs are not available through bpf_map_update_elem. */
+static uint64_t *sanctseq_map(const struct mx_maps *m, size_t *len)
+{
+	void *p;
+
+	*len = (size_t)sysconf(_SC_PAGESIZE);
+	if (m->sanctseq < 0)
+		return NULL;
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, m->sanctseq, 0);
+	if (p == MAP_FAILED) {
+		mx_warn("cannot map the sanctions word: %s (every SYN looks sanctions up)",
+			strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+void mx_sanctions_raise(const struct mx_maps *m)
+{
+	size_t len;
+	uint64_t *w = sanctseq_map(m, &len);
+
+	if (!w)
+		return;
+	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
+	munmap(w, len);
+}
+
+void mx_sanctions_settle(const struct mx_maps *m)
+{
+	struct mx_sanction_key k;
+	size_t len;
+	uint64_t *w = sanctseq_map(m, &len), seen;
+	bool empty;
+
+	if (!w)
+		return;
+	seen = __atomic_load_n(w, __ATOMIC_SEQ_CST);
+	empty = bpf_map_get_next_key(m->sanctions, NULL, &k) != 0 && errno == ENOENT;
+	if (empty && seen)
+		__atomic_compare_exchange_n(w, &seen, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	else if (!empty && !seen)
+		__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
+	munmap(w, len);
+}
+
+/* k's two sketch cells, as the datapath finds them (mx_types.h). */
+int mx_sketch_cells(const struct mx_maps *m, const struct mx_key *k, struct mx_cell *c0,
+		    struct mx_cell *c1)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), w, i0, i1;
+
+	if (bpf_obj_get_info_by_fd(m->sketch, &info, &len))
+		return -1;
+	w = info.max_entries / MX_SKETCH_ROWS;
+	if (!w)
+		return -1;
+	i0 = mx_key_hash(k, 0) % w;
+	i1 = w + mx_key_hash(k, 1) % w;
+	if (bpf_map_lookup_elem(m->sketch, &i0, c0) || bpf_map_lookup_elem(m->sketch, &i1, c1))
+		return -1;
+	return 0;
+}
+
+/* k's SYNs in flight: the sketch's estimate (pending SYNs are counted
+ * there for every source; never below the truth, above it only where k's
+ * cells are shared in every row). */
 uint32_t mx_pending_count(const struct mx_maps *m, const struct mx_key *k, uint64_t now,
 			  uint64_t slot_ns)
 {
-	struct mx_pendcnt pc;
+	struct mx_cell c0, c1;
 
-	if (!slot_ns || bpf_map_lookup_elem(m->pendcnt, k, &pc))
+	if (!slot_ns || mx_sketch_cells(m, k, &c0, &c1))
 		return 0;
-	return mx_pending_live(&pc, (uint32_t)(now / slot_ns));
+	return mx_sketch_pending(&c0, &c1, (uint32_t)(now / slot_ns));
 }
 
 uint64_t mx_map_count(int fd, uint64_t max)

@@ -20,6 +20,8 @@
  *   mxlimit_blocks / mxlimit_penalties    prefixes with an own active one
  *   mxlimit_policy_generation, mxlimit_interfaces, mxlimit_loaded
  *   mxlimit_feature{mechanism,implementation}   what `load` uses (status)
+ *   mxlimit_blocklist_prefixes{set}, mxlimit_blocklist_refused_total{set},
+ *   mxlimit_blocklist_loaded_time_seconds{set}   each loaded blocklist
  *   mxlimit_daemon_*                      the daemon's own counters
  */
 #include "daemon.h"
@@ -37,6 +39,7 @@
 
 #include <bpf/bpf.h>
 
+#include "blocklist.h"
 #include "iobuf.h"
 #include "log.h"
 #include "sanction.h"
@@ -121,6 +124,40 @@ static size_t read_rows(struct dmn *d, struct stats_row *rows)
 	return n;
 }
 
+/* Each loaded blocklist: size, refusals, when it was loaded. */
+static void render_blocklists(struct dmn *d, FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+		{ "mxlimit_blocklist_prefixes", "gauge", "distinct prefixes of a loaded blocklist" },
+		{ "mxlimit_blocklist_refused_total", "counter",
+		  "SYNs refused because a loaded blocklist lists the source" },
+		{ "mxlimit_blocklist_loaded_time_seconds", "gauge",
+		  "when a blocklist was last loaded (Unix time)" },
+	};
+	struct mx_bl_set sets[MX_BL_MAX_SETS];
+	uint64_t hits[MX_BL_MAX_SETS] = { 0 };
+	size_t k;
+	int i;
+
+	if (mx_bl_sets_read(&d->maps, sets))
+		return;
+	mx_bl_hits_read(&d->maps, hits);
+	for (k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", series[k].name, series[k].help,
+			series[k].name, series[k].type);
+		for (i = 0; i < MX_BL_MAX_SETS; i++) {
+			if (!sets[i].name[0])
+				continue;
+			fprintf(f, "%s{set=\"", series[k].name);
+			label_escape(f, sets[i].name, sizeof(sets[i].name));
+			fprintf(f, "\"} %" PRIu64 "\n", k == 0 ? (uint64_t)sets[i].prefixes :
+				k == 1 ? (uint64_t)hits[i] : (uint64_t)sets[i].loaded_at);
+		}
+	}
+}
+
 static void render_kernel(struct dmn *d, FILE *f)
 {
 	struct stats_row *rows = calloc(MX_MAX_IFACES, sizeof(*rows));
@@ -184,6 +221,7 @@ static void render_kernel(struct dmn *d, FILE *f)
 				   "implementation=\"%s\"} 1\n",
 				mx_feature_gw_sweep(feats));
 	}
+	render_blocklists(d, f);
 }
 
 /* A counter split by {result="ok"|"err"}. */
@@ -218,6 +256,81 @@ static void render_daemon(const struct dmn_snapshot *st, FILE *f)
 	      st->started_wall);
 }
 
+/* [redis]: this node in its fleet (cluster.h, redis_client.h). */
+static void render_cluster(const struct dmn_snapshot *st, FILE *f)
+{
+	static const char *const resync[CL_RESYNC__COUNT] = { "startup", "trimmed", "reset" };
+	const struct cluster_stats *cs = &st->cs;
+	const struct mx_redis_stats *rs = &st->rs;
+	int i;
+
+	fputs("# HELP mxlimit_cluster_node_info this node's name in its fleet\n"
+	      "# TYPE mxlimit_cluster_node_info gauge\nmxlimit_cluster_node_info{node=\"", f);
+	label_escape(f, st->node, sizeof(st->node));
+	fputs("\"} 1\n", f);
+	gauge(f, "mxlimit_redis_up", "1 while the Redis connection is up and answering", rs->up);
+	counter(f, "mxlimit_redis_connects_total", "connections made (the first and every reconnect)",
+		rs->connects);
+	counter(f, "mxlimit_redis_commands_total", "commands sent", rs->commands);
+	fputs("# HELP mxlimit_redis_errors_total Redis failures, by kind\n"
+	      "# TYPE mxlimit_redis_errors_total counter\n", f);
+	for (i = 0; i < MX_REDIS_E__COUNT; i++)
+		fprintf(f, "mxlimit_redis_errors_total{kind=\"%s\"} %" PRIu64 "\n",
+			mx_redis_err_name((enum mx_redis_err)i), rs->errors[i]);
+	fputs("# HELP mxlimit_redis_command_seconds time from a command to its reply\n"
+	      "# TYPE mxlimit_redis_command_seconds histogram\n", f);
+	for (i = 0; i < MX_REDIS_LAT_BUCKETS; i++)
+		fprintf(f, "mxlimit_redis_command_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			mx_redis_lat_bounds[i], rs->lat_bucket[i]);
+	fprintf(f, "mxlimit_redis_command_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		   "mxlimit_redis_command_seconds_sum %.6f\n"
+		   "mxlimit_redis_command_seconds_count %" PRIu64 "\n",
+		rs->lat_count, (double)rs->lat_sum_ns / 1e9, rs->lat_count);
+	counter(f, "mxlimit_cluster_verdicts_published_total",
+		"local verdicts stored in Redis for the fleet", cs->published);
+	counter(f, "mxlimit_cluster_verdicts_publish_failed_total",
+		"publish attempts without an answer or refused (retried from the outbox)",
+		cs->publish_failed);
+	counter(f, "mxlimit_cluster_verdicts_republished_total",
+		"own verdicts published again after Redis lost its data", cs->republished);
+	fputs("# HELP mxlimit_cluster_verdicts_applied_total other nodes' verdicts applied here, by op\n"
+	      "# TYPE mxlimit_cluster_verdicts_applied_total counter\n", f);
+	fprintf(f, "mxlimit_cluster_verdicts_applied_total{op=\"sanction\"} %" PRIu64 "\n"
+		   "mxlimit_cluster_verdicts_applied_total{op=\"unblock\"} %" PRIu64 "\n",
+		cs->applied, cs->applied_unblocks);
+	fputs("# HELP mxlimit_cluster_verdicts_ignored_total fleet verdicts not applied here, by reason\n"
+	      "# TYPE mxlimit_cluster_verdicts_ignored_total counter\n", f);
+	fprintf(f, "mxlimit_cluster_verdicts_ignored_total{reason=\"allowlisted\"} %" PRIu64 "\n"
+		   "mxlimit_cluster_verdicts_ignored_total{reason=\"expired\"} %" PRIu64 "\n"
+		   "mxlimit_cluster_verdicts_ignored_total{reason=\"failed\"} %" PRIu64 "\n",
+		cs->ignored_allowlisted, cs->ignored_expired, cs->apply_failed);
+	fputs("# HELP mxlimit_cluster_resyncs_total snapshots of the active set applied, by reason\n"
+	      "# TYPE mxlimit_cluster_resyncs_total counter\n", f);
+	for (i = 0; i < CL_RESYNC__COUNT; i++)
+		fprintf(f, "mxlimit_cluster_resyncs_total{reason=\"%s\"} %" PRIu64 "\n", resync[i],
+			cs->resyncs[i]);
+	gauge(f, "mxlimit_cluster_outbox_depth", "local verdicts waiting for Redis",
+	      cs->outbox_depth);
+	counter(f, "mxlimit_cluster_outbox_dropped_total",
+		"local verdicts dropped from a full outbox (the oldest first)", cs->outbox_dropped);
+	gauge(f, "mxlimit_cluster_synced", "1 when caught up with the fleet since the last connect",
+	      cs->synced);
+	fprintf(f, "# HELP mxlimit_cluster_stream_lag_seconds stream end minus this node's cursor\n"
+		   "# TYPE mxlimit_cluster_stream_lag_seconds gauge\n"
+		   "mxlimit_cluster_stream_lag_seconds %.3f\n", (double)cs->lag_ms / 1000.0);
+	gauge(f, "mxlimit_cluster_peers", "nodes seen in the last 10 s, this one included",
+	      cs->peers);
+	fputs("# HELP mxlimit_cluster_propagation_seconds from another node's publication of a verdict to its reading here (Redis clock)\n"
+	      "# TYPE mxlimit_cluster_propagation_seconds histogram\n", f);
+	for (i = 0; i < CL_PROP_BUCKETS; i++)
+		fprintf(f, "mxlimit_cluster_propagation_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			cl_prop_bounds[i], cs->prop_bucket[i]);
+	fprintf(f, "mxlimit_cluster_propagation_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		   "mxlimit_cluster_propagation_seconds_sum %.3f\n"
+		   "mxlimit_cluster_propagation_seconds_count %" PRIu64 "\n",
+		cs->prop_count, (double)cs->prop_sum_ms / 1000.0, cs->prop_count);
+}
+
 /* The whole exposition text (malloc'd). */
 static char *mx_metrics_render(struct dmn *d, size_t *len)
 {
@@ -234,6 +347,8 @@ static char *mx_metrics_render(struct dmn *d, size_t *len)
 	if (loaded)
 		render_kernel(d, f);
 	render_daemon(&st, f);
+	if (st.cluster)
+		render_cluster(&st, f);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

@@ -480,6 +480,33 @@ static void json_proxy(struct jw *w, const struct mx_proxy_conf *c)
 	jw_end(w);
 }
 
+/* [redis], only when on (docs/cluster.md); the password is never shown. */
+static void text_redis(FILE *f, const struct mx_redis_conf *r)
+{
+	char where[160];
+
+	if (!r->enabled)
+		return;
+	fprintf(f, "\nredis: %s, db %u, prefix %s, timeout %llums%s: verdicts and recipient counters shared\n",
+		mx_redis_conf_where(r, where, sizeof(where)), (unsigned)r->db, r->prefix,
+		(unsigned long long)(r->timeout_ns / 1000000ULL), r->password[0] ? ", AUTH" : "");
+}
+
+static void json_redis(struct jw *w, const struct mx_redis_conf *r)
+{
+	char where[160];
+
+	if (!r->enabled)
+		return;
+	jw_kobj(w, "redis");
+	jw_kstr(w, "server", mx_redis_conf_where(r, where, sizeof(where)));
+	jw_ku64(w, "db", r->db);
+	jw_kstr(w, "prefix", r->prefix);
+	jw_ku64(w, "timeout_ms", r->timeout_ns / 1000000ULL);
+	jw_kbool(w, "auth", r->password[0] != 0);
+	jw_end(w);
+}
+
 void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, int json, FILE *f)
 {
 	struct jw w;
@@ -493,6 +520,7 @@ void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, i
 		json_sections(&w, pol);
 		json_penalties(&w, pol);
 		json_proxy(&w, &pol->proxy);
+		json_redis(&w, &pol->redis);
 		jw_end(&w);
 		return;
 	}
@@ -502,4 +530,5 @@ void mx_policy_print(const struct mx_policy *pol, const struct mx_compiled *c, i
 	text_sections(f, pol);
 	text_penalties(f, pol);
 	text_proxy(f, &pol->proxy);
+	text_redis(f, &pol->redis);
 }

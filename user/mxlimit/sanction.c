@@ -74,18 +74,21 @@ static void merge(int fd, const mx_prefix *p, struct mx_sanction *v, uint64_t no
 	}
 }
 
-static int write_entry(int fd, const mx_prefix *p, const struct mx_sanction *v)
+/* Every write goes through here; the sanctions word is raised after it
+ * (loader.h mx_sanctions_raise). */
+static int write_entry(const struct mx_maps *m, const mx_prefix *p, const struct mx_sanction *v)
 {
 	struct mx_sanction_key k;
 
 	key_of(p, &k);
-	if (bpf_map_update_elem(fd, &k, v, BPF_ANY)) {
+	if (bpf_map_update_elem(m->sanctions, &k, v, BPF_ANY)) {
 		char buf[MX_PREFIX_STRLEN];
 
 		mx_err("cannot write the sanction for %s: %s%s", mx_prefix_format(p, buf, sizeof(buf)),
 		       strerror(errno), errno == ENOSPC ? " (map full: raise max_sanctions)" : "");
 		return -1;
 	}
+	mx_sanctions_raise(m);
 	return 0;
 }
 
@@ -137,7 +140,7 @@ static int refresh_inside(const struct mx_maps *m, const mx_prefix *p, bool self
 		if (all[i].prefix.plen == p->plen && !self)
 			continue;
 		merge(m->sanctions, &all[i].prefix, &all[i].v, now);
-		if (write_entry(m->sanctions, &all[i].prefix, &all[i].v))
+		if (write_entry(m, &all[i].prefix, &all[i].v))
 			rc = -1;
 	}
 	free(all);
@@ -177,7 +180,7 @@ int mx_sanction_add(const struct mx_maps *m, const struct mx_sanction_req *r)
 		v.flags |= MX_SANCTION_OWN_PENALTY;
 	}
 	merge(m->sanctions, &p, &v, now);
-	if (write_entry(m->sanctions, &p, &v))
+	if (write_entry(m, &p, &v))
 		return -1;
 	return refresh_inside(m, &p, false, now);
 }
@@ -215,11 +218,12 @@ int mx_sanction_remove(const struct mx_maps *m, const mx_prefix *pp, unsigned ki
 		}
 	} else {
 		merge(m->sanctions, &p, &v, now);
-		if (write_entry(m->sanctions, &p, &v))
+		if (write_entry(m, &p, &v))
 			return -1;
 	}
 	if (refresh_inside(m, &p, false, now))
 		return -1;
+	mx_sanctions_settle(m);
 	return 0;
 }
 
@@ -249,6 +253,7 @@ int mx_sanction_expire(const struct mx_maps *m, uint64_t now)
 	free(all);
 	if (removed && refresh_inside(m, &root, true, now))
 		return -1;
+	mx_sanctions_settle(m);
 	return removed;
 }
 

@@ -106,7 +106,7 @@ static const char *left_text(uint64_t until, uint64_t now, char *buf, size_t len
  * allowlist entry, or when an allowlist entry lies inside p (a /24 block
  * would catch the allowlisted /32 in it: the kernel does not exempt it).
  */
-static bool touches_allowlist(const struct mx_maps *m, const mx_prefix *p)
+bool vsrv_touches_allowlist(const struct mx_maps *m, const mx_prefix *p)
 {
 	struct mx_policy_key k, next, *prev = NULL;
 	struct mx_config cfg;
@@ -152,12 +152,14 @@ static int do_sanction(struct vsrv *s, struct mx_maps *m, const struct mx_vreq *
 	char p[MX_PREFIX_STRLEN], lim[24] = "";
 
 	mx_prefix_format(&r->prefix, p, sizeof(p));
-	if (touches_allowlist(m, &r->prefix))
+	if (vsrv_touches_allowlist(m, &r->prefix))
 		return snprintf(out, len, "ERR allowlisted"), -1;
 	sr.until_ns = mx_mono_now(m) + r->seconds * MX_NS_PER_SEC;
 	if (mx_sanction_add(m, &sr))
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
 	s->ctx.changed(s->ctx.arg);
+	if (s->ctx.applied)
+		s->ctx.applied(s->ctx.arg, r);
 	if (r->limit)
 		snprintf(lim, sizeof(lim), " limit=%" PRIu32, r->limit);
 	snprintf(out, len, "OK %s %s %" PRIu64 "%s reason=%s",
@@ -177,6 +179,9 @@ static int do_unblock(struct vsrv *s, struct mx_maps *m, const struct mx_vreq *r
 		return snprintf(out, len, "ERR cannot apply (see the daemon's log)"), -1;
 	if (rc != 1)
 		s->ctx.changed(s->ctx.arg);
+	/* published also when nothing was here: the unblock is fleet-wide */
+	if (s->ctx.applied)
+		s->ctx.applied(s->ctx.arg, r);
 	snprintf(out, len, rc == 1 ? "OK not-blocked %s" : "OK unblocked %s", p);
 	return 0;
 }

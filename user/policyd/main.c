@@ -60,6 +60,21 @@ static void log_stats(const struct pd_main *m)
 		", sessions %" PRIu32 ", reloads %" PRIu64 " ok %" PRIu64 " failed",
 		st->requests, st->dunno, st->not_rcpt, st->malformed,
 		pd_sessions_count(srv->sessions), m->reloads_ok, m->reloads_failed);
+	if (srv->redis)
+	{
+		const struct mx_redis_stats *rs = mx_redis_stats(srv->redis);
+
+		mx_info("recipients counted in redis %" PRIu64 ", per node (redis unusable) %" PRIu64
+			", redis %s", st->rcpt_shared, st->rcpt_fallback,
+			mx_redis_is_up(srv->redis) ? "up" : "down");
+		mx_info("redis: %" PRIu64 " commands, mean %.2f ms, connects %" PRIu64
+			", errors timeout %" PRIu64 " connect %" PRIu64 " reply %" PRIu64 " lost %" PRIu64
+			" busy %" PRIu64, rs->commands,
+			rs->lat_count ? (double)rs->lat_sum_ns / (double)rs->lat_count / 1e6 : 0.0,
+			rs->connects, rs->errors[MX_REDIS_E_TIMEOUT], rs->errors[MX_REDIS_E_CONNECT],
+			rs->errors[MX_REDIS_E_REPLY], rs->errors[MX_REDIS_E_LOST],
+			rs->errors[MX_REDIS_E_BUSY]);
+	}
 	for (int v = 0; v < MX_VIOL__COUNT; v++)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
@@ -116,6 +131,10 @@ static void reload(struct pd_main *m)
 			mx_warn("reload: cannot switch verdict_socket; keeping the old one");
 		}
 	}
+	if (!mx_redis_conf_equal(&srv->pol->redis, &pol->redis)) {
+		mx_redis_free(srv->redis); /* requests in flight fall back */
+		srv->redis = pol->redis.enabled ? mx_redis_new(srv->loop, &pol->redis, 0, NULL) : NULL;
+	}
 	mx_policy_free(srv->pol);
 	free(srv->pol);
 	srv->pol = pol;
@@ -164,6 +183,9 @@ static int run(struct pd_main *m)
 	srv->verdict = mx_vclient_new(srv->loop, srv->pol->policyd.verdict_socket);
 	if (!srv->verdict || pd_listen(srv) < 0)
 		goto out;
+	if (srv->pol->redis.enabled &&
+	    !(srv->redis = mx_redis_new(srv->loop, &srv->pol->redis, 0, NULL)))
+		goto out;
 	if (mx_loop_run(srv->loop, &stop_flag) < 0)
 		goto out;
 	rc = 0;
@@ -175,6 +197,7 @@ out:
 		if (m->sig.fd >= 0)
 			mx_io_close(srv->loop, &m->sig);
 	}
+	mx_redis_free(srv->redis); /* after the connections: nothing waits on it */
 	mx_vclient_free(srv->verdict);
 	pd_sessions_free(srv->sessions);
 	mx_rate_store_free(srv->store);

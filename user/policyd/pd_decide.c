@@ -59,16 +59,16 @@ static void report(struct pd_ctx *c, struct pd_session *s, const char *ip, enum 
 		c->verdict(c->verdict_arg, line);
 }
 
-const char *pd_decide(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns)
-{
+/* What a RCPT request says, in the engine's terms. */
+struct prep {
 	char ip[MX_PREFIX_STRLEN], sender[MX_SMTP_PATH_MAX + 1], rcpt[MX_SMTP_PATH_MAX + 1];
-	struct mx_rcpt_ctx q = { .sender = sender, .rcpt = rcpt, .client_ip = ip };
-	struct pd_session *s;
-	enum mx_violation v;
 	mx_prefix client;
-	bool fresh;
+	struct mx_rcpt_ctx q;
+};
 
-	c->stats->requests++;
+/* NULL when r is a RCPT request to judge (p filled), else the action. */
+static const char *prepare(struct pd_ctx *c, const struct pd_request *r, struct prep *p)
+{
 	if (strcmp(r->request, "smtpd_access_policy") != 0)
 		return malformed(c, r, r->request[0] ? "unknown request type" : "no request= attribute");
 	if (strcmp(r->protocol_state, "RCPT") != 0) {
@@ -77,26 +77,83 @@ const char *pd_decide(struct pd_ctx *c, const struct pd_request *r, uint64_t now
 		mx_debug("%s: protocol_state=%s: DUNNO", r->client_address, r->protocol_state);
 		return PD_ACTION_DUNNO;
 	}
-	if (mx_addr_parse(r->client_address, &client) < 0)
+	if (mx_addr_parse(r->client_address, &p->client) < 0)
 		return malformed(c, r, "client_address is not an IP address");
 	if (!r->have_recipient || !r->recipient[0])
 		return malformed(c, r, "RCPT request without recipient");
-	mx_prefix_format(&client, ip, sizeof(ip));
-	path_key(r->sender, sender, sizeof(sender));
-	path_key(r->recipient, rcpt, sizeof(rcpt));
+	mx_prefix_format(&p->client, p->ip, sizeof(p->ip));
+	path_key(r->sender, p->sender, sizeof(p->sender));
+	path_key(r->recipient, p->rcpt, sizeof(p->rcpt));
+	p->q = (struct mx_rcpt_ctx){ .sender = p->sender, .rcpt = p->rcpt, .client_ip = p->ip,
+				     .client = &p->client };
 	if (r->client_name[0] && strcmp(r->client_name, "unknown") != 0)
-		q.client_name = r->client_name;
-	q.client = &client;
-	s = pd_sessions_get(c->sessions, r, now_ns, c->pol->policyd.session_timeout_ns, &fresh);
-	q.rcpts = s->rcpts;
-	v = mx_limits_rcpt(c->pol, c->store, now_ns, &q);
+		p->q.client_name = r->client_name;
+	return NULL;
+}
+
+static const char *conclude(struct pd_ctx *c, struct pd_session *s, struct prep *p,
+			    enum mx_violation v, bool fresh)
+{
 	if (v == MX_VIOL__COUNT) {
 		s->rcpts++;
 		c->stats->dunno++;
-		mx_debug("%s: %s -> %s: DUNNO (recipient %u of the session%s)", ip, sender, rcpt,
-			 s->rcpts, fresh ? ", new session" : "");
+		mx_debug("%s: %s -> %s: DUNNO (recipient %u of the session%s)", p->ip, p->sender,
+			 p->rcpt, s->rcpts, fresh ? ", new session" : "");
 		return PD_ACTION_DUNNO;
 	}
-	report(c, s, ip, v);
+	report(c, s, p->ip, v);
 	return v == MX_VIOL_RECIPIENTS ? PD_ACTION_RCPT_MAX : PD_ACTION_RATE;
+}
+
+/* async: NULL when *plan is to be asked elsewhere. */
+static const char *decide(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns,
+			  struct mx_rcpt_plan *plan, bool async)
+{
+	struct prep p;
+	struct pd_session *s;
+	const char *action;
+	bool fresh;
+
+	c->stats->requests++;
+	if ((action = prepare(c, r, &p)))
+		return action;
+	s = pd_sessions_get(c->sessions, r, now_ns, c->pol->policyd.session_timeout_ns, &fresh);
+	p.q.rcpts = s->rcpts;
+	mx_limits_rcpt_plan(c->pol, &p.q, plan);
+	if (async && plan->early == MX_VIOL__COUNT && plan->n)
+		return NULL;
+	return conclude(c, s, &p, mx_limits_rcpt_store(c->store, now_ns, plan, p.ip), fresh);
+}
+
+const char *pd_decide(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns)
+{
+	struct mx_rcpt_plan plan;
+
+	return decide(c, r, now_ns, &plan, false);
+}
+
+const char *pd_decide_begin(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns,
+			    struct mx_rcpt_plan *plan)
+{
+	return decide(c, r, now_ns, plan, true);
+}
+
+const char *pd_decide_finish(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns,
+			     const struct mx_rcpt_plan *plan, int result)
+{
+	struct prep p;
+	struct pd_session *s;
+	const char *action;
+	bool fresh;
+
+	if ((action = prepare(c, r, &p))) /* begin judged it already: cannot happen */
+		return action;
+	s = pd_sessions_get(c->sessions, r, now_ns, c->pol->policyd.session_timeout_ns, &fresh);
+	if (result < 0) {
+		c->stats->rcpt_fallback++;
+		result = mx_limits_rcpt_store(c->store, now_ns, plan, p.ip);
+	} else {
+		c->stats->rcpt_shared++;
+	}
+	return conclude(c, s, &p, (enum mx_violation)result, fresh);
 }

@@ -14,6 +14,7 @@
 #include "pd_session.h"
 #include "policy.h"
 #include "rate_store.h"
+#include "smtp_limits.h"
 
 /* Counters printed on SIGUSR1 and at exit. */
 struct pd_stats {
@@ -22,6 +23,9 @@ struct pd_stats {
 	uint64_t not_rcpt;  /* another protocol_state: nothing to judge */
 	uint64_t malformed; /* answered DUNNO: not a usable request */
 	uint64_t violations[MX_VIOL__COUNT];
+	/* [redis]: recipients decided by the fleet's counters, and by this
+	 * node's because Redis was down, slow or refused (docs/cluster.md) */
+	uint64_t rcpt_shared, rcpt_fallback;
 };
 
 struct pd_ctx {
@@ -40,5 +44,17 @@ struct pd_ctx {
 
 /* The action for request r at now_ns (the loop's clock). */
 const char *pd_decide(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns);
+
+/*
+ * The same in two steps, for counters that answer later (Redis,
+ * rate_redis.h).  begin: the action, or NULL when the recipient's
+ * counters (*plan) are to be asked elsewhere; then finish with that
+ * answer (result as mx_rate_redis_fn's: a violation, MX_VIOL__COUNT, or
+ * -1 to decide with c->store).  r must be unchanged in between.
+ */
+const char *pd_decide_begin(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns,
+			    struct mx_rcpt_plan *plan);
+const char *pd_decide_finish(struct pd_ctx *c, const struct pd_request *r, uint64_t now_ns,
+			     const struct mx_rcpt_plan *plan, int result);
 
 #endif

@@ -18,6 +18,7 @@
 #include "evloop.h"
 #include "pd_decide.h"
 #include "policy.h"
+#include "redis_client.h"
 #include "verdict_client.h"
 
 struct pd_listener {
@@ -33,6 +34,7 @@ struct pd_server {
 	struct mx_rate_store *store;
 	struct pd_sessions *sessions;
 	struct mx_vclient *verdict;
+	struct mx_redis *redis; /* [redis] on: the shared counters, else NULL */
 	struct pd_listener listeners[MX_POLICYD_MAX_LISTEN];
 	size_t n_listeners;
 	struct mx_timer accept_resume; /* listeners paused on EMFILE */

@@ -18,6 +18,7 @@
 #include "iobuf.h"
 #include "log.h"
 #include "policyd.h"
+#include "rate_redis.h"
 #include "sysutil.h"
 
 #define LISTEN_BACKLOG 1024
@@ -35,6 +36,10 @@ struct pd_conn {
 	struct pd_request req;
 	bool in_request; /* a request's first line was read */
 	struct mx_buf rx, tx;
+	/* a request waits for the fleet's counters: nothing more is read
+	 * until it is answered; ask->c is cleared if the connection goes */
+	struct pd_ask *ask;
+	struct mx_rcpt_plan plan;
 	char rx_mem[PD_LINE_MAX + 2]; /* one line with its LF */
 	char tx_mem[TX_SIZE];
 	char peer[64];
@@ -57,10 +62,17 @@ void pd_ctx_init(struct pd_server *srv, struct pd_ctx *c)
 	};
 }
 
+struct pd_ask {
+	struct pd_conn *c; /* NULL once the connection is gone */
+};
+
 static void conn_close(struct pd_conn *c)
 {
 	struct pd_server *srv = c->srv;
 
+	if (c->ask)
+		c->ask->c = NULL;
+	c->ask = NULL;
 	mx_timer_del(srv->loop, &c->idle);
 	mx_io_close(srv->loop, &c->io);
 	if (c->prev)
@@ -95,22 +107,69 @@ static void on_idle(struct mx_loop *l, struct mx_timer *t)
 	conn_close(c);
 }
 
-static void answer(struct pd_conn *c)
+static void conn_pump(struct pd_conn *c);
+
+static void reply(struct pd_conn *c, const char *action)
 {
-	struct pd_ctx ctx;
-	const char *action;
 	char line[REPLY_MAX];
 	int n;
 
-	pd_ctx_init(c->srv, &ctx);
-	if (c->req.bad_lines)
-		mx_warn("policy connection %s: %u line(s) without name=value ignored", c->peer,
-			c->req.bad_lines);
-	action = pd_decide(&ctx, &c->req, mx_loop_now(c->srv->loop));
 	n = snprintf(line, sizeof(line), "action=%s\n\n", action);
 	mx_buf_put(&c->tx, line, (size_t)n); /* room checked by the caller */
 	pd_request_reset(&c->req);
 	c->in_request = false;
+}
+
+/* Redis answered (or gave up): finish the request, go on reading. */
+static void redis_answered(void *arg, int result)
+{
+	struct pd_ask *a = arg;
+	struct pd_conn *c = a->c;
+
+	free(a);
+	if (!c)
+		return;
+	{
+		struct pd_ctx ctx;
+
+		c->ask = NULL;
+		pd_ctx_init(c->srv, &ctx);
+		reply(c, pd_decide_finish(&ctx, &c->req, mx_loop_now(c->srv->loop), &c->plan, result));
+	}
+	conn_pump(c);
+}
+
+static void answer(struct pd_conn *c)
+{
+	struct pd_server *srv = c->srv;
+	uint64_t now = mx_loop_now(srv->loop);
+	struct pd_ctx ctx;
+	const char *action;
+	struct pd_ask *a;
+
+	pd_ctx_init(srv, &ctx);
+	if (c->req.bad_lines)
+		mx_warn("policy connection %s: %u line(s) without name=value ignored", c->peer,
+			c->req.bad_lines);
+	if (!srv->redis) {
+		reply(c, pd_decide(&ctx, &c->req, now));
+		return;
+	}
+	action = pd_decide_begin(&ctx, &c->req, now, &c->plan);
+	if (action) {
+		reply(c, action);
+		return;
+	}
+	if ((a = malloc(sizeof(*a)))) {
+		a->c = c;
+		if (mx_rate_redis_check(srv->redis, srv->pol->redis.prefix, &c->plan, redis_answered,
+					a) == 0) {
+			c->ask = a;
+			return; /* the reply comes with the answer */
+		}
+		free(a);
+	}
+	reply(c, pd_decide_finish(&ctx, &c->req, now, &c->plan, -1));
 }
 
 /* Every complete line in rx while a reply fits.  false: connection gone. */
@@ -118,7 +177,7 @@ static bool take_lines(struct pd_conn *c)
 {
 	char *line, *lf;
 
-	while (mx_buf_fits(&c->tx, REPLY_MAX) && (line = mx_buf_data(&c->rx)) &&
+	while (!c->ask && mx_buf_fits(&c->tx, REPLY_MAX) && (line = mx_buf_data(&c->rx)) &&
 	       (lf = memchr(line, '\n', mx_buf_len(&c->rx)))) {
 		size_t len = (size_t)(lf - line);
 
@@ -152,6 +211,8 @@ static void conn_pump(struct pd_conn *c)
 
 		if (!take_lines(c))
 			return;
+		if (c->ask)
+			break; /* a request waits for Redis: read on after it */
 		if (!mx_buf_fits(&c->tx, REPLY_MAX))
 			break; /* the peer is not reading its replies: wait */
 		r = mx_buf_read(c->io.fd, &c->rx);
@@ -171,14 +232,14 @@ static void conn_pump(struct pd_conn *c)
 		conn_close(c);
 		return;
 	}
-	if (eof) {
+	if (eof && !c->ask) {
 		if (c->in_request || mx_buf_len(&c->rx))
 			mx_info("policy connection %s closed in the middle of a request", c->peer);
 		conn_close(c);
 		return;
 	}
 	if (mx_io_set(srv->loop, &c->io,
-		      (mx_buf_fits(&c->tx, REPLY_MAX) ? EPOLLIN : 0) |
+		      (!c->ask && mx_buf_fits(&c->tx, REPLY_MAX) ? EPOLLIN : 0) |
 			      (mx_buf_len(&c->tx) ? EPOLLOUT : 0)) < 0)
 		conn_close(c);
 }

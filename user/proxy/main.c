@@ -56,6 +56,21 @@ static void log_stats(const struct px_server *srv)
 		" (failed %" PRIu64 ")",
 		srv->n_sessions, srv->n_tarpitted, st->accepted, st->refused_max_clients,
 		st->backend_failed, st->timeouts, st->tarpit_full, st->tls_sessions, st->tls_failed);
+	if (srv->redis)
+	{
+		const struct mx_redis_stats *rs = mx_redis_stats(srv->redis);
+
+		mx_info("recipients counted in redis %" PRIu64 ", per node (redis unusable) %" PRIu64
+			", redis %s", st->rcpt_shared, st->rcpt_fallback,
+			mx_redis_is_up(srv->redis) ? "up" : "down");
+		mx_info("redis: %" PRIu64 " commands, mean %.2f ms, connects %" PRIu64
+			", errors timeout %" PRIu64 " connect %" PRIu64 " reply %" PRIu64 " lost %" PRIu64
+			" busy %" PRIu64, rs->commands,
+			rs->lat_count ? (double)rs->lat_sum_ns / (double)rs->lat_count / 1e6 : 0.0,
+			rs->connects, rs->errors[MX_REDIS_E_TIMEOUT], rs->errors[MX_REDIS_E_CONNECT],
+			rs->errors[MX_REDIS_E_REPLY], rs->errors[MX_REDIS_E_LOST],
+			rs->errors[MX_REDIS_E_BUSY]);
+	}
 	for (int v = 0; v < MX_VIOL__COUNT; v++)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
@@ -319,6 +334,12 @@ static void reload(struct px_main *m)
 	/* sessions hold their own SSL objects; new backend connections use this */
 	px_tls_client_free(srv->btls);
 	srv->btls = btls;
+	if (!mx_redis_conf_equal(&srv->pol->redis, &pol->redis)) {
+		mx_redis_free(srv->redis); /* recipients in flight fall back */
+		srv->redis = NULL;
+		if (pol->redis.enabled)
+			srv->redis = mx_redis_new(srv->loop, &pol->redis, 0, NULL);
+	}
 	drop_policy(srv->pol);
 	apply_policy(srv, pol);
 	mx_info("reloaded %s%s", m->path, tls ? " and its certificates" : "");
@@ -364,6 +385,8 @@ static int run(struct px_main *m)
 	srv->verdict = mx_vclient_new(srv->loop, pc->verdict_socket);
 	if (!srv->verdict)
 		goto out;
+	if (srv->pol->redis.enabled && !(srv->redis = mx_redis_new(srv->loop, &srv->pol->redis, 0, NULL)))
+		goto out;
 	for (size_t i = 0; i < pc->n_listen; i++)
 		if (open_listener(srv, &pc->listen[i], false) < 0)
 			goto out;
@@ -377,6 +400,7 @@ static int run(struct px_main *m)
 out:
 	if (srv->loop)
 		px_session_close_all(srv);
+	mx_redis_free(srv->redis); /* after the sessions: nothing waits on it */
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		mx_io_close(srv->loop, &srv->listeners[i].io);
 	if (m->sig.fd >= 0)

@@ -21,6 +21,7 @@
 #include "evloop.h"
 #include "policy.h"
 #include "rate_store.h"
+#include "redis_client.h"
 #include "smtp_limits.h"
 #include "verdict_client.h"
 
@@ -36,6 +37,9 @@ struct px_stats {
 	uint64_t tarpit_full; /* violations left untarpitted: cap reached */
 	uint64_t tls_sessions, tls_failed; /* handshakes done, failed */
 	uint64_t violations[MX_VIOL__COUNT];
+	/* [redis]: recipients decided by the fleet's counters, and by this
+	 * node's because Redis was down, slow or refused (docs/cluster.md) */
+	uint64_t rcpt_shared, rcpt_fallback;
 };
 
 struct px_listener {
@@ -49,6 +53,7 @@ struct px_server {
 	struct mx_policy *pol;
 	const struct mx_proxy_conf *conf;
 	struct mx_rate_store *store;
+	struct mx_redis *redis; /* [redis] on: the shared counters, else NULL */
 	struct mx_vclient *verdict;
 	struct px_tls *tls; /* NULL: no certificate, STARTTLS is the backend's */
 	struct px_tls_client *btls; /* backend_tls, or NULL */

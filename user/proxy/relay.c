@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "rate_redis.h"
 #include "session_int.h"
 
 /* The proxy's own replies, with the reply code that counts them. */
@@ -129,6 +130,80 @@ static void cmd_mail(struct px_session *s, const struct mx_smtp_cmd *c, const ch
 	forward_line(s, line, len, MX_SMTP_MAIL);
 }
 
+/* A RCPT judged: forwarded, or refused with the proxy's own reply. */
+static void rcpt_decided(struct px_session *s, enum mx_violation v, const char *line, size_t len)
+{
+	if (v == MX_VIOL__COUNT) {
+		s->n_rcpt++;
+		forward_line(s, line, len, MX_SMTP_RCPT);
+		return;
+	}
+	violation(s, v, true);
+	local_reply(s, v == MX_VIOL_RECIPIENTS ? LR_RCPT_MAX : LR_RATE);
+}
+
+/* A RCPT waiting for Redis.  Its queue slot and its room in bout are
+ * still free when the answer comes: nothing else is read meanwhile. */
+struct rcpt_ask {
+	struct px_session *s; /* NULL once the session is gone */
+	struct mx_rcpt_plan plan;
+	size_t len;
+	char line[MX_SMTP_LINE_MAX + 8];
+};
+
+void px_rcpt_detach(struct px_session *s)
+{
+	if (s->rq)
+		s->rq->s = NULL;
+	s->rq = NULL;
+}
+
+static void rcpt_answer(void *arg, int result)
+{
+	struct rcpt_ask *q = arg;
+	struct px_session *s = q->s;
+
+	if (s) {
+		struct px_server *srv = s->srv;
+
+		s->rq = NULL;
+		if (result < 0) { /* no answer in time: this node's counters */
+			srv->stats.rcpt_fallback++;
+			result = mx_limits_rcpt_store(srv->store, mx_loop_now(srv->loop), &q->plan, s->cip);
+		} else {
+			srv->stats.rcpt_shared++;
+		}
+		rcpt_decided(s, (enum mx_violation)result, q->line, q->len);
+		px_session_kick(s);
+	}
+	free(q);
+}
+
+/* Ask the fleet's counters; false when the answer must be made here. */
+static bool rcpt_ask_redis(struct px_session *s, const struct mx_rcpt_plan *pl, const char *line,
+			   size_t len)
+{
+	struct px_server *srv = s->srv;
+	struct rcpt_ask *q;
+
+	if (!srv->redis || pl->early != MX_VIOL__COUNT || !pl->n)
+		return false;
+	q = len < sizeof(q->line) ? malloc(sizeof(*q)) : NULL;
+	if (q) {
+		q->s = s;
+		q->plan = *pl;
+		q->len = len;
+		memcpy(q->line, line, len);
+		if (mx_rate_redis_check(srv->redis, srv->pol->redis.prefix, pl, rcpt_answer, q) == 0) {
+			s->rq = q;
+			return true;
+		}
+		free(q);
+	}
+	srv->stats.rcpt_fallback++; /* down, or too much in flight */
+	return false;
+}
+
 static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const char *line,
 		     size_t len)
 {
@@ -137,21 +212,18 @@ static void cmd_rcpt(struct px_session *s, const struct mx_smtp_cmd *cmd, const 
 		.client = &s->caddr, .client_ip = s->cip, .sender = s->sender,
 		.rcpt = rcpt, .rcpts = s->n_rcpt,
 	};
-	enum mx_violation v;
+	struct mx_rcpt_plan pl;
 
 	/* without a transaction the backend refuses it (503) */
 	if (!s->have_mail || mx_smtp_path_key(cmd->path, cmd->path_len, rcpt, sizeof(rcpt)) < 0) {
 		forward_line(s, line, len, MX_SMTP_RCPT);
 		return;
 	}
-	v = mx_limits_rcpt(s->srv->pol, s->srv->store, mx_loop_now(s->srv->loop), &c);
-	if (v == MX_VIOL__COUNT) {
-		s->n_rcpt++;
-		forward_line(s, line, len, MX_SMTP_RCPT);
+	mx_limits_rcpt_plan(s->srv->pol, &c, &pl);
+	if (rcpt_ask_redis(s, &pl, line, len))
 		return;
-	}
-	violation(s, v, true);
-	local_reply(s, v == MX_VIOL_RECIPIENTS ? LR_RCPT_MAX : LR_RATE);
+	rcpt_decided(s, mx_limits_rcpt_store(s->srv->store, mx_loop_now(s->srv->loop), &pl, s->cip),
+		     line, len);
 }
 
 /* What a session may send between STARTTLS and its next HELO/EHLO. */
@@ -390,6 +462,8 @@ void px_client_pump(struct px_session *s)
 
 	if (s->xc != XC_OFF)
 		return; /* the hand-off comes first: the client waits for its greeting */
+	if (s->rq)
+		return; /* a RCPT waits for Redis: commands stay in order */
 
 	while (more && s->phase != PH_CLOSING) {
 		switch (s->mode) {

@@ -28,6 +28,14 @@
 
 static void pump(struct px_session *s);
 
+void px_session_kick(struct px_session *s)
+{
+	if (s->dead)
+		return;
+	s->more = true;
+	mx_timer_set(s->srv->loop, &s->timer, mx_loop_now(s->srv->loop));
+}
+
 /* ---- closing ---- */
 
 /* The backend connection, and its TLS state first: an SSL object must never
@@ -47,6 +55,7 @@ static void session_free(struct px_session *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	px_rcpt_detach(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else

@@ -119,6 +119,9 @@ struct px_session {
 	uint32_t n_rcpt;
 	struct mx_conn_counts counts; /* [unrecognized_commands], [errors] */
 	uint32_t reported; /* violations already sent as verdicts */
+	/* a RCPT waits for the fleet's counters (rate_redis.h): no further
+	 * command is read until the answer; rq->s is cleared if we go first */
+	struct rcpt_ask *rq;
 	int last_code;
 	/* times (loop clock) */
 	uint64_t t_start, t_activity, t_line, t_reply_at, t_close;
@@ -160,6 +163,10 @@ static inline void qpop(struct px_session *s)
 /* session.c: end the session with a last reply (fmt gets the host name and
  * detail); the backend is dropped at once. */
 void px_close_with(struct px_session *s, const char *fmt, const char *detail);
+/* session.c: pump the session again soon (an answer came from elsewhere). */
+void px_session_kick(struct px_session *s);
+/* relay.c: a RCPT's pending question is dropped with its session. */
+void px_rcpt_detach(struct px_session *s);
 /* relay.c: move what can move from cin to bout (commands, DATA, BDAT). */
 void px_client_pump(struct px_session *s);
 /* relay.c: move replies from bin (and the proxy's own) to cout, in order. */

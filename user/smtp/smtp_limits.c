@@ -63,47 +63,70 @@ static bool probe_key(struct rate_probe *p, const mx_prefix *client, const char 
 	return true;
 }
 
-static bool probe_over(struct mx_rate_store *store, uint64_t now, struct rate_probe *p,
-		       const struct mx_rcpt_ctx *c, int tag)
-{
-	uint32_t count;
-
-	if (!probe_key(p, c->client, c->client_name, tag))
-		return false;
-	if (mx_rate_get(store, p->key, now, &count) < 0)
-		return false; /* store trouble: fail open, as the kernel does */
-	return count >= p->limit;
-}
-
 #define PROBE(s, subj, addr, v) { .sec = (s), .subject = (subj), .by_addr = (addr), .viol = (v) }
 
-enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_store *store,
-				 uint64_t now, const struct mx_rcpt_ctx *c)
+void mx_limits_rcpt_plan(const struct mx_policy *pol, const struct mx_rcpt_ctx *c,
+			 struct mx_rcpt_plan *out)
 {
 	bool null = c->sender && !c->sender[0];
-	struct rate_probe p[4] = {
+	struct rate_probe p[MX_RCPT_PROBES] = {
 		PROBE(&pol->rate_rcpt_host, c->client_ip, true, MX_VIOL_RATE_RCPT_HOST),
 		PROBE(&pol->rate_rcpt_sender, null ? NULL : c->sender, false,
 		      MX_VIOL_RATE_RCPT_SENDER),
 		PROBE(&pol->rate_rcpt, c->rcpt, false, MX_VIOL_RATE_RCPT),
 		PROBE(&pol->rate_rcpt_null, null ? c->rcpt : NULL, false, MX_VIOL_RATE_RCPT_NULL),
 	};
-	static const char tags[4] = { 'h', 's', 'r', 'n' };
+	static const char tags[MX_RCPT_PROBES] = { 'h', 's', 'r', 'n' };
 	uint32_t max = mx_limits_max(&pol->recipients, c->client);
 
-	if (max && c->rcpts >= max)
-		return MX_VIOL_RECIPIENTS;
-	for (int i = 0; i < 4; i++) {
-		if (probe_over(store, now, &p[i], c, tags[i])) {
-			mx_debug("%s: %s over %" PRIu32 " (counter %s)", c->client_ip,
-				mx_violation_name(p[i].viol), p[i].limit, p[i].key);
-			return p[i].viol;
+	out->n = 0;
+	out->early = MX_VIOL__COUNT;
+	if (max && c->rcpts >= max) {
+		out->early = MX_VIOL_RECIPIENTS;
+		return;
+	}
+	for (int i = 0; i < MX_RCPT_PROBES; i++) {
+		struct mx_rcpt_probe *q = &out->p[out->n];
+
+		if (!probe_key(&p[i], c->client, c->client_name, tags[i]))
+			continue;
+		memcpy(q->key, p[i].key, sizeof(q->key));
+		q->period_ns = p[i].period_ns;
+		q->limit = p[i].limit;
+		q->viol = p[i].viol;
+		out->n++;
+	}
+}
+
+enum mx_violation mx_limits_rcpt_store(struct mx_rate_store *store, uint64_t now,
+				       const struct mx_rcpt_plan *pl, const char *client_ip)
+{
+	uint32_t count;
+
+	if (pl->early != MX_VIOL__COUNT)
+		return pl->early;
+	for (unsigned i = 0; i < pl->n; i++) {
+		if (mx_rate_get(store, pl->p[i].key, now, &count) < 0)
+			continue; /* store trouble: fail open, as the kernel does */
+		if (count >= pl->p[i].limit) {
+			mx_debug("%s: %s over %" PRIu32 " (counter %s)", client_ip,
+				 mx_violation_name(pl->p[i].viol), pl->p[i].limit, pl->p[i].key);
+			return pl->p[i].viol;
 		}
 	}
-	for (int i = 0; i < 4; i++)
-		if (p[i].active && mx_rate_incr(store, p[i].key, p[i].period_ns, now) < 0)
-			mx_warn("rate store full: %s not counted", p[i].key);
+	for (unsigned i = 0; i < pl->n; i++)
+		if (mx_rate_incr(store, pl->p[i].key, pl->p[i].period_ns, now) < 0)
+			mx_warn("rate store full: %s not counted", pl->p[i].key);
 	return MX_VIOL__COUNT;
+}
+
+enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_store *store,
+				 uint64_t now, const struct mx_rcpt_ctx *c)
+{
+	struct mx_rcpt_plan pl;
+
+	mx_limits_rcpt_plan(pol, c, &pl);
+	return mx_limits_rcpt_store(store, now, &pl, c->client_ip);
 }
 
 enum mx_violation mx_limits_reply(const struct mx_policy *pol, const mx_prefix *client,

@@ -41,6 +41,31 @@ struct mx_rcpt_ctx {
 enum mx_violation mx_limits_rcpt(const struct mx_policy *pol, struct mx_rate_store *store,
 				 uint64_t now_ns, const struct mx_rcpt_ctx *c);
 
+/*
+ * The same decision in two steps, for a store that answers later (Redis,
+ * docs/cluster.md): the plan names the counters this recipient falls
+ * under (in checking order), or the per-connection limit it already
+ * breaks; any store then checks them all and, if none is full, counts
+ * the recipient in each.
+ */
+#define MX_RCPT_PROBES 4
+struct mx_rcpt_probe {
+	char key[MX_RATE_KEY_MAX];
+	uint64_t period_ns;
+	uint32_t limit;
+	enum mx_violation viol;
+};
+struct mx_rcpt_plan {
+	enum mx_violation early; /* MX_VIOL_RECIPIENTS, else MX_VIOL__COUNT */
+	unsigned n;
+	struct mx_rcpt_probe p[MX_RCPT_PROBES];
+};
+void mx_limits_rcpt_plan(const struct mx_policy *pol, const struct mx_rcpt_ctx *c,
+			 struct mx_rcpt_plan *out);
+/* A plan against a synchronous store (mx_limits_rcpt's second half). */
+enum mx_violation mx_limits_rcpt_store(struct mx_rate_store *store, uint64_t now_ns,
+				       const struct mx_rcpt_plan *pl, const char *client_ip);
+
 /* The `max` of a per-connection section for this client; 0 = unlimited. */
 uint32_t mx_limits_max(const struct mx_section *sec, const mx_prefix *client);
 
