@@ -14,6 +14,7 @@
 #include "redis_client.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,4 +526,19 @@ const struct mx_redis_stats *mx_redis_stats(const struct mx_redis *r)
 unsigned mx_redis_inflight(const struct mx_redis *r)
 {
 	return r->n;
+}
+
+void mx_redis_log_stats(const struct mx_redis *r, uint64_t rcpt_shared, uint64_t rcpt_fallback)
+{
+	const struct mx_redis_stats *rs = mx_redis_stats(r);
+
+	mx_info("recipients counted in redis %" PRIu64 ", per node (redis unusable) %" PRIu64
+		", redis %s", rcpt_shared, rcpt_fallback, mx_redis_is_up(r) ? "up" : "down");
+	mx_info("redis: %" PRIu64 " commands, mean %.2f ms, connects %" PRIu64
+		", errors timeout %" PRIu64 " connect %" PRIu64 " reply %" PRIu64 " lost %" PRIu64
+		" busy %" PRIu64, rs->commands,
+		rs->lat_count ? (double)rs->lat_sum_ns / (double)rs->lat_count / 1e6 : 0.0,
+		rs->connects, rs->errors[MX_REDIS_E_TIMEOUT], rs->errors[MX_REDIS_E_CONNECT],
+		rs->errors[MX_REDIS_E_REPLY], rs->errors[MX_REDIS_E_LOST],
+		rs->errors[MX_REDIS_E_BUSY]);
 }

@@ -71,6 +71,9 @@ struct mx_redis *mx_redis_new(struct mx_loop *l, const struct mx_redis_conf *c,
 void mx_redis_free(struct mx_redis *r);
 bool mx_redis_is_up(const struct mx_redis *r);
 const struct mx_redis_stats *mx_redis_stats(const struct mx_redis *r);
+/* Log (info) the recipients counted in Redis and per node, and the
+ * client's counters: the SIGUSR1 / exit report of the SMTP front ends. */
+void mx_redis_log_stats(const struct mx_redis *r, uint64_t rcpt_shared, uint64_t rcpt_fallback);
 /* Commands in flight now. */
 unsigned mx_redis_inflight(const struct mx_redis *r);
 

@@ -61,20 +61,7 @@ static void log_stats(const struct pd_main *m)
 		st->requests, st->dunno, st->not_rcpt, st->malformed,
 		pd_sessions_count(srv->sessions), m->reloads_ok, m->reloads_failed);
 	if (srv->redis)
-	{
-		const struct mx_redis_stats *rs = mx_redis_stats(srv->redis);
-
-		mx_info("recipients counted in redis %" PRIu64 ", per node (redis unusable) %" PRIu64
-			", redis %s", st->rcpt_shared, st->rcpt_fallback,
-			mx_redis_is_up(srv->redis) ? "up" : "down");
-		mx_info("redis: %" PRIu64 " commands, mean %.2f ms, connects %" PRIu64
-			", errors timeout %" PRIu64 " connect %" PRIu64 " reply %" PRIu64 " lost %" PRIu64
-			" busy %" PRIu64, rs->commands,
-			rs->lat_count ? (double)rs->lat_sum_ns / (double)rs->lat_count / 1e6 : 0.0,
-			rs->connects, rs->errors[MX_REDIS_E_TIMEOUT], rs->errors[MX_REDIS_E_CONNECT],
-			rs->errors[MX_REDIS_E_REPLY], rs->errors[MX_REDIS_E_LOST],
-			rs->errors[MX_REDIS_E_BUSY]);
-	}
+		mx_redis_log_stats(srv->redis, st->rcpt_shared, st->rcpt_fallback);
 	for (int v = 0; v < MX_VIOL__COUNT; v++)
 		if (st->violations[v])
 			mx_info("violations %s: %" PRIu64, mx_violation_name((enum mx_violation)v),
