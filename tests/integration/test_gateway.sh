@@ -301,4 +301,16 @@ check_eq "json says so" "$(jfield "d['gateway']['asymmetric_suspected']")" True
 ip netns exec $SA nft delete table inet mxcut
 cmd closeall >/dev/null
 
+# the last fallback forced: no flow sweep at all still loads, and says so
+mx unload --all >/dev/null 2>&1
+out=$(MXLIMIT_DISABLE=gw_sweep nsenter --net=/run/netns/$GW "$MXLIMIT" --pin-dir "$PIN" load \
+	--gateway -i "$IF_C" --servers-on "$IF_A" -c "$DIR/gw.ini" --state "$DIR/state.gz" 2>&1)
+check "MXLIMIT_DISABLE=gw_sweep: load still succeeds" test $? = 0
+check "and warns once that flows may stay counted" grep -q "stay counted" <<<"$out"
+check_eq "status --json: flow_sweep off" "$(jfield "d['features']['flow_sweep']")" off
+check_eq "a connection still counts with the sweep off" "$(open_ z1 $CLI4 $SA4)" ok
+check "1 flow" wait_for 30 active_is 1
+cmd closeall >/dev/null
+check "and counts down on its FIN" wait_for 50 active_is 0
+
 exit 0

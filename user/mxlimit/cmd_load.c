@@ -124,6 +124,9 @@ static uint32_t gw_core_load(const char *pin_dir, const struct mx_map_sizes *sz,
 			mx_skel_destroy(*core);
 		mx_warn("the kernel refuses the flow sweep program: flows that lose their "
 			"FIN and RST stay counted (`mxlimit doctor`)");
+	} else {
+		mx_warn("the flow sweep is off (MXLIMIT_DISABLE=gw_sweep): flows that lose their "
+			"FIN and RST stay counted");
 	}
 	*core = mx_skel_load(pin_dir, sz, 0, 0);
 	return 0;
