@@ -73,6 +73,10 @@ print(q["concurrency"]["lookup"], q["concurrency"]["limit"], q["rate_conn"]["loo
 counter() { lab_mx status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["'"$1"'"])'; }
 policy_summary() { lab_mx status --json | python3 -c 'import json,sys; p = json.load(sys.stdin)["policy"]; print(p["generation"], p["prefixes"])'; }
 
+# A client known before the flood: its completed handshake made its exact
+# entry (mx_src), which a flood of spoofed SYNs never creates or evicts.
+check_eq "an ordinary client connects before the flood" "$(lab_open o0 $LAB_CLI4)" ok
+lab_close o0
 before_s=$(sanctions)
 before_r="$(rule 198.18.9.2); $(rule 198.18.7.2); $(rule 198.18.8.2); $(rule 198.18.0.2)"
 before_p=$(policy_summary)
@@ -130,7 +134,11 @@ check_eq "penalized source: refused" "$(lab_open p1 198.18.8.2 25 "" 1.5)" timeo
 check_eq "shared prefix entry (limit 1): 1st connection" "$(lab_open s1 198.18.9.2)" ok
 check_eq "shared prefix entry (limit 1): 2nd from another address refused" \
 	"$(lab_open s2 198.18.9.3 25 "" 1.5)" timeout
-check_eq "an ordinary client still gets in" "$(lab_open o1 $LAB_CLI4)" ok
+# The client known before the flood is judged by its exact entry.  A source
+# first seen right after the flood is judged by the crowded sketch and may be
+# refused until its cells drain (at most one rate period: limit.ini(5),
+# max_rate_sources); when it is, is a matter of timing, so not asserted here.
+check_eq "an ordinary client known before the flood still gets in" "$(lab_open o1 $LAB_CLI4)" ok
 lab_closeall
 active_zero() { [ "$(lab_status_field active_connections)" = 0 ]; }
 check "counts back to 0" wait_for 50 active_zero
