@@ -18,13 +18,12 @@ MX="$ROOT/$BUILD/mxlimit"
 PIDS=""
 SPAMMER=198.18.3.50
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. "$ROOT/scripts/demo-lib.sh"
 pin() { echo "/sys/fs/bpf/mxlimit-demo-$ID-n$1"; }
 node() { local n=$1; shift; nsenter --net=/run/netns/mxdc$n-$ID "$@"; }
 cleanup() {
 	local n
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.2
+	demo_stop $PIDS
 	for n in 1 2 3; do
 		node $n "$MX" --pin-dir "$(pin $n)" unload --all >/dev/null 2>&1
 		ip netns del "mxdc$n-$ID" 2>/dev/null
@@ -37,21 +36,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" = 0 ] || { echo "demo-cluster: run as root (it creates network namespaces)" >&2; exit 1; }
-say "dependencies and build"
-scripts/deps.sh || exit 1
-make -s BUILD="$BUILD" all || exit 1
+demo_setup demo-cluster
 
 say "lab: a bridge; Redis 198.18.3.1; nodes 198.18.3.11-13; a sender $SPAMMER"
-ip netns add $LAN || exit 1
-ip -n $LAN link add br0 type bridge && ip -n $LAN link set br0 up
+{ ip netns add $LAN && ip -n $LAN link add br0 type bridge && ip -n $LAN link set br0 up; } ||
+	demo_lab_failed "the bridge namespace"
 join() { # NS TAG ADDR
-	ip netns add "$1" 2>/dev/null
-	ip -n "$1" link set lo up
-	ip link add "dc$2$ID" netns "$1" type veth peer name "dl$2$ID" netns $LAN || exit 1
-	ip -n $LAN link set "dl$2$ID" master br0 up
-	ip -n "$1" addr add "$3/16" dev "dc$2$ID"
-	ip -n "$1" link set "dc$2$ID" up
+	{ ip netns add "$1" && ip -n "$1" link set lo up &&
+	  ip link add "dc$2$ID" netns "$1" type veth peer name "dl$2$ID" netns $LAN &&
+	  ip -n $LAN link set "dl$2$ID" master br0 up &&
+	  ip -n "$1" addr add "$3/16" dev "dc$2$ID" &&
+	  ip -n "$1" link set "dc$2$ID" up; } || demo_lab_failed "namespace $1 on the bridge"
 }
 join $RDS r 198.18.3.1
 join $CLI c $SPAMMER
@@ -93,7 +88,7 @@ for n in 1 2 3; do
 	nsenter --net=/run/netns/mxdc$n-$ID timeout 300 smtp-sink -u nobody 127.0.0.1:2526 64 >"$TMP/sink$n.out" 2>&1 &
 	PIDS="$PIDS $!"
 	node $n "$MX" --pin-dir "$(pin $n)" load -i "dc$n$ID" -c "$TMP/n$n.ini" \
-		--state "$TMP/n$n.state.gz" >/dev/null || exit 1
+		--state "$TMP/n$n.state.gz" >/dev/null || demo_lab_failed "mxlimit load on node $n"
 	nsenter --net=/run/netns/mxdc$n-$ID timeout 300 "$MX" --pin-dir "$(pin $n)" daemon -c "$TMP/n$n.ini" --socket "$TMP/n$n.sock" \
 		--state "$TMP/n$n.state.gz" --metrics 127.0.0.1:9433 --node "n$n" >"$TMP/d$n.log" 2>&1 &
 	PIDS="$PIDS $!"
@@ -106,9 +101,10 @@ for _ in $(seq 100); do
 done
 grep -h "cluster:\|redis.*connected" "$TMP"/d?.log
 
-# send N COUNT: one SMTP session through node N with COUNT recipients
+# send N COUNT: one SMTP session through node N with COUNT recipients;
+# also appended to $TMP/sends
 send() {
-	ip netns exec $CLI python3 - "198.18.3.1$1" "$2" "$1" <<'PY'
+	ip netns exec $CLI python3 - "198.18.3.1$1" "$2" "$1" <<'PY' | tee -a "$TMP/sends"
 import smtplib, sys
 dst, n, node = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 try:
@@ -134,16 +130,29 @@ for n in 1 2 3; do
 done
 echo "  every node holds the block $(( ($(date +%s%N) - t0) / 1000000 )) ms after the 11th recipient"
 for n in 1 2 3; do
-	echo "  node $n: $(node $n "$MX" --pin-dir "$(pin $n)" blocks | grep "$SPAMMER")"
+	b=$(node $n "$MX" --pin-dir "$(pin $n)" blocks | grep "$SPAMMER")
+	echo "  node $n: $b"
+	[ -n "$b" ] && blocked="${blocked:-}$n"
 done
 say "the sender tries again: every node's kernel drops its SYNs"
 send 1 1
 send 2 1
 say "mxlimit status on node 2 (its cluster line)"
-node 2 "$MX" --pin-dir "$(pin 2)" status | grep '^cluster:'
+node 2 "$MX" --pin-dir "$(pin 2)" status | grep '^cluster:' | tee "$TMP/cluster.out"
 say "node 2's cluster metrics"
 node 2 python3 -c '
 import urllib.request
 for l in urllib.request.urlopen("http://127.0.0.1:9433/metrics", timeout=5).read().decode().splitlines():
     if l.startswith(("mxlimit_cluster_", "mxlimit_redis_up")) and not l.startswith("#"): print("  " + l)'
+
+say "what the demo expects"
+demo_expect "nodes 1 and 2 accepted 4 recipients each" \
+	test "$(grep -cE '^  via node [12]: 4 recipients -> 250 250 250 250$' "$TMP/sends")" = 2
+demo_expect "node 3 accepted 2 and refused the fleet's 11th recipient with 450" \
+	grep -qE '^  via node 3: 3 recipients -> 250 250 450$' "$TMP/sends"
+demo_expect "the block reached all three nodes' kernels" test "${blocked:-}" = 123
+demo_expect "the sender's next connections were dropped by nodes 1 and 2" \
+	test "$(grep -cE '^  via node [12]: no connection' "$TMP/sends")" = 2
+demo_expect "node 2 sees Redis up and 3 peers" grep -qE 'redis [^ ]+ up, peers 3' "$TMP/cluster.out"
 say "done: tearing the lab down"
+demo_end

@@ -18,9 +18,9 @@ TMP=$(mktemp -d /tmp/mxlimit-demo-XXXXXX)
 MX="$ROOT/$BUILD/mxlimit"
 PIDS=""
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. "$ROOT/scripts/demo-lib.sh"
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	demo_stop $PIDS
 	nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" unload --all >/dev/null 2>&1
 	for ns in $GW $SA $SB $GOOD $BAD; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$TMP" "$PIN"
@@ -29,33 +29,35 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
-say "dependencies and build"
-scripts/deps.sh || exit 1
-make -s BUILD="$BUILD" all || exit 1
+demo_setup demo-gateway
 
 # link NS1 IF1 ADDR1 NS2 IF2 ADDR2 (IPv4 /24)
 link() {
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" || exit 1
-	ip -n "$1" addr add "$3/24" dev "$2"; ip -n "$4" addr add "$6/24" dev "$5"
-	ip -n "$1" link set "$2" up; ip -n "$4" link set "$5" up
+	{ ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" &&
+	  ip -n "$1" addr add "$3/24" dev "$2" && ip -n "$4" addr add "$6/24" dev "$5" &&
+	  ip -n "$1" link set "$2" up && ip -n "$4" link set "$5" up; } ||
+		demo_lab_failed "veth $2 - $5"
 }
 say "lab: gateway $GW in front of mail servers $SA (198.18.1.2) and $SB (198.18.2.2);"
 echo "   clients $GOOD (198.18.10.2) and $BAD (198.18.20.2)"
-for ns in $GW $SA $SB $GOOD $BAD; do ip netns add "$ns" || exit 1; ip -n "$ns" link set lo up; done
+for ns in $GW $SA $SB $GOOD $BAD; do
+	{ ip netns add "$ns" && ip -n "$ns" link set lo up; } || demo_lab_failed "namespace $ns"
+done
 link $GW gwa$ID 198.18.1.1 $SA sa$ID 198.18.1.2
 link $GW gwb$ID 198.18.2.1 $SB sb$ID 198.18.2.2
 link $GW gwg$ID 198.18.10.1 $GOOD gd$ID 198.18.10.2
 link $GW gwx$ID 198.18.20.1 $BAD bd$ID 198.18.20.2
-ip netns exec $GW sysctl -qw net.ipv4.ip_forward=1
-ip -n $SA route add default via 198.18.1.1
-ip -n $SB route add default via 198.18.2.1
-ip -n $GOOD route add default via 198.18.10.1
-ip -n $BAD route add default via 198.18.20.1
-# the clients' veths run a pass-through XDP program so that mxlimit's
-# resets (XDP_TX on the gateway) reach them (docs/design.md "Labs")
-ip -n $GOOD link set dev gd$ID xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
-ip -n $BAD link set dev bd$ID xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
+{
+	ip netns exec $GW sysctl -qw net.ipv4.ip_forward=1 &&
+	ip -n $SA route add default via 198.18.1.1 &&
+	ip -n $SB route add default via 198.18.2.1 &&
+	ip -n $GOOD route add default via 198.18.10.1 &&
+	ip -n $BAD route add default via 198.18.20.1 &&
+	# the clients' veths run a pass-through XDP program so that mxlimit's
+	# resets (XDP_TX on the gateway) reach them (docs/design.md "Labs")
+	ip -n $GOOD link set dev gd$ID xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp &&
+	ip -n $BAD link set dev bd$ID xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
+} || demo_lab_failed "forwarding, routes or the clients' XDP programs"
 
 cat >"$TMP/limit.ini" <<'P'
 ; the gateway demo's policy (see config/limit.ini for every option)
@@ -72,6 +74,8 @@ max = 5
 [rate_conn]
 enabled = true
 default = 60/1m
+; as haraka-plugin-limit ships it: loopback is never rate limited
+127 = 0
 P
 say "policy"
 cat "$TMP/limit.ini"
@@ -83,27 +87,12 @@ for ns in $SA $SB; do
 	PIDS="$PIDS $!"
 done
 nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" load --gateway -i gwg$ID -i gwx$ID \
-	--servers-on gwa$ID --servers-on gwb$ID -c "$TMP/limit.ini" --state "$TMP/state.gz" || exit 1
+	--servers-on gwa$ID --servers-on gwb$ID -c "$TMP/limit.ini" --state "$TMP/state.gz" ||
+	demo_lab_failed "mxlimit load --gateway"
 sleep 0.5
 
 say "abusive client: tries to hold 200 connections, alternating between the two servers"
-nsenter --net=/run/netns/$BAD timeout 60 python3 - >"$TMP/bad.out" 2>&1 <<'PY' &
-import socket, time
-held, refused, timeout = [], 0, 0
-for i in range(200):
-    s = socket.socket()
-    s.settimeout(1.0)
-    try:
-        s.connect(("198.18.1.2" if i % 2 else "198.18.2.2", 25))
-        held.append(s)
-    except ConnectionRefusedError:
-        refused += 1
-    except OSError:
-        timeout += 1
-print("abusive client: %d connections held (across both servers), %d refused by reset, "
-      "%d timed out" % (len(held), refused, timeout), flush=True)
-time.sleep(8)
-PY
+demo_abuser $BAD "$TMP/bad.out" 198.18.2.2 198.18.1.2
 PIDS="$PIDS $!"
 sleep 1
 say "spoofed SYNs: 500 from random sources in 198.18.99.0/24 (they hold nothing)"
@@ -119,17 +108,26 @@ for i in range(500):
     s.sendto(ip + tcp, ("198.18.1.2", 0))
 print("sent 500 spoofed SYNs")
 PY
+[ $? = 0 ] && spoofed=ok
 
 say "legitimate client: smtp-source sends 50 messages over 2 parallel sessions to server B"
 nsenter --net=/run/netns/$GOOD timeout 60 smtp-source -s 2 -m 50 -f sender@example.org \
-	-t rcpt@example.com 198.18.2.2:25 && echo "smtp-source: 50 messages accepted"
+	-t rcpt@example.com 198.18.2.2:25 && good=ok && echo "smtp-source: 50 messages accepted"
 
 sleep 1
-cat "$TMP/bad.out"
+echo "abusive client: $(demo_kv "$TMP/bad.out" held) connections held (across both servers)," \
+	"$(demo_kv "$TMP/bad.out" refused) refused by reset, $(demo_kv "$TMP/bad.out" timedout) timed out"
 say "mxlimit status (on the gateway)"
-nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" status
+nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" status | tee "$TMP/status.out"
 say "mxlimit top"
 nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" top -n 5
 say "mxlimit query 198.18.20.2"
 nsenter --net=/run/netns/$GW "$MX" --pin-dir "$PIN" query 198.18.20.2
+
+say "what the demo expects"
+demo_expect_clients "${good:-}" "$TMP/bad.out" "the gateway (resets), across both servers"
+demo_expect "the 500 spoofed SYNs were sent" test "${spoofed:-}" = ok
+demo_expect "the gateway counts the 5 held flows and nothing of the spoofed SYNs" \
+	grep -qE '^active connections: 5 ' "$TMP/status.out"
 say "done: tearing the lab down"
+demo_end

@@ -17,9 +17,9 @@ TMP=$(mktemp -d /tmp/mxlimit-demo-XXXXXX)
 MX="$ROOT/$BUILD/mxlimit"
 PIDS=""
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. "$ROOT/scripts/demo-lib.sh"
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	demo_stop $PIDS
 	nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" unload --all >/dev/null 2>&1
 	for ns in $SRV $GOOD $BAD; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$TMP" "$PIN"
@@ -28,26 +28,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
-say "dependencies and build"
-scripts/deps.sh || exit 1
-make -s BUILD="$BUILD" all || exit 1
+demo_setup demo
 
 say "lab: server $SRV, legitimate client $GOOD, abusive client $BAD"
-ip netns add $SRV && ip netns add $GOOD && ip netns add $BAD || exit 1
-ip link add $IFG netns $SRV type veth peer name $IFGP netns $GOOD
-ip link add $IFB netns $SRV type veth peer name $IFBP netns $BAD
-ip -n $SRV addr add 198.18.1.1/24 dev $IFG
-ip -n $SRV addr add 198.18.2.1/24 dev $IFB
-ip -n $GOOD addr add 198.18.1.2/24 dev $IFGP
-ip -n $BAD addr add 198.18.2.2/24 dev $IFBP
-for l in "$SRV lo" "$SRV $IFG" "$SRV $IFB" "$GOOD lo" "$GOOD $IFGP" "$BAD lo" "$BAD $IFBP"; do
-	set -- $l; ip -n "$1" link set "$2" up
-done
-# the clients' veths run a pass-through XDP program so that mxlimit's
-# resets (XDP_TX) reach them (docs/design.md "Labs and their pitfalls")
-ip -n $GOOD link set dev $IFGP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
-ip -n $BAD link set dev $IFBP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
+{
+	ip netns add $SRV && ip netns add $GOOD && ip netns add $BAD &&
+	ip link add $IFG netns $SRV type veth peer name $IFGP netns $GOOD &&
+	ip link add $IFB netns $SRV type veth peer name $IFBP netns $BAD &&
+	ip -n $SRV addr add 198.18.1.1/24 dev $IFG &&
+	ip -n $SRV addr add 198.18.2.1/24 dev $IFB &&
+	ip -n $GOOD addr add 198.18.1.2/24 dev $IFGP &&
+	ip -n $BAD addr add 198.18.2.2/24 dev $IFBP &&
+	for l in "$SRV lo" "$SRV $IFG" "$SRV $IFB" "$GOOD lo" "$GOOD $IFGP" "$BAD lo" "$BAD $IFBP"; do
+		set -- $l; ip -n "$1" link set "$2" up || demo_lab_failed "link $2 up"
+	done &&
+	# the clients' veths run a pass-through XDP program so that mxlimit's
+	# resets (XDP_TX) reach them (docs/design.md "Labs and their pitfalls")
+	ip -n $GOOD link set dev $IFGP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp &&
+	ip -n $BAD link set dev $IFBP xdp obj "$BUILD/bpf/bare.bpf.o" sec xdp
+} || demo_lab_failed "namespaces, veths or addresses"
 
 cat >"$TMP/limit.ini" <<'P'
 ; the demo's policy (see config/limit.ini for every option)
@@ -62,6 +61,8 @@ max = 5
 [rate_conn]
 enabled = true
 default = 60/1m
+; as haraka-plugin-limit ships it: loopback is never rate limited
+127 = 0
 P
 say "policy"
 cat "$TMP/limit.ini"
@@ -70,39 +71,32 @@ say "smtp-sink on 198.18.1.1:25 / 198.18.2.1:25, mxlimit loaded on both server i
 nsenter --net=/run/netns/$SRV timeout 120 smtp-sink -u nobody -c 0.0.0.0:25 1024 >"$TMP/sink.out" 2>&1 &
 PIDS="$PIDS $!"
 nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" load -i $IFG -i $IFB -c "$TMP/limit.ini" \
-	--state "$TMP/state.gz" || exit 1
+	--state "$TMP/state.gz" || demo_lab_failed "mxlimit load"
 sleep 0.5
 
 say "abusive client: tries to hold 200 connections for 8 s"
-nsenter --net=/run/netns/$BAD timeout 60 python3 - >"$TMP/bad.out" 2>&1 <<'PY' &
-import socket, time
-held, refused, timeout = [], 0, 0
-for i in range(200):
-    s = socket.socket()
-    s.settimeout(1.0)
-    try:
-        s.connect(("198.18.2.1", 25))
-        held.append(s)
-    except ConnectionRefusedError:
-        refused += 1
-    except OSError:
-        timeout += 1
-print("abusive client: %d connections held, %d refused by reset, %d timed out" % (len(held), refused, timeout), flush=True)
-time.sleep(8)
-PY
+demo_abuser $BAD "$TMP/bad.out" 198.18.2.1
 PIDS="$PIDS $!"
 sleep 1
 
 say "legitimate client: smtp-source sends 50 messages over 2 parallel sessions"
 nsenter --net=/run/netns/$GOOD timeout 60 smtp-source -s 2 -m 50 -f sender@example.org \
-	-t rcpt@example.com 198.18.1.1:25 && echo "smtp-source: 50 messages accepted"
+	-t rcpt@example.com 198.18.1.1:25 && good=ok && echo "smtp-source: 50 messages accepted"
 
 sleep 1
-cat "$TMP/bad.out"
+echo "abusive client: $(demo_kv "$TMP/bad.out" held) connections held," \
+	"$(demo_kv "$TMP/bad.out" refused) refused by reset, $(demo_kv "$TMP/bad.out" timedout) timed out"
 say "mxlimit status"
-nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" status
+nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" status | tee "$TMP/status.out"
 say "mxlimit top"
 nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" top -n 5
 say "mxlimit query 198.18.2.2"
 nsenter --net=/run/netns/$SRV "$MX" --pin-dir "$PIN" query 198.18.2.2
+
+say "what the demo expects"
+demo_expect_clients "${good:-}" "$TMP/bad.out" "the server's kernel (resets)"
+demo_expect "status counts its 5 connections" \
+	grep -q '^active connections: 5 ' "$TMP/status.out"
+demo_expect "the kernel sent 195 resets" grep -qE '^ +rst_sent +195$' "$TMP/status.out"
 say "done: tearing the lab down"
+demo_end
