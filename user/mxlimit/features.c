@@ -64,7 +64,7 @@ static uint32_t disabled_bits(void)
 			; /* blocklist.c: no batch map operations */
 		else if (!warned)
 			mx_warn("MXLIMIT_DISABLE: unknown mechanism '%s' (known: seed_iter, "
-				"seed_diag, seed, sweep, gw_timer, gw_sweep)", tok);
+				"seed_diag, seed, sweep, gw_timer, gw_sweep, batch)", tok);
 	}
 	warned = 1;
 	return bits;
