@@ -12,9 +12,10 @@
 #         asan       an ASan+UBSan build ($ASAN_BUILD) running the unit and BPF
 #                    tests, the proxy tests in $ASAN_PROXY and the controller/
 #                    daemon tests in $ASAN_INTEGRATION (`make asan`: all tests)
-# Default: all of them.  The groups that need no namespace lab (proxy,
-# fuzz, lint, valgrind, asan's proxy tests) run TEST_JOBS (2) tests at a
-# time, the lab tests one at a time; the ASan build overlaps the lab tests.
+# Default: all of them.  Tests that need no namespace lab (proxy, fuzz,
+# lint, valgrind, asan's proxy tests) run in a pool beside the lab tests,
+# which run one at a time; TEST_JOBS (2) tests run at a time in all, and the
+# ASan build overlaps them.
 # TEST_LEFTOVER_CHECK=0: no leftover check (another lab runs meanwhile).
 # Before any test, a preflight checks the tools and
 # modules those groups use and stops at once naming the missing package.
@@ -134,6 +135,7 @@ PY
 		need mount umount has umount
 		need bpftool bpftool has bpftool
 		need procps sysctl has sysctl
+		need procps pgrep has pgrep
 		need nftables nft has nft
 		need iputils-ping ping has ping
 		need gzip zcat has zcat
@@ -182,11 +184,9 @@ jobdir=$(mktemp -d)
 asan_build_pid=
 trap '[ -n "$asan_build_pid" ] && kill "$asan_build_pid" 2>/dev/null; rm -rf "$jobdir"' EXIT
 
-# Tests that touch no network namespace, pin dir or shared port (the proxy
-# tests: loopback, ports the kernel picks; fuzzing; lint; valgrind) run
-# TEST_JOBS at a time.  The lab tests (integration, asan/integration) run
-# one at a time: they share the leftover check below.
+# Tests at a time in all (the pool and the serial lane, below).
 TEST_JOBS=${TEST_JOBS:-2}
+case $TEST_JOBS in ''|*[!0-9]*|0) echo "run-tests: TEST_JOBS must be 1 or more" >&2; exit 2 ;; esac
 
 # What tests make and must remove: network namespaces (lab: mxs-/mxc-,
 # demo: mxdemo-) and pin dirs (/sys/fs/bpf/mxlimit-test-*).
@@ -253,47 +253,113 @@ finish_job() {
 	rm -f "$jobdir/$id".*
 }
 
-# run_one NAME COMMAND...: one test alone, with the leftover check.
-run_one() {
-	local name=$1 before
-	before=$(leftovers)
-	start_job "$@"
-	wait "$job_pid"
-	leftover_check "$name" "$before" "$jobdir/$job_id.log"
-	finish_job "$job_id"
+# Two lanes run side by side.  The serial lane runs one test at a time:
+# the unit and BPF tests and the lab tests (integration, asan/integration:
+# namespaces, pin dirs, the leftover check).  The pool runs the tests that
+# touch no namespace, pin dir or shared port (proxy: loopback, ports the
+# kernel picks; fuzz; lint; valgrind; asan/proxy) from a queue, so that
+# TEST_JOBS tests run at a time in all (TEST_JOBS=1: one after another): the
+# pool is CPU-bound and the labs mostly wait on the network, so the two
+# overlap well on two cores.  The ASan build also overlaps, and the ASan
+# proxy tests join the queue as soon as it is done.  Summaries print as
+# tests end.
+declare -A pool=()      # pid -> job id of a running pool test
+queue=()                # pool tests not started yet: "%q"-quoted commands
+serial_busy=0
+asan_queued=0 asan_build_rc=
+
+# queue_add NAME COMMAND...: a pool test, started by pool_pump
+queue_add() { queue+=("$(printf '%q ' "$@")"); }
+
+pool_pump() {
+	local width=$TEST_JOBS
+	[ "$serial_busy" = 1 ] && width=$((TEST_JOBS - 1))
+	while [ ${#pool[@]} -lt "$width" ] && [ ${#queue[@]} -gt 0 ]; do
+		eval "start_job ${queue[0]}"
+		queue=("${queue[@]:1}")
+		pool[$job_pid]=$job_id
+	done
 }
 
-# The pool: pool_add NAME COMMAND... starts a test once fewer than
-# TEST_JOBS run; summaries print as tests end.  pool_drain waits for all.
-declare -A pool=()
-pool_wait_one() {
-	local pid
-	wait -n -p pid "${!pool[@]}"
-	finish_job "${pool[$pid]}"
-	unset "pool[$pid]"
+# asan_built RC: the ASan build ended; its proxy tests join the queue
+asan_built() {
+	asan_build_rc=$1 asan_build_pid=
+	if [ "$asan_build_rc" -ne 0 ]; then
+		failed=$((failed + 1)); failures+=("asan/build"); tail -n 40 "$jobdir/asan-build.log"
+		return
+	fi
+	[ "$asan_queued" = 1 ] && return
+	asan_queued=1
+	for n in $ASAN_PROXY; do
+		[ -f "tests/proxy/$n.sh" ] && queue_add "asan/proxy/$n" env BUILD="$ASAN_BUILD" bash "tests/proxy/$n.sh"
+	done
 }
-pool_add() {
-	while [ ${#pool[@]} -ge "$TEST_JOBS" ]; do pool_wait_one; done
+
+# wait_pid PID: keep the pool going until PID (the serial test or the
+# ASan build) ends; returns PID's status.  With no PID: until the pool and
+# its queue are empty.
+wait_pid() {
+	local target=${1:-} pid rc
+	while :; do
+		pool_pump
+		local pids=("${!pool[@]}")
+		[ -n "$asan_build_pid" ] && pids+=("$asan_build_pid")
+		[ -n "$target" ] && [ "$target" != "$asan_build_pid" ] && pids+=("$target")
+		[ ${#pids[@]} -gt 0 ] || return 0
+		pid=
+		wait -n -p pid "${pids[@]}"
+		rc=$?
+		[ -n "$pid" ] || continue
+		if [ -n "${pool[$pid]:-}" ]; then
+			finish_job "${pool[$pid]}"
+			unset "pool[$pid]"
+		elif [ "$pid" = "$asan_build_pid" ]; then
+			asan_built "$rc"
+			[ "$pid" = "$target" ] && return "$rc"
+		elif [ "$pid" = "$target" ]; then
+			return "$rc"
+		fi
+		[ -z "$target" ] && [ ${#pool[@]} -eq 0 ] && [ ${#queue[@]} -eq 0 ] && [ -z "$asan_build_pid" ] && return 0
+	done
+}
+
+# run_one NAME COMMAND...: one test in the serial lane, with the leftover
+# check.
+run_one() {
+	local name=$1 before sid spid
+	before=$(leftovers)
+	serial_busy=1
 	start_job "$@"
-	pool[$job_pid]=$job_id
-}
-pool_drain() {
-	while [ ${#pool[@]} -gt 0 ]; do pool_wait_one; done
+	sid=$job_id spid=$job_pid
+	wait_pid "$spid"
+	serial_busy=0
+	leftover_check "$name" "$before" "$jobdir/$sid.log"
+	finish_job "$sid"
 }
 
 # The ASan build (serial make, minutes of one core) overlaps the lab tests,
 # which mostly wait on the network.
 asan_build_start() {
-	[ -z "$asan_build_pid" ] || return 0
+	[ -z "$asan_build_pid" ] && [ -z "$asan_build_rc" ] || return 0
 	make -s BUILD="$ASAN_BUILD" SAN=1 tests-build >"$jobdir/asan-build.log" 2>&1 &
 	asan_build_pid=$!
 }
 
-# A run of groups that need no lab goes through the pool together.
-pooled() { case $1 in proxy|fuzz|lint|valgrind) return 0 ;; esac; return 1; }
+# a shell test and its suite variants: to the pool, or run in the serial lane
+shell_test() { # pool|serial NAME FILE
+	local how=$1 n=$2 t=$3 v
+	for v in "" $(variants "$t"); do
+		local name=$n; [ -n "$v" ] && name="$n [$v]"
+		if [ "$how" = pool ]; then
+			queue_add "$name" env ${v:+"$v"} BUILD="$BUILD" bash "$t"
+		else
+			run_one "$name" env ${v:+"$v"} bash "$t"
+		fi
+	done
+}
 
+[[ " ${groups[*]} " == *" asan "* ]] && asan_build_start
 for g in "${groups[@]}"; do
-	pooled "$g" || pool_drain
 	case $g in
 	unit|bpf)
 		for t in "$BUILD"/tests/"$g"/test_*; do
@@ -306,55 +372,37 @@ for g in "${groups[@]}"; do
 				[ -x "$t" ] && run_one "bpf/${v%% *} [${v#* }]" env "${v#* }" "$t"
 			done
 		fi ;;
-	integration|proxy|fuzz)
-		if [ "$g" = integration ] && [[ " ${groups[*]} " == *" asan "* ]]; then
-			asan_build_start
-		fi
+	integration)
+		for t in tests/integration/test_*.sh; do
+			[ -f "$t" ] && shell_test serial "integration/$(basename "$t" .sh)" "$t"
+		done ;;
+	proxy|fuzz)
 		for t in tests/"$g"/test_*.sh; do
-			[ -f "$t" ] || continue
-			n="$g/$(basename "$t" .sh)"
-			if pooled "$g"; then
-				pool_add "$n" bash "$t"
-			else
-				run_one "$n" bash "$t"
-			fi
-			for v in $(variants "$t"); do
-				if pooled "$g"; then
-					pool_add "$n [$v]" env "$v" bash "$t"
-				else
-					run_one "$n [$v]" env "$v" bash "$t"
-				fi
-			done
+			[ -f "$t" ] && shell_test pool "$g/$(basename "$t" .sh)" "$t"
 		done ;;
 	lint)
-		pool_add lint/cppcheck+clang-tidy bash -c \
+		queue_add lint/cppcheck+clang-tidy bash -c \
 			'scripts/lint.sh && echo "ok - user/ is clean" || { echo "not ok - findings above"; exit 1; }' ;;
 	valgrind)
 		for t in "$BUILD"/tests/unit/test_*; do
 			[ -x "$t" ] || continue
-			pool_add "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
+			queue_add "valgrind/$(basename "$t")" valgrind -q --error-exitcode=99 \
 				--leak-check=full --errors-for-leak-kinds=definite "$t"
 		done ;;
 	asan)
-		asan_build_start
-		echo "asan: building $ASAN_BUILD (ASan + UBSan)"
-		wait "$asan_build_pid"
-		rc=$?
-		asan_build_pid=
-		if [ "$rc" -ne 0 ]; then
-			failed=$((failed + 1)); failures+=("asan/build"); tail -n 40 "$jobdir/asan-build.log"
-			continue
+		if [ -n "$asan_build_pid" ]; then
+			echo "asan: waiting for the build of $ASAN_BUILD (ASan + UBSan)"
+			serial_busy=1
+			wait_pid "$asan_build_pid"
+			serial_busy=0
 		fi
+		[ "$asan_build_rc" = 0 ] || continue
 		saved=$BUILD
 		BUILD=$ASAN_BUILD
 		for t in "$BUILD"/tests/unit/test_* "$BUILD"/tests/bpf/test_*; do
 			[ -x "$t" ] || continue
 			run_one "asan/$(basename "$(dirname "$t")")/$(basename "$t")" "$t"
 		done
-		for n in $ASAN_PROXY; do
-			[ -f "tests/proxy/$n.sh" ] && pool_add "asan/proxy/$n" bash "tests/proxy/$n.sh"
-		done
-		pool_drain
 		for n in $ASAN_INTEGRATION; do
 			[ -f "tests/integration/$n.sh" ] && run_one "asan/integration/$n" bash "tests/integration/$n.sh"
 		done
@@ -362,7 +410,7 @@ for g in "${groups[@]}"; do
 	*) echo "run-tests: unknown group $g" >&2; exit 2 ;;
 	esac
 done
-pool_drain
+wait_pid
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
