@@ -373,8 +373,12 @@ for g in "${groups[@]}"; do
 			done
 		fi ;;
 	integration)
+		# an integration test that needs no lab says "# suite-lane: pool"
 		for t in tests/integration/test_*.sh; do
-			[ -f "$t" ] && shell_test serial "integration/$(basename "$t" .sh)" "$t"
+			[ -f "$t" ] || continue
+			lane=serial
+			grep -q '^# suite-lane: pool' "$t" && lane=pool
+			shell_test $lane "integration/$(basename "$t" .sh)" "$t"
 		done ;;
 	proxy|fuzz)
 		for t in tests/"$g"/test_*.sh; do

@@ -6,6 +6,7 @@
 # offer, read from a fake `mxlimit --json blocks` on PATH.
 # Every case runs twice: with bash-completion's helpers (if installed) and
 # with the script's own fallback.  Needs no root, no BPF, no namespace.
+# suite-lane: pool (no namespace, pin dir or port: beside the labs)
 source "$(dirname "$0")/../lib.sh"
 export LC_ALL=C
 

@@ -20,6 +20,7 @@
 # (apt-get install debhelper lintian dpkg-dev fakeroot), without
 # /sys/kernel/btf/vmlinux (the build generates vmlinux.h from it), or with
 # SKIP_DEB=1.
+# suite-lane: pool (no namespace, pin dir or port: beside the labs)
 source "$(dirname "$0")/../lib.sh"
 export LC_ALL=C
 
