@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "accept.h"
 #include "evloop.h"
 #include "pd_decide.h"
 #include "policy.h"
@@ -37,7 +38,7 @@ struct pd_server {
 	struct mx_redis *redis; /* [redis] on: the shared counters, else NULL */
 	struct pd_listener listeners[MX_POLICYD_MAX_LISTEN];
 	size_t n_listeners;
-	struct mx_timer accept_resume; /* listeners paused on EMFILE */
+	struct mx_accept_pause accept_pause; /* listeners paused on EMFILE */
 	struct pd_conn *conns;          /* every live connection */
 	uint32_t n_conns;
 	struct pd_stats stats;

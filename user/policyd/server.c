@@ -22,7 +22,6 @@
 #include "sysutil.h"
 
 #define LISTEN_BACKLOG 1024
-#define ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
 /* Room a reply needs: "action=" + the longest action + "\n\n". */
 #define REPLY_MAX 128
 #define TX_SIZE 2048
@@ -286,49 +285,37 @@ static void conn_new(struct pd_listener *ln, int fd, const struct sockaddr_stora
 	srv->conns_accepted++;
 }
 
-static void pause_listeners(struct pd_server *srv, bool pause)
+static void pause_listeners(void *arg, bool pause)
 {
+	struct pd_server *srv = arg;
+
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		mx_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
 }
 
-static void resume_accept(struct mx_loop *l, struct mx_timer *t)
+static void on_client(void *arg, int fd, const struct sockaddr_storage *peer)
 {
-	(void)l;
-	pause_listeners(t->arg, false);
+	struct pd_listener *ln = arg;
+	struct pd_server *srv = ln->srv;
+
+	if (srv->n_conns >= srv->pol->policyd.max_clients) {
+		/* Postfix then answers with its default_action */
+		if (srv->conns_refused++ % 1000 == 0)
+			mx_warn("max_clients %u policy connections reached: refusing (%llu so far)",
+				srv->pol->policyd.max_clients,
+				(unsigned long long)srv->conns_refused);
+		close(fd);
+		return;
+	}
+	conn_new(ln, fd, peer);
 }
 
 static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct pd_listener *ln = io->arg;
-	struct pd_server *srv = ln->srv;
 
 	(void)events;
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage peer = { 0 };
-		socklen_t pl = sizeof(peer);
-		int fd = accept4(io->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				mx_warn("accept: %s; pausing", strerror(errno));
-				pause_listeners(srv, true);
-				mx_timer_set(l, &srv->accept_resume, mx_loop_now(l) + ACCEPT_PAUSE_NS);
-			}
-			return;
-		}
-		if (srv->n_conns >= srv->pol->policyd.max_clients) {
-			/* Postfix then answers with its default_action */
-			if (srv->conns_refused++ % 1000 == 0)
-				mx_warn("max_clients %u policy connections reached: refusing (%llu so far)",
-					srv->pol->policyd.max_clients,
-					(unsigned long long)srv->conns_refused);
-			close(fd);
-			continue;
-		}
-		conn_new(ln, fd, &peer);
-	}
+	mx_accept_batch(l, io->fd, &ln->srv->accept_pause, on_client, ln);
 }
 
 /* A unix socket path in use by a live server is an error; a stale socket
@@ -422,7 +409,7 @@ int pd_listen(struct pd_server *srv)
 {
 	const struct mx_policyd_conf *pc = &srv->pol->policyd;
 
-	mx_timer_init(&srv->accept_resume, resume_accept, srv);
+	mx_accept_pause_init(&srv->accept_pause, pause_listeners, srv);
 	for (size_t i = 0; i < pc->n_listen; i++) {
 		const struct mx_policyd_listen *a = &pc->listen[i];
 		struct pd_listener *ln = &srv->listeners[srv->n_listeners];
@@ -464,5 +451,5 @@ void pd_shutdown(struct pd_server *srv)
 		free(c);
 	}
 	srv->n_conns = 0;
-	mx_timer_del(srv->loop, &srv->accept_resume);
+	mx_timer_del(srv->loop, &srv->accept_pause.resume);
 }

@@ -26,8 +26,6 @@
 #define RATE_STORE_KEYS (256 * 1024)
 /* Listen backlog: bursts queue in the kernel, not in us. */
 #define LISTEN_BACKLOG 1024
-/* Pause after EMFILE so a full descriptor table is not a busy loop. */
-#define ACCEPT_PAUSE_NS (100ULL * 1000000ULL)
 
 static volatile int stop_flag;
 
@@ -64,16 +62,12 @@ static void log_stats(const struct px_server *srv)
 				st->violations[v]);
 }
 
-static void pause_listeners(struct px_server *srv, bool pause)
+static void pause_listeners(void *arg, bool pause)
 {
+	struct px_server *srv = arg;
+
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		mx_io_set(srv->loop, &srv->listeners[i].io, pause ? 0 : EPOLLIN);
-}
-
-static void resume_accept(struct mx_loop *l, struct mx_timer *t)
-{
-	(void)l;
-	pause_listeners(t->arg, false);
 }
 
 /* The peer's address as verdicts name it (IPv4-mapped shown as IPv4). */
@@ -129,32 +123,23 @@ static void refuse_busy(struct px_server *srv, int fd, const struct sockaddr_sto
 		px_limits_verdict(srv, ip, MX_VIOL_MAX_CLIENTS);
 }
 
+static void on_client(void *arg, int fd, const struct sockaddr_storage *peer)
+{
+	struct px_listener *ln = arg;
+	struct px_server *srv = ln->srv;
+
+	if (srv->n_sessions >= srv->conf->max_clients)
+		refuse_busy(srv, fd, peer);
+	else
+		px_session_accept(srv, fd, peer, ln->tls);
+}
+
 static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
 	struct px_listener *ln = io->arg;
-	struct px_server *srv = ln->srv;
 
 	(void)events;
-	for (int i = 0; i < 64; i++) { /* bounded: other work gets its turn */
-		struct sockaddr_storage peer = { 0 }; /* filled by accept4 */
-		socklen_t pl = sizeof(peer);
-		int fd = accept4(io->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				mx_warn("accept: %s; pausing", strerror(errno));
-				pause_listeners(srv, true);
-				mx_timer_set(l, &srv->accept_resume, mx_loop_now(l) + ACCEPT_PAUSE_NS);
-			}
-			return;
-		}
-		if (srv->n_sessions >= srv->conf->max_clients) {
-			refuse_busy(srv, fd, &peer);
-			continue;
-		}
-		px_session_accept(srv, fd, &peer, ln->tls);
-	}
+	mx_accept_batch(l, io->fd, &ln->srv->accept_pause, on_client, ln);
 }
 
 static int open_listener(struct px_server *srv, const struct mx_sockaddr *a, bool tls)
@@ -358,7 +343,7 @@ static int run(struct px_main *m)
 	int rc = 1;
 
 	m->sig.fd = -1;
-	mx_timer_init(&srv->accept_resume, resume_accept, srv);
+	mx_accept_pause_init(&srv->accept_pause, pause_listeners, srv);
 	/* two descriptors per session plus slack */
 	mx_raise_nofile((uint64_t)pc->max_clients * 2 + 64, "max_clients");
 	srv->loop = mx_loop_new();

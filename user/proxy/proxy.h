@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "accept.h"
 #include "evloop.h"
 #include "policy.h"
 #include "rate_store.h"
@@ -59,7 +60,7 @@ struct px_server {
 	struct px_tls_client *btls; /* backend_tls, or NULL */
 	struct px_listener listeners[2 * MX_PROXY_MAX_LISTEN];
 	size_t n_listeners;
-	struct mx_timer accept_resume; /* listeners paused on EMFILE */
+	struct mx_accept_pause accept_pause; /* listeners paused on EMFILE */
 	struct px_session *sessions; /* every live session, for shutdown */
 	uint32_t n_sessions, n_tarpitted;
 	uint64_t tarpit_ns;  /* tarpit_delay capped by tarpit_max */
