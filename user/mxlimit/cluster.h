@@ -93,8 +93,10 @@ const struct cluster_stats *cluster_stats(const struct cluster *c);
 const struct mx_redis_stats *cluster_redis_stats(const struct cluster *c);
 const struct mx_redis_conf *cluster_conf(const struct cluster *c);
 const char *cluster_node(const struct cluster *c);
+/* The last stream id applied, "" when none. */
+const char *cluster_cursor(const struct cluster *c);
 
-/* The daemon's report for `mxlimit status`: MX_RUN_DIR/cluster-<pin dir
+/* cluster_report.c: the daemon's report for `mxlimit status`: MX_RUN_DIR/cluster-<pin dir
  * with '/' as '_'>, "key value" lines, rewritten every housekeeping tick. */
 void cluster_report_path(const char *pin_dir, char *buf, size_t len);
 void cluster_report(const struct cluster *c, const char *path);
