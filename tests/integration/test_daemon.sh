@@ -313,6 +313,39 @@ check "load restores from the state file" lab_mx load -i "$LAB_IF_SRV" -c "$pol"
 check "blocks lists the restored block" bash -c "nsenter --net=/run/netns/$LAB_SRV '$MXLIMIT' --pin-dir '$LAB_PIN' blocks | grep -Eq '^198.18.0.9 +block .*persist'"
 check "and the restored penalty" bash -c "nsenter --net=/run/netns/$LAB_SRV '$MXLIMIT' --pin-dir '$LAB_PIN' blocks | grep -Eq '^198.18.0.64/26 +penalty .*rcpt +2'"
 check "the daemon follows the new maps" has "$(v 'QUERY 198.18.0.9')" 'block=(5[0-9][0-9]|600) .*persist'
+
+# --- out of descriptors: the verdict socket pauses accepting (no busy
+# loop on a level-triggered listener), then serves again.  The daemon's
+# limit is lowered to what it has open + 4, 30 clients connect and hold.
+nfd=$(ls /proc/$DMN_PID/fd | wc -l)
+check "lower the daemon's descriptor limit to $((nfd + 4))" prlimit --pid "$DMN_PID" --nofile=$((nfd + 4)):$((nfd + 4))
+n0=$(grep -c 'accept: Too many open files' "$DLOG")
+/usr/bin/python3 - "$SOCK" >"$LAB_DIR/emfile.out" 2>&1 <<'PY' &
+import socket, sys, time
+held = []
+for i in range(30):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    s.connect(sys.argv[1]) # the backlog takes them; the daemon accepts what it can
+    held.append(s)
+print("held", len(held), flush=True)
+time.sleep(3)
+PY
+HOLD=$!
+check "the daemon says it is out of descriptors and pauses" \
+	wait_for 50 grep -q 'accept: Too many open files; pausing' "$DLOG"
+sleep 2
+nwarn=$(( $(grep -c 'accept: Too many open files' "$DLOG") - n0 ))
+# paused 100 ms each time: ~20 warnings in 2 s; a listener that is not
+# paused wakes (and warns) thousands of times
+check "no busy loop while out of descriptors ($nwarn warnings in ~2 s)" [ "$nwarn" -le 60 ]
+wait "$HOLD"
+check "the holding client connected 30 times" grep -qx 'held 30' "$LAB_DIR/emfile.out"
+prlimit --pid "$DMN_PID" --nofile=1024:1024
+served() { starts "$(v "QUERY $C")" "OK $C "; }
+check "served again once descriptors are free" wait_for 50 served
+check "the daemon is alive" kill -0 "$DMN_PID"
+
 kill -TERM "$DMN_PID"; wait "$DMN_PID"; rc=$?
 check_eq "clean exit at the end" "$rc" 0
 exit 0

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * accept.h - the accept loop of the servers with many clients (the proxy,
- * the policy service): a bounded batch of accept4 per readiness event, and
+ * accept.h - the accept loop of every listener (the proxy, the policy
+ * service, the daemon's verdict socket and metrics): a bounded batch of
+ * accept4 per readiness event, and
  * every listener paused for a moment when descriptors or memory run out,
  * so that a full descriptor table is not a busy loop.
  *

@@ -39,6 +39,7 @@
 
 #include <bpf/bpf.h>
 
+#include "accept.h"
 #include "blocklist.h"
 #include "iobuf.h"
 #include "log.h"
@@ -67,6 +68,7 @@ struct mclient {
 
 struct msrv {
 	struct mx_io listen;
+	struct mx_accept_pause accept_pause; /* out of descriptors: accepting paused */
 	struct mclient *clients[MS_MAX_CLIENTS];
 	size_t n_clients;
 };
@@ -490,40 +492,49 @@ static void client_timeout(struct mx_loop *l, struct mx_timer *t)
 	client_free(c->d, c);
 }
 
+/* A scraper: a slot among MS_MAX_CLIENTS (else closed) and a deadline. */
+static void on_client(void *arg, int fd, const struct sockaddr_storage *addr)
+{
+	struct dmn *d = arg;
+	struct msrv *s = d->ms;
+	struct mclient *c;
+	size_t slot;
+
+	(void)addr;
+	if (s->n_clients == MS_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	for (slot = 0; s->clients[slot]; slot++)
+		;
+	c->slot = slot;
+	c->d = d;
+	mx_buf_init(&c->rb, c->req, sizeof(c->req) - 1); /* room for a NUL */
+	mx_timer_init(&c->timeout, client_timeout, c);
+	if (mx_io_add(d->loop, &c->io, fd, EPOLLIN, client_event, d)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	s->clients[slot] = c;
+	s->n_clients++;
+	mx_timer_set(d->loop, &c->timeout, dmn_now_ns() + MS_TIMEOUT_NS);
+}
+
+static void pause_accept(void *arg, bool pause)
+{
+	struct dmn *d = arg;
+
+	if (d->ms && d->ms->listen.fd >= 0)
+		mx_io_set(d->loop, &d->ms->listen, pause ? 0 : EPOLLIN);
+}
+
 static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
 	struct dmn *d = io->arg;
-	struct msrv *s = d->ms;
-	int i;
 
-	(void)l;
 	(void)ev;
-	for (i = 0; i < 8; i++) {
-		struct mclient *c;
-		size_t slot;
-		int fd = accept4(s->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			return;
-		if (s->n_clients == MS_MAX_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
-			close(fd);
-			continue;
-		}
-		for (slot = 0; s->clients[slot]; slot++)
-			;
-		c->slot = slot;
-		c->d = d;
-		mx_buf_init(&c->rb, c->req, sizeof(c->req) - 1); /* room for a NUL */
-		mx_timer_init(&c->timeout, client_timeout, c);
-		if (mx_io_add(d->loop, &c->io, fd, EPOLLIN, client_event, d)) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		s->clients[slot] = c;
-		s->n_clients++;
-		mx_timer_set(d->loop, &c->timeout, dmn_now_ns() + MS_TIMEOUT_NS);
-	}
+	mx_accept_batch(l, d->ms->listen.fd, &d->ms->accept_pause, on_client, d);
 }
 
 /* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433" */
@@ -548,6 +559,7 @@ int msrv_open(struct dmn *d)
 	if (!s)
 		return -1;
 	s->listen.fd = -1;
+	mx_accept_pause_init(&s->accept_pause, pause_accept, d);
 	d->ms = s;
 	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -578,6 +590,7 @@ void msrv_close(struct dmn *d)
 	for (i = 0; i < MS_MAX_CLIENTS; i++)
 		if (s->clients[i])
 			client_free(d, s->clients[i]);
+	mx_timer_del(d->loop, &s->accept_pause.resume);
 	if (s->listen.fd >= 0)
 		mx_io_close(d->loop, &s->listen);
 	free(s);

@@ -34,6 +34,7 @@
 
 #include <bpf/bpf.h>
 
+#include "accept.h"
 #include "cli.h"
 #include "iobuf.h"
 #include "log.h"
@@ -73,6 +74,7 @@ struct vpeer {
 struct vsrv {
 	struct vsrv_ctx ctx; /* all it knows of the daemon (daemon.h) */
 	struct mx_io listen;
+	struct mx_accept_pause accept_pause; /* out of descriptors: accepting paused */
 	int lock_fd;
 	gid_t gid;     /* the socket file's group */
 	ino_t ino;     /* our socket file, so we remove only ours */
@@ -455,65 +457,71 @@ static void peer_stalled(struct mx_loop *l, struct mx_timer *t)
 	peer_free(p->s, p);
 }
 
+/* A new peer: its credentials decide (root, the socket's group, or
+ * --allow-user), then it gets a slot among VS_MAX_PEERS. */
+static void on_peer(void *arg, int fd, const struct sockaddr_storage *addr)
+{
+	struct vsrv *s = arg;
+	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cr);
+	struct vpeer *p;
+	size_t slot;
+
+	(void)addr; /* a unix socket: the credentials say who it is */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || !peer_allowed(s, fd, &cr)) {
+		s->ctx.c->peers_refused++;
+		mx_warn("verdict socket: refused uid %u pid %d (not root, not in group %u, "
+			"not allowed with --allow-user)", (unsigned)cr.uid, (int)cr.pid,
+			(unsigned)s->gid);
+		refuse(fd, "ERR permission denied\n");
+		return;
+	}
+	if (s->n_peers == VS_MAX_PEERS) {
+		s->ctx.c->peers_refused++;
+		mx_warn("verdict socket: %d peers connected; refusing pid %d", VS_MAX_PEERS,
+			(int)cr.pid);
+		refuse(fd, "ERR busy\n");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		refuse(fd, "ERR out of memory\n");
+		return;
+	}
+	for (slot = 0; s->peers[slot]; slot++)
+		;
+	p->slot = slot;
+	p->s = s;
+	mx_buf_init(&p->rb, p->rmem, sizeof(p->rmem));
+	mx_buf_init(&p->wb, p->wmem, sizeof(p->wmem));
+	mx_timer_init(&p->stall, peer_stalled, p);
+	p->uid = cr.uid;
+	p->pid = cr.pid;
+	if (mx_io_add(s->ctx.loop, &p->io, fd, EPOLLIN, peer_event, s)) {
+		close(fd);
+		free(p);
+		return;
+	}
+	s->peers[slot] = p;
+	s->n_peers++;
+	s->ctx.c->peers_accepted++;
+	mx_debug("verdict socket: peer uid %u pid %d connected", (unsigned)cr.uid, (int)cr.pid);
+}
+
+static void pause_accept(void *arg, bool pause)
+{
+	struct vsrv *s = arg;
+
+	if (s->listen.fd >= 0)
+		mx_io_set(s->ctx.loop, &s->listen, pause ? 0 : EPOLLIN);
+}
+
 static void on_accept(struct mx_loop *l, struct mx_io *io, uint32_t ev)
 {
 	struct vsrv *s = io->arg;
-	int i;
 
-	(void)l;
 	(void)ev;
-	for (i = 0; i < 16; i++) { /* a few per wakeup: fair to the other fds */
-		struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
-		socklen_t len = sizeof(cr);
-		struct vpeer *p;
-		size_t slot;
-		int fd = accept4(s->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				mx_warn("verdict socket: accept: %s", strerror(errno));
-			return;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || !peer_allowed(s, fd, &cr)) {
-			s->ctx.c->peers_refused++;
-			mx_warn("verdict socket: refused uid %u pid %d (not root, not in group %u, "
-				"not allowed with --allow-user)", (unsigned)cr.uid, (int)cr.pid,
-				(unsigned)s->gid);
-			refuse(fd, "ERR permission denied\n");
-			continue;
-		}
-		if (s->n_peers == VS_MAX_PEERS) {
-			s->ctx.c->peers_refused++;
-			mx_warn("verdict socket: %d peers connected; refusing pid %d", VS_MAX_PEERS,
-				(int)cr.pid);
-			refuse(fd, "ERR busy\n");
-			continue;
-		}
-		p = calloc(1, sizeof(*p));
-		if (!p) {
-			refuse(fd, "ERR out of memory\n");
-			continue;
-		}
-		for (slot = 0; s->peers[slot]; slot++)
-			;
-		p->slot = slot;
-		p->s = s;
-		mx_buf_init(&p->rb, p->rmem, sizeof(p->rmem));
-		mx_buf_init(&p->wb, p->wmem, sizeof(p->wmem));
-		mx_timer_init(&p->stall, peer_stalled, p);
-		p->uid = cr.uid;
-		p->pid = cr.pid;
-		if (mx_io_add(s->ctx.loop, &p->io, fd, EPOLLIN, peer_event, s)) {
-			close(fd);
-			free(p);
-			continue;
-		}
-		s->peers[slot] = p;
-		s->n_peers++;
-		s->ctx.c->peers_accepted++;
-		mx_debug("verdict socket: peer uid %u pid %d connected", (unsigned)cr.uid,
-			 (int)cr.pid);
-	}
+	mx_accept_batch(l, s->listen.fd, &s->accept_pause, on_peer, s);
 }
 
 size_t vsrv_peers(const struct vsrv *s)
@@ -643,6 +651,7 @@ struct vsrv *vsrv_open(const struct vsrv_ctx *ctx)
 	s->ctx = *ctx;
 	s->lock_fd = -1;
 	s->listen.fd = -1;
+	mx_accept_pause_init(&s->accept_pause, pause_accept, s);
 	if (open_socket(s) < 0) {
 		vsrv_close(s);
 		return NULL;
@@ -663,6 +672,7 @@ void vsrv_close(struct vsrv *s)
 			peer_free(s, s->peers[i]);
 		}
 	}
+	mx_timer_del(s->ctx.loop, &s->accept_pause.resume);
 	if (s->listen.fd >= 0) {
 		/* ours still: remove it, so clients see "no daemon" at once */
 		if (s->ino && stat(s->ctx.socket_path, &st) == 0 && st.st_ino == s->ino)
