@@ -131,6 +131,7 @@ PY
 		need util-linux nsenter has nsenter
 		need util-linux unshare has unshare
 		need util-linux setpriv has setpriv
+		need util-linux prlimit has prlimit
 		need util-linux mountpoint has mountpoint
 		need mount umount has umount
 		need bpftool bpftool has bpftool

@@ -2,9 +2,9 @@
 /*
  * accept.h - the accept loop of every listener (the proxy, the policy
  * service, the daemon's verdict socket and metrics): a bounded batch of
- * accept4 per readiness event, and
- * every listener paused for a moment when descriptors or memory run out,
- * so that a full descriptor table is not a busy loop.
+ * accept4 per readiness event, and every listener paused for a moment
+ * when descriptors or memory run out, so that a full descriptor table is
+ * not a busy loop.
  *
  * What a server does with an accepted socket (max_clients included) stays
  * its own: the batch hands each one to a callback.
