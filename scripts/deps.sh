@@ -26,7 +26,7 @@ set -eu
 #   libhiredis-dev       the Redis client of the daemon, proxy and policyd ([redis])
 #  labs (tests/integration, make demo, make bench)
 #   iproute2             ip (netns, veth, xdp), tc (bench-flood), ss
-#   util-linux           nsenter, unshare, setpriv, mountpoint, taskset, chrt
+#   util-linux           nsenter, unshare, setpriv, mountpoint, taskset, chrt, prlimit
 #   mount                umount (test_faults: bpffs not mounted)
 #   procps               sysctl, ps
 #   iputils-ping         ping (lab and flood-lab readiness)
