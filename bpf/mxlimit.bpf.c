@@ -616,6 +616,10 @@ static int mx_gw_timer_cb(void *map, int *key, struct mx_gw_gc *g)
 	return 0;
 }
 
+/* Returns 0 when armed, else step << 8 | errno: step 1 no map entry, 2
+ * bpf_timer_init, 3 bpf_timer_set_callback, 4 bpf_timer_start (the loader
+ * says which, and retries a refusal that may be transient, like ENOMEM
+ * from the timer's atomic allocation). */
 SEC("xdp")
 int mx_gw_gc_arm(struct xdp_md *ctx)
 {
@@ -625,14 +629,16 @@ int mx_gw_gc_arm(struct xdp_md *ctx)
 
 	g = bpf_map_lookup_elem(&mx_gw_gc, &zero);
 	if (!g)
-		return 1;
+		return 1 << 8;
 	r = bpf_timer_init(&g->timer, &mx_gw_gc, 1 /* CLOCK_MONOTONIC */);
 	if (r && r != -16 /* EBUSY: armed by an earlier load, re-point it */)
-		return 2;
-	if (bpf_timer_set_callback(&g->timer, mx_gw_timer_cb))
-		return 3;
-	if (bpf_timer_start(&g->timer, MX_GW_GC_PERIOD_NS, 0))
-		return 4;
+		return 2 << 8 | (-r & 0xff);
+	r = bpf_timer_set_callback(&g->timer, mx_gw_timer_cb);
+	if (r)
+		return 3 << 8 | (-r & 0xff);
+	r = bpf_timer_start(&g->timer, MX_GW_GC_PERIOD_NS, 0);
+	if (r)
+		return 4 << 8 | (-r & 0xff);
 	return 0;
 }
 

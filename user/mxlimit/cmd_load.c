@@ -109,13 +109,15 @@ static uint32_t gw_core_load(const char *pin_dir, const struct mx_map_sizes *sz,
 	bool no_sweep = mx_feature_disabled(MX_FEAT_GW_DAEMON);
 
 	if (!no_timer) {
+		char why[128] = "the programs do not load";
+
 		*core = mx_skel_load(pin_dir, sz, MX_PROGS_GW_ARM | MX_PROGS_GW_RUN, 0);
-		if (*core && mx_gw_sweep_arm(*core) == 0)
+		if (*core && mx_gw_sweep_arm(*core, why, sizeof(why)) == 0)
 			return MX_FEAT_GW_TIMER;
 		if (*core)
 			mx_skel_destroy(*core);
-		mx_warn("the kernel refuses the in-kernel flow sweep (bpf_timer); "
-			"`mxlimit daemon` must run to expire flows that lose their FIN");
+		mx_warn("the kernel refuses the in-kernel flow sweep (bpf_timer: %s); "
+			"`mxlimit daemon` must run to expire flows that lose their FIN", why);
 	}
 	if (!no_sweep) {
 		*core = mx_skel_load(pin_dir, sz, MX_PROGS_GW_RUN, 0);

@@ -484,15 +484,33 @@ static int run_once(const struct bpf_program *p, int *retval)
 	return 0;
 }
 
-int mx_gw_sweep_arm(struct mxlimit *skel)
+int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len)
 {
-	int rv = -1;
+	static const char *const step[] = { "?", "no timer entry", "bpf_timer_init",
+					    "bpf_timer_set_callback", "bpf_timer_start" };
+	int rv = -1, tries;
+	useconds_t backoff = 10 * 1000;
 
-	if (run_once(skel->progs.mx_gw_gc_arm, &rv) || rv != 0) {
-		mx_debug("cannot arm the flow sweep's timer (step %d)", rv);
-		return -1;
+	/* A refusal can be transient: bpf_timer_init allocates without
+	 * locks, which fails now and then with ENOMEM (seen on 6.18, about
+	 * once in a hundred arms, once three times in a row).  Ten tries,
+	 * 10 ms doubling to 200 ms apart (at most ~1.3 s), before falling
+	 * back; arming twice is harmless. */
+	for (tries = 0; tries < 10; tries++) {
+		if (tries) {
+			usleep(backoff);
+			backoff = backoff * 2 > 200 * 1000 ? 200 * 1000 : backoff * 2;
+		}
+		if (run_once(skel->progs.mx_gw_gc_arm, &rv)) {
+			snprintf(why, len, "cannot run mx_gw_gc_arm: %s", strerror(errno));
+			return -1;
+		}
+		if (rv == 0)
+			return 0;
 	}
-	return 0;
+	snprintf(why, len, "%s: %s", step[(unsigned)rv >> 8 < 5 ? (unsigned)rv >> 8 : 0],
+		 strerror(rv & 0xff));
+	return -1;
 }
 
 int mx_gw_sweep_run(struct mxlimit *skel)

@@ -122,10 +122,10 @@ int mx_skel_xdp_fd(struct mxlimit *skel);
 int mx_skel_maps(struct mxlimit *skel, struct mx_maps *m); /* dup'd fds */
 
 /* Gateway mode's flow sweep (bpf/mx_gateway.h): arm the in-kernel timer
- * (needs MX_PROGS_GW_ARM; 0 = armed, else -1 with the reason logged at
- * debug level), or run one sweep from userspace (MX_PROGS_GW_RUN; returns
- * the flows expired plus freed, or -1). */
-int mx_gw_sweep_arm(struct mxlimit *skel);
+ * (needs MX_PROGS_GW_ARM; 0 = armed, else -1 with the reason in why), or
+ * run one sweep from userspace (MX_PROGS_GW_RUN; returns the flows expired
+ * plus freed, or -1). */
+int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len);
 int mx_gw_sweep_run(struct mxlimit *skel);
 /* The gateway sweep in use, for status: timer, daemon, off, or NULL when
  * not in gateway mode. */
