@@ -442,14 +442,10 @@ void pd_shutdown(struct pd_server *srv)
 			unlink(ln->unlink_path);
 	}
 	srv->n_listeners = 0;
-	while (srv->conns) {
-		struct pd_conn *c = srv->conns;
-
-		srv->conns = c->next;
-		mx_timer_del(srv->loop, &c->idle);
-		mx_io_close(srv->loop, &c->io);
-		free(c);
-	}
-	srv->n_conns = 0;
+	/* conn_close detaches a request waiting for Redis: mx_redis_free,
+	 * after this, calls its callback, which must find no connection
+	 * (the memory goes with the loop's deferred frees) */
+	while (srv->conns)
+		conn_close(srv->conns);
 	mx_timer_del(srv->loop, &srv->accept_pause.resume);
 }
