@@ -754,6 +754,34 @@ redis_up() { grep -q 'redis 127.0.0.1:[0-9]*: connected' "$PD_LOG"; }
 held() { [ "$(grep -c '^held ' "$TMP/mute_redis.out")" -ge "$1" ]; }
 start_policyd "$TMP/redis.ini" "$SOCKR" || fail "policyd starts (a Redis that never answers)"
 check "policyd connects to the fake Redis" wait_for 50 redis_up
+# A peer gone while its request waits: nothing is read then, so no read
+# sees the reset (TCP) or the close (unix socket), and epoll reports
+# HUP/ERR whatever the interest: policyd once spun at 100% CPU until the
+# Redis timeout.  Each peer goes once its EVAL has reached Redis.
+conns_zero() { [ "$(usr1_count "$PD_PID" "$PD_LOG" connections)" = 0 ]; }
+out=$(timeout 30 python3 -c "
+from pdc import *
+import struct, time
+def held(n):
+    for _ in range(200):
+        if open('$TMP/mute_redis.out').read().count('held ') >= n:
+            return True
+        time.sleep(0.05)
+n = open('$TMP/mute_redis.out').read().count('held ')
+p = conn('127.0.0.1:$PORT8')
+p.send(request(instance='a1.1.1.0'))
+print('tcp', held(n + 1))
+p.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+p.s.close()
+p = conn('$SOCKR')
+p.send(request(instance='a2.1.1.0'))
+print('unix', held(n + 2))
+p.s.close()
+" 2>&1)
+check_eq "two requests wait for Redis (TCP, unix socket)" "$(tr '\n' ' ' <<<"$out")" "tcp True unix True "
+check "a TCP reset and a unix-socket close while they wait: both connections closed (10 s)" \
+	wait_for 20 conns_zero
+check_eq "... each logged once" "$(grep -c 'closed while its request waited for Redis' "$PD_LOG")" 2
 # SIGTERM with a request still waiting: the connections close first, then
 # the Redis client, which calls back for the request: it once wrote to the
 # freed connection (SIGSEGV).

@@ -245,9 +245,19 @@ static void conn_pump(struct pd_conn *c)
 
 static void conn_events(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
+	struct pd_conn *c = io->arg;
+
 	(void)l;
-	(void)events;
-	conn_pump(io->arg);
+	/* while a request waits for Redis nothing is read, so no read sees
+	 * a reset (or a unix peer's close), and epoll reports HUP/ERR
+	 * whatever the interest: the loop spun until Redis answered.  The
+	 * peer cannot take the reply; conn_close detaches the request */
+	if (c->ask && (events & (EPOLLHUP | EPOLLERR))) {
+		mx_info("policy connection %s closed while its request waited for Redis", c->peer);
+		conn_close(c);
+		return;
+	}
+	conn_pump(c);
 }
 
 static void conn_new(struct pd_listener *ln, int fd, const struct sockaddr_storage *peer)
