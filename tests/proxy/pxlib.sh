@@ -83,6 +83,20 @@ start_proxy() {
 PROXY_PIDS=()
 PROXY_LOGS=()
 
+# usr1_count PID LOG WORD: signal SIGUSR1 and print the number after WORD
+# in the counter line it logs to LOG ("sessions" for the proxy's open
+# sessions, "connections" for policyd's); waits up to 2.5 s for the line.
+usr1_count() {
+	local n i re="(^|: )$3 [0-9]+"
+	n=$(grep -cE "$re" "$2")
+	kill -USR1 "$1"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(grep -cE "$re" "$2")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	grep -oE "$re" "$2" | tail -1 | grep -oE '[0-9]+$'
+}
+
 # finish: stop every proxy (SIGTERM, as in production), check each exited
 # cleanly with no sanitizer report in its log, and end the test.
 finish() {

@@ -4,6 +4,8 @@
 # The proxy relays the backend's reply to the end of DATA only after the
 # backend gave it, so an accepted message is already the backend's; a
 # message caught by the kill is not acknowledged, and the client retries.
+# A client or backend that resets its connection while the proxy's buffer
+# from it is full (replies held by the tarpit) ends the session at once.
 . "$(dirname "$0")/pxlib.sh"
 
 SINK=$(free_port) PX=$(free_port)
@@ -107,4 +109,98 @@ for i in "${acc[@]}"; do
 	}
 done
 check_eq "every accepted message is at the backend" "$missing" 0
+
+# --- a peer resets while the proxy's buffer from it is full ---------------
+# The tarpit holds every reply, so the client's pipelined commands fill
+# the proxy's input buffer (PIPELINE_MAX forwarded, 8 KB more waiting), or
+# the backend's long replies fill the buffer from the backend.  The proxy
+# reads nothing into a full buffer, so no read saw the reset; epoll reports
+# HUP/ERR whatever the interest, and the proxy once spun at 100% CPU until
+# the tarpit or the idle timeout freed the session.
+# The backend: greets; "NOOP long" gets a 300-byte reply, "NOOP reset" a
+# reset (SO_LINGER 0) once the proxy's kernel has acknowledged every reply
+# (a reset drops what is still unsent), anything else "250 ok".
+cat >"$TMP/rstbe.py" <<'PY'
+import fcntl, socket, struct, sys, termios, threading, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+def serve(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.sendall(b"220 rst ESMTP\r\n")
+    for line in c.makefile("rb"):
+        if line.startswith(b"NOOP reset"):
+            for _ in range(500):
+                if struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, b"\0" * 4))[0] == 0:
+                    break
+                time.sleep(0.01)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            break
+        c.sendall(b"250 " + b"x" * 296 + b"\r\n" if line.startswith(b"NOOP long") else b"250 ok\r\n")
+    c.close()
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+PY
+RBE=$(free_port) RPX=$(free_port)
+bg rstbe timeout 300 python3 "$TMP/rstbe.py" "$RBE"
+wait_port "$RBE" || fail "reset backend starts"
+cat >"$TMP/r.ini" <<EOF
+[proxy]
+listen = 127.0.0.1:$RPX
+backend = 127.0.0.1:$RBE
+verdict_socket = none
+[main]
+tarpit_delay = 120
+[rate_rcpt_host]
+enabled = true
+default = 1/1m
+EOF
+start_proxy "$TMP/r.ini" || { fail "proxy (tarpit) start"; finish; }
+RPID=$PROXY_PID RLOG=$PROXY_LOG
+# wait_sessions N: up to 10 s for N open sessions (the tarpit holds 120 s)
+wait_sessions() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		[ "$(usr1_count "$RPID" "$RLOG" sessions)" = "$1" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+# tarpitted SRC: a client tarpitted by its second RCPT (the rate counts
+# per address: one each); what it pipelines next follows
+tarpitted() { echo "
+import socket, struct, time
+c = Client($RPX, src='$1')
+c.cmd('HELO x'); c.cmd('MAIL FROM:<a@b.test>'); c.cmd('RCPT TO:<r1@d.test>')
+"; }
+out=$(py "$(tarpitted 127.0.0.71)
+c.send(b'RCPT TO:<r2@d.test>\r\n' + b'NOOP\r\n' * 70)
+time.sleep(0.5)
+c.s.setblocking(False)
+sent = 0
+try:
+    while sent < 1000000:
+        sent += c.s.send(b'NOOP\r\n' * 1000)
+except BlockingIOError:
+    pass
+print('queued', sent >= 8192)
+time.sleep(0.5)
+c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+c.s.close()
+" 2>&1)
+check_eq "client side: commands pile up behind the tarpit (more than 8 KB unread)" "$out" "queued True"
+check "client side: a reset with the input buffer full ends the session" wait_sessions 0
+out=$(py "$(tarpitted 127.0.0.72)
+c.send(b'RCPT TO:<r2@d.test>\r\n' + b'NOOP long\r\n' * 60 + b'NOOP reset\r\n')
+try:
+    print(c.reply())
+except Exception as e:
+    print('no reply:', repr(e))
+print('closed', c.closed())
+" 2>&1)
+sed 's/^/# /' <<<"$out"
+check "backend side: a reset with 18 KB of replies held: 421 connection to backend lost" \
+	grep -q '^421 4.4.2 .*connection to backend lost' <<<"$out"
+check "backend side: ... and the proxy closes the client's connection" grep -q '^closed True' <<<"$out"
+check "backend side: ... the session is gone" wait_sessions 0
+check "the proxy is still running" kill -0 "$RPID"
 finish

@@ -5,7 +5,8 @@
 # Postfix's `instance` attribute), the rate sections, [rate_rcpt_host] by
 # Postfix's verified client name, a policyd restart under a running Postfix
 # (default_action=DUNNO), malformed / overlong / truncated / many concurrent
-# policy requests sent directly, SIGHUP and SIGTERM.  Sent directly too (the
+# policy requests sent directly, SIGHUP and SIGTERM (also while a request
+# waits for a Redis that never answers).  Sent directly too (the
 # Postfix attribute set, python): session derivation edge cases (seqno,
 # second boundary, client_port, no instance, session_timeout, 70000 sessions
 # against the 65536-entry table), lookups (allowlist = 0, IPv6 prefix, case
@@ -697,6 +698,105 @@ sleep 0.5
 check "SIGUSR1 logs counters" bash -c "tail -n +$((nlog + 1)) '$PD_LOG' | grep -q 'requests'"
 stop_policyd
 check_eq "SIGTERM: exit status 0" "$PD_RC" 0
+
+# --- 8. a request waiting for Redis when its connection or policyd goes ---
+# A fake Redis: answers PING, SELECT, AUTH, HELLO and CLIENT; holds every
+# other command (EVAL) unanswered, so a request waits for the 60 s timeout.
+cat >"$TMP/mute_redis.py" <<'EOF'
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+def serve(c):
+    buf = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        buf += d
+        while True:  # one whole RESP array: its arguments
+            try:
+                i = buf.index(b"\r\n"); p = i + 2; args = []
+                for _ in range(int(buf[1:i])):
+                    j = buf.index(b"\r\n", p); n = int(buf[p + 1:j])
+                    args.append(buf[j + 2:j + 2 + n]); p = j + 4 + n
+                    if p > len(buf):
+                        raise ValueError
+            except ValueError:
+                break
+            buf = buf[p:]
+            cmd = args[0].upper()
+            if cmd == b"PING":
+                c.sendall(b"+PONG\r\n")
+            elif cmd in (b"SELECT", b"AUTH", b"HELLO", b"CLIENT"):
+                c.sendall(b"+OK\r\n")
+            else:
+                print("held", cmd.decode(), flush=True)
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+EOF
+RPORT=$(free_port) PORT8=$(free_port) SOCKR=$TMP/pdr.sock
+bg mute_redis timeout 300 python3 "$TMP/mute_redis.py" "$RPORT"
+wait_port "$RPORT" || fail "the fake Redis starts"
+cat >"$TMP/redis.ini" <<EOF
+[policyd]
+listen = unix:$SOCKR, 127.0.0.1:$PORT8
+verdict_socket =
+[redis]
+host = 127.0.0.1
+port = $RPORT
+timeout = 60s
+[rate_rcpt_host]
+enabled = true
+default = 100/1m
+EOF
+redis_up() { grep -q 'redis 127.0.0.1:[0-9]*: connected' "$PD_LOG"; }
+# held N: the fake Redis holds N commands
+held() { [ "$(grep -c '^held ' "$TMP/mute_redis.out")" -ge "$1" ]; }
+start_policyd "$TMP/redis.ini" "$SOCKR" || fail "policyd starts (a Redis that never answers)"
+check "policyd connects to the fake Redis" wait_for 50 redis_up
+# A peer gone while its request waits: nothing is read then, so no read
+# sees the reset (TCP) or the close (unix socket), and epoll reports
+# HUP/ERR whatever the interest: policyd once spun at 100% CPU until the
+# Redis timeout.  Each peer goes once its EVAL has reached Redis.
+conns_zero() { [ "$(usr1_count "$PD_PID" "$PD_LOG" connections)" = 0 ]; }
+out=$(timeout 30 python3 -c "
+from pdc import *
+import struct, time
+def held(n):
+    for _ in range(200):
+        if open('$TMP/mute_redis.out').read().count('held ') >= n:
+            return True
+        time.sleep(0.05)
+n = open('$TMP/mute_redis.out').read().count('held ')
+p = conn('127.0.0.1:$PORT8')
+p.send(request(instance='a1.1.1.0'))
+print('tcp', held(n + 1))
+p.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+p.s.close()
+p = conn('$SOCKR')
+p.send(request(instance='a2.1.1.0'))
+print('unix', held(n + 2))
+p.s.close()
+" 2>&1)
+check_eq "two requests wait for Redis (TCP, unix socket)" "$(tr '\n' ' ' <<<"$out")" "tcp True unix True "
+check "a TCP reset and a unix-socket close while they wait: both connections closed (10 s)" \
+	wait_for 20 conns_zero
+check_eq "... each logged once" "$(grep -c 'closed while its request waited for Redis' "$PD_LOG")" 2
+# SIGTERM with a request still waiting: the connections close first, then
+# the Redis client, which calls back for the request: it once wrote to the
+# freed connection (SIGSEGV).
+n=$(grep -c '^held ' "$TMP/mute_redis.out")
+coproc WAITC { timeout 30 python3 -u -c "
+from pdc import *
+import sys
+p = conn('$SOCKR')
+p.send(request(instance='a3.1.1.0'))
+sys.stdin.readline()
+" 2>&1; }
+check "a request waits for Redis" wait_for 100 held $((n + 1))
+stop_policyd
+echo go >&"${WAITC[1]}"
+check_eq "SIGTERM while a request waits for Redis: exit status 0" "$PD_RC" 0
 
 bad=0
 for f in "${PD_LOGS[@]}"; do

@@ -731,17 +731,36 @@ HLOG=$PROXY_LOG
 HPID=$PROXY_PID
 hsubj() { echo | timeout 15 openssl s_client -connect "127.0.0.1:$H2" 2>/dev/null | openssl x509 -noout -subject -nameopt compat 2>/dev/null; }
 check "before SIGHUP: the first certificate" grep -q 'O=HUPFIRST' <<<"$(hsubj)"
+# Two handshakes begun before the SIGHUP whose ClientHello (with SNI) comes
+# after it: one on listen_tls (connected, nothing sent), one after the 220
+# to STARTTLS.  The proxy made their SSL objects on the certificate set the
+# reload replaces; its SNI callback once read that set after it was freed
+# (SIGSEGV; ASan: heap-use-after-free in sni_cb).
 coproc HUPC { timeout 60 python3 -u -c "
 from tls_client import *
 import sys
 c = TClient($H2, implicit=True, src='127.0.0.61')
 c.cmd('EHLO x')
+imp = TClient($H2, greet=False, sni='mx.example.test', src='127.0.0.63')
+stl = TClient($H1, sni='mx.example.test', src='127.0.0.64')
+stl.cmd('EHLO x')
+stls = stl.cmd('STARTTLS')[:3]
 print('before', c.cmd('MAIL FROM:<h@sender.test>')[:3], subject_of(c.cert_der()), flush=True)
 sys.stdin.readline()
 try:
     print('after', ' '.join(c.cmd('RCPT TO:<h%d@example.test>' % i)[:3] for i in range(3)), c.cmd('NOOP')[:3], flush=True)
 except Exception as e:
     print('after error', repr(e), flush=True)
+try:
+    imp.handshake()
+    print('held-tls', imp.reply()[:3], imp.cmd('EHLO x')[:3], subject_of(imp.cert_der()), flush=True)
+except Exception as e:
+    print('held-tls error', repr(e), flush=True)
+try:
+    stl.handshake()
+    print('held-starttls', stls, stl.cmd('EHLO x')[:3], subject_of(stl.cert_der()), flush=True)
+except Exception as e:
+    print('held-starttls error', repr(e), flush=True)
 " 2>&1; }
 read -r -t 20 line <&"${HUPC[0]}"
 check "an open TLS session before SIGHUP (first certificate)" grep -q '^before 250 .*O=HUPFIRST' <<<"$line"
@@ -755,6 +774,12 @@ read -r -t 20 line <&"${HUPC[0]}"
 check "the TLS session open across SIGHUP goes on (RCPT 250 ..., NOOP 250)" has "$line" '^after 250 .* 250$'
 # (observed: the new policy, max 1, also applies to the open session: like policyd)
 check_eq "... and the reloaded policy applies to it (max 3 -> 1: 250 452 452)" "$line" "after 250 452 452 250"
+read -r -t 20 line <&"${HUPC[0]}"
+check "a listen_tls handshake begun before SIGHUP, SNI after it: done with the first certificate" \
+	grep -q '^held-tls 220 250 .*O=HUPFIRST' <<<"$line"
+read -r -t 20 line <&"${HUPC[0]}"
+check "... and one after STARTTLS's 220 (EHLO 250 inside TLS)" \
+	grep -q '^held-starttls 220 250 .*O=HUPFIRST' <<<"$line"
 check "after SIGHUP: new connections get the new certificate" grep -q 'O=HUPSECOND' <<<"$(hsubj)"
 out=$(tpy "
 c = TClient($H2, implicit=True, src='127.0.0.62')

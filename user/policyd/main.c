@@ -184,7 +184,7 @@ out:
 		if (m->sig.fd >= 0)
 			mx_io_close(srv->loop, &m->sig);
 	}
-	mx_redis_free(srv->redis); /* after the connections: nothing waits on it */
+	mx_redis_free(srv->redis); /* after the connections: the requests it calls back are detached */
 	mx_vclient_free(srv->verdict);
 	pd_sessions_free(srv->sessions);
 	mx_rate_store_free(srv->store);

@@ -47,7 +47,9 @@ struct pd_server {
 
 /* Open every listen address of the policy.  0, or -1 (logged). */
 int pd_listen(struct pd_server *srv);
-/* Close listeners (removing the unix sockets) and every connection. */
+/* Close listeners (removing the unix sockets) and every connection, each
+ * detached from a request it had waiting for Redis; their memory goes
+ * with mx_loop_free, so call it before that. */
 void pd_shutdown(struct pd_server *srv);
 /* The engine context for the current policy. */
 void pd_ctx_init(struct pd_server *srv, struct pd_ctx *c);

@@ -245,9 +245,19 @@ static void conn_pump(struct pd_conn *c)
 
 static void conn_events(struct mx_loop *l, struct mx_io *io, uint32_t events)
 {
+	struct pd_conn *c = io->arg;
+
 	(void)l;
-	(void)events;
-	conn_pump(io->arg);
+	/* while a request waits for Redis nothing is read, so no read sees
+	 * a reset (or a unix peer's close), and epoll reports HUP/ERR
+	 * whatever the interest: the loop spun until Redis answered.  The
+	 * peer cannot take the reply; conn_close detaches the request */
+	if (c->ask && (events & (EPOLLHUP | EPOLLERR))) {
+		mx_info("policy connection %s closed while its request waited for Redis", c->peer);
+		conn_close(c);
+		return;
+	}
+	conn_pump(c);
 }
 
 static void conn_new(struct pd_listener *ln, int fd, const struct sockaddr_storage *peer)
@@ -442,14 +452,10 @@ void pd_shutdown(struct pd_server *srv)
 			unlink(ln->unlink_path);
 	}
 	srv->n_listeners = 0;
-	while (srv->conns) {
-		struct pd_conn *c = srv->conns;
-
-		srv->conns = c->next;
-		mx_timer_del(srv->loop, &c->idle);
-		mx_io_close(srv->loop, &c->io);
-		free(c);
-	}
-	srv->n_conns = 0;
+	/* conn_close detaches a request waiting for Redis: mx_redis_free,
+	 * after this, calls its callback, which must find no connection
+	 * (the memory goes with the loop's deferred frees) */
+	while (srv->conns)
+		conn_close(srv->conns);
 	mx_timer_del(srv->loop, &srv->accept_pause.resume);
 }

@@ -301,7 +301,7 @@ static void reload(struct px_main *m)
 			srv->verdict = v;
 		}
 	}
-	px_tls_free(srv->tls);
+	px_tls_free(srv->tls); /* handshakes under way hold the old set (tls.h) */
 	srv->tls = tls;
 	/* sessions hold their own SSL objects; new backend connections use this */
 	px_tls_client_free(srv->btls);

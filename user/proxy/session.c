@@ -617,6 +617,11 @@ static void on_client(struct mx_loop *l, struct mx_io *io, uint32_t events)
 	 * is tried on any event; a read with nothing there costs one call */
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || s->tls == TLS_ON)
 		r = cli_read(s);
+	/* a reset or error with cin full (nothing read, no recv to report
+	 * it): epoll reports HUP/ERR whatever the interest, so waiting for
+	 * room would spin; a reset client hears no reply anyway */
+	if (r == -1 && (events & (EPOLLHUP | EPOLLERR)))
+		r = -2;
 	if (r == -2 || (r == 0 && s->phase == PH_PROXYHDR)) {
 		session_free(s);
 		return;
@@ -675,7 +680,9 @@ static void on_backend(struct mx_loop *l, struct mx_io *io, uint32_t events)
 		r = be_read(s);
 		if (r > 0)
 			s->t_activity = mx_loop_now(s->srv->loop);
-		if (r == 0 || r == -2) {
+		/* HUP/ERR with bin full: as on the client side, never reported
+		 * by a read and never masked by epoll; the backend is gone */
+		if (r == 0 || r == -2 || (r == -1 && (events & (EPOLLHUP | EPOLLERR)))) {
 			px_backend_pump(s); /* what arrived before the close still counts */
 			backend_lost(s);
 		}

@@ -27,7 +27,17 @@ struct tls_group {
 struct px_tls {
 	struct tls_group g[MX_PROXY_MAX_CERTS];
 	size_t n;
+	unsigned refs; /* the owner's, plus one per SSL object made on it */
 };
+
+/*
+ * Each server-side SSL object holds a reference to the set it was made on
+ * (ex_data, dropped by OpenSSL when the SSL object is freed): sni_cb reads
+ * the set's certificates when the ClientHello arrives, which may be after
+ * a SIGHUP replaced the set (the SSL_CTX references alone keep only the
+ * contexts alive, not the names SNI is matched against).
+ */
+static int ssl_set_idx = -1;
 
 /* The last OpenSSL error, for a log line. */
 static const char *ssl_err(void)
@@ -78,11 +88,12 @@ static void cert_names(X509 *x, char *out, size_t len)
 
 static int sni_cb(SSL *ssl, int *al, void *arg)
 {
-	struct px_tls *t = arg;
+	struct px_tls *t = SSL_get_ex_data(ssl, ssl_set_idx);
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
 	(void)al;
-	if (!name)
+	(void)arg;
+	if (!t || !name)
 		return SSL_TLSEXT_ERR_OK; /* the default group */
 	for (size_t i = 0; i < t->n; i++) {
 		if (X509_check_host(t->g[i].cert, name, 0, 0, NULL) == 1) {
@@ -94,7 +105,7 @@ static int sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK; /* unknown name: the default certificate */
 }
 
-static SSL_CTX *new_ctx(struct px_tls *t, const struct mx_proxy_conf *c, const char *cfg)
+static SSL_CTX *new_ctx(const struct mx_proxy_conf *c, const char *cfg)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -123,7 +134,6 @@ static SSL_CTX *new_ctx(struct px_tls *t, const struct mx_proxy_conf *c, const c
 		return NULL;
 	}
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
-	SSL_CTX_set_tlsext_servername_arg(ctx, t);
 	return ctx;
 }
 
@@ -213,7 +223,7 @@ static int add_pair(struct px_tls *t, const struct mx_proxy_conf *c, const char 
 	if (!g) {
 		g = &t->g[t->n];
 		memset(g, 0, sizeof(*g));
-		if (!(g->ctx = new_ctx(t, c, cfg)))
+		if (!(g->ctx = new_ctx(c, cfg)))
 			goto out;
 		g->cert = x; /* the group keeps it: its names answer SNI */
 		x = NULL;
@@ -238,6 +248,17 @@ out:
 	return rc;
 }
 
+static void ssl_set_release(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	px_tls_free(ptr); /* NULL for client-side SSL objects */
+}
+
 struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *err)
 {
 	struct px_tls *t;
@@ -245,11 +266,18 @@ struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *
 	*err = false;
 	if (!c->n_tls_cert)
 		return NULL;
+	if (ssl_set_idx < 0 &&
+	    (ssl_set_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, ssl_set_release)) < 0) {
+		mx_err("%s: [proxy] TLS: %s", cfg, ssl_err());
+		*err = true;
+		return NULL;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		*err = true;
 		return NULL;
 	}
+	t->refs = 1;
 	for (size_t i = 0; i < c->n_tls_cert; i++) {
 		errno = 0;
 		if (add_pair(t, c, cfg, c->tls_cert[i], c->tls_key[i]) < 0) {
@@ -263,7 +291,7 @@ struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *
 
 void px_tls_free(struct px_tls *t)
 {
-	if (!t)
+	if (!t || --t->refs)
 		return;
 	for (size_t i = 0; i < t->n; i++) {
 		SSL_CTX_free(t->g[i].ctx);
@@ -348,6 +376,11 @@ SSL *px_tls_accept(struct px_tls *t, int fd)
 
 	if (!ssl)
 		return NULL;
+	if (SSL_set_ex_data(ssl, ssl_set_idx, t) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	t->refs++; /* SSL_free gives it back (ssl_set_release) */
 	if (SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
 		return NULL;

@@ -31,7 +31,9 @@ typedef struct ssl_st SSL;
  * is configured (then *err says which).
  */
 struct px_tls *px_tls_new(const struct mx_proxy_conf *c, const char *cfg, bool *err);
-/* Sessions that started on it keep their context (reference counted). */
+/* Drop the caller's reference: the set lives on until the last SSL object
+ * px_tls_accept made on it is freed (a handshake begun before a SIGHUP
+ * finishes with the certificates it started with). */
 void px_tls_free(struct px_tls *t);
 
 /*
