@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -484,32 +485,64 @@ static int run_once(const struct bpf_program *p, int *retval)
 	return 0;
 }
 
+/* Pin the calling thread to the n-th CPU it may run on (a test run runs on
+ * the caller's CPU). */
+static void run_on_nth_cpu(const cpu_set_t *allowed, int n)
+{
+	int cpu, count = CPU_COUNT(allowed);
+	cpu_set_t one;
+
+	if (count < 2)
+		return;
+	n %= count;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, allowed) && n-- == 0)
+			break;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
+
 int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len)
 {
 	static const char *const step[] = { "?", "no timer entry", "bpf_timer_init",
 					    "bpf_timer_set_callback", "bpf_timer_start" };
 	int rv = -1, tries;
 	useconds_t backoff = 10 * 1000;
+	cpu_set_t allowed;
+	bool pinned = false;
 
 	/* A refusal can be transient: bpf_timer_init allocates without
 	 * locks, which fails now and then with ENOMEM (seen on 6.18, about
-	 * once in a hundred arms, once three times in a row).  Ten tries,
-	 * 10 ms doubling to 200 ms apart (at most ~1.3 s), before falling
-	 * back; arming twice is harmless. */
+	 * once in a hundred arms, and then again on the same CPU for a
+	 * second or more).  So a refusal is tried again on each CPU in turn,
+	 * 10 ms doubling to 200 ms apart, ten tries in all (~1.3 s), before
+	 * falling back; arming twice is harmless. */
 	for (tries = 0; tries < 10; tries++) {
 		if (tries) {
 			usleep(backoff);
 			backoff = backoff * 2 > 200 * 1000 ? 200 * 1000 : backoff * 2;
+			if (!pinned && sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+				pinned = true;
+			if (pinned)
+				run_on_nth_cpu(&allowed, tries);
 		}
 		if (run_once(skel->progs.mx_gw_gc_arm, &rv)) {
 			snprintf(why, len, "cannot run mx_gw_gc_arm: %s", strerror(errno));
-			return -1;
+			rv = -1;
+			break;
 		}
 		if (rv == 0)
-			return 0;
+			break;
 	}
-	snprintf(why, len, "%s: %s", step[(unsigned)rv >> 8 < 5 ? (unsigned)rv >> 8 : 0],
-		 strerror(rv & 0xff));
+	if (pinned)
+		sched_setaffinity(0, sizeof(allowed), &allowed);
+	if (rv == 0)
+		return 0;
+	if (rv > 0)
+		snprintf(why, len, "%s: %s", step[(unsigned)rv >> 8 < 5 ? (unsigned)rv >> 8 : 0],
+			 strerror(rv & 0xff));
 	return -1;
 }
 
