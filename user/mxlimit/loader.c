@@ -511,7 +511,7 @@ int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len)
 	int rv = -1, tries;
 	useconds_t backoff = 10 * 1000;
 	cpu_set_t allowed;
-	bool pinned = false;
+	bool rotate = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
 
 	/* A refusal can be transient: bpf_timer_init allocates without
 	 * locks, which fails now and then with ENOMEM (seen on 6.18, about
@@ -523,9 +523,7 @@ int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len)
 		if (tries) {
 			usleep(backoff);
 			backoff = backoff * 2 > 200 * 1000 ? 200 * 1000 : backoff * 2;
-			if (!pinned && sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
-				pinned = true;
-			if (pinned)
+			if (rotate)
 				run_on_nth_cpu(&allowed, tries);
 		}
 		if (run_once(skel->progs.mx_gw_gc_arm, &rv)) {
@@ -536,7 +534,7 @@ int mx_gw_sweep_arm(struct mxlimit *skel, char *why, size_t len)
 		if (rv == 0)
 			break;
 	}
-	if (pinned)
+	if (rotate && tries)
 		sched_setaffinity(0, sizeof(allowed), &allowed);
 	if (rv == 0)
 		return 0;
