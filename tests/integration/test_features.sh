@@ -26,6 +26,24 @@ P
 lab_load_or_die "load (as the kernel allows)" -i "$LAB_IF_SRV" -c "$pol"
 lab_mx unload --all >/dev/null 2>&1
 
+# ... and that is what a lab test does when load fails: a test file of its
+# own (its own lab) whose load cannot succeed stops at its first check with
+# load's error as its one failure, and runs nothing after it
+cat >"$LAB_DIR/failfast.sh" <<FF
+source "$ROOT/tests/lib.sh"
+source "$ROOT/tests/integration/lab.sh"
+lab_setup || { fail "lab setup"; exit 1; }
+lab_load_or_die "load" -i mxnosuch -c "$pol"
+ok "after the failed load"
+exit 0
+FF
+ff=$(timeout 120 bash "$LAB_DIR/failfast.sh" 2>&1)
+ffrc=$?
+check "fail fast: the test file ends with a non-zero status ($ffrc)" test "$ffrc" -ne 0 -a "$ffrc" -ne 124
+check_eq "fail fast: exactly one failure" "$(grep -c '^not ok' <<<"$ff")" 1
+check "fail fast: it carries load's error" grep -q '^not ok - lab: mxlimit load failed: .*mxnosuch' <<<"$ff"
+check_eq "fail fast: nothing after it ran" "$(grep -c 'after the failed load' <<<"$ff")" 0
+
 # features as a "seed sweep" pair from doctor --json / status --json
 feats() { python3 -c 'import json,sys; f=json.load(sys.stdin)["features"]; print(f["seed"], f["sweep"])'; }
 field() { lab_mx status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
